@@ -1,0 +1,16 @@
+module rocketlite
+
+go 1.26.0
+
+require (
+	github.com/julienschmidt/httprouter v1.3.0
+	github.com/mattn/go-isatty v0.0.20
+	github.com/rs/zerolog v1.35.1
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/crypto v0.59.0
+)
+
+require (
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)

@@ -1,0 +1,209 @@
+// Package handlers serves the Rocket.Chat REST APIs over HTTP: routing, authentication,
+// request decoding, response encoding and error mapping. routes.go is the table of contents.
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/rs/zerolog"
+
+	"rocketlite/auth"
+	"rocketlite/store"
+)
+
+// Config is what the API needs from the program that serves it.
+type Config struct {
+	Store    *store.Store
+	Hasher   *auth.Hasher
+	Log      zerolog.Logger
+	TokenTTL time.Duration // lifetime of a login token; 0 means 90 days
+	MaxBody  int64         // request body cap in bytes; 0 means 1 MiB
+	Version  string        // the program's version, shown by /api/info
+}
+
+// API is the HTTP handler of rocketlite.
+type API struct {
+	cfg    Config
+	st     *store.Store
+	log    zerolog.Logger
+	router *httprouter.Router
+}
+
+// New builds the API with every route of routes.go.
+func New(cfg Config) *API {
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 90 * 24 * time.Hour
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Log}
+	r := httprouter.New()
+	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
+	// redirect would turn a POST into a GET in many clients.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = true
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, J("status", "error", "message", "API endpoint does not exist"))
+	})
+	// httprouter has set the Allow header by the time this runs.
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, J("status", "error", "message", "API endpoint does not exist"))
+	})
+	r.PanicHandler = a.panicked
+	a.router = r
+	a.routes()
+	return a
+}
+
+// ServeHTTP logs the request, gives it an id and routes it.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := store.NewID()
+	sw := &statusWriter{ResponseWriter: w}
+	sw.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimRight(p, "/")
+		r.URL.RawPath = ""
+	}
+	a.router.ServeHTTP(sw, r)
+	// Path only: no query string (it may hold search text) and never a header or a body.
+	a.log.Info().Str("id", id).Str("method", r.Method).Str("path", r.URL.Path).
+		Int("status", sw.status()).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
+		Msg("request")
+}
+
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, flushing).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (a *API) panicked(w http.ResponseWriter, r *http.Request, v any) {
+	a.log.Error().Str("id", requestID(r)).Interface("panic", v).Msg("handler panicked")
+	a.internalError(w, r)
+}
+
+func (a *API) internalError(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusInternalServerError, J("status", "error", "message", "Internal server error", "requestId", requestID(r)))
+}
+
+// style is the error dialect of a route.
+type style int
+
+const (
+	v0 style = iota // API 0.1: {"status": "fail"|"error", "message"}
+	v1              // API v1: {"success": false, "error", "errorType"}
+)
+
+// call is one request on its way through a route.
+type call struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	ps    httprouter.Params
+	user  *store.User     // the caller; nil on routes without authentication
+	token store.TokenHash // the caller's token hash
+	in    body            // the POST body, or the query string of a GET
+}
+
+func (c *call) ctx() context.Context { return c.r.Context() }
+
+type handlerFunc func(c *call) (any, error)
+
+type access int
+
+const (
+	open   access = iota // no credentials needed
+	authed               // X-User-Id and X-Auth-Token required
+)
+
+// handle registers fn for method and path: authenticate, decode, run, encode, map errors.
+func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
+	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		c := &call{w: w, r: r, ps: ps}
+		var err error
+		if acc == authed {
+			c.user, c.token, err = a.authenticate(r)
+		}
+		if err == nil {
+			c.in, err = parseBody(r, a.cfg.MaxBody)
+		}
+		var out any
+		if err == nil {
+			out, err = fn(c)
+		}
+		if err != nil {
+			a.fail(w, r, st, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) {
+	e, ok := asPublic(err)
+	if !ok {
+		a.log.Error().Str("id", requestID(r)).Err(err).Msg("request failed")
+		a.internalError(w, r)
+		return
+	}
+	if e.Kind == store.Full {
+		a.log.Warn().Str("id", requestID(r)).Msg("write refused: database size limit reached")
+	}
+	body := errorBody0(e)
+	if st == v1 {
+		body = errorBody1(e)
+	}
+	writeJSON(w, statusOf(e.Kind), body)
+}
+
+// authenticate checks X-User-Id and X-Auth-Token. Credentials anywhere else are ignored.
+func (a *API) authenticate(r *http.Request) (*store.User, store.TokenHash, error) {
+	uid, tok := r.Header.Get("X-User-Id"), r.Header.Get("X-Auth-Token")
+	if uid == "" || tok == "" {
+		return nil, store.TokenHash{}, store.ErrUnauthorized
+	}
+	h := auth.HashToken(tok)
+	u, err := a.st.Authenticate(uid, h)
+	return u, h, err
+}

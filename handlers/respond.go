@@ -1,0 +1,165 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"rocketlite/store"
+)
+
+// Obj is a JSON object that keeps its keys in the order given, so that "status" or "success"
+// leads as in Rocket.Chat's answers.
+type Obj []KV
+
+// KV is one member of an Obj.
+type KV struct {
+	Key   string
+	Value any
+}
+
+// J builds an Obj from alternating keys and values.
+func J(pairs ...any) Obj {
+	o := make(Obj, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		o = append(o, KV{pairs[i].(string), pairs[i+1]})
+	}
+	return o
+}
+
+// With returns o with more members appended.
+func (o Obj) With(pairs ...any) Obj { return append(o, J(pairs...)...) }
+
+// MarshalJSON writes the members in order; writeJSON indents the result.
+func (o Obj) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, kv := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(kv.Key)
+		b = append(b, k...)
+		b = append(b, ':')
+		v, err := marshalNoEscape(kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON writes v pretty-printed with two spaces, as Rocket.Chat did.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"status":"error","message":"Internal server error"}`)
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func statusOf(kind store.Kind) int {
+	switch kind {
+	case store.Invalid:
+		return http.StatusBadRequest
+	case store.Unauthorized:
+		return http.StatusUnauthorized
+	case store.Denied, store.Forbidden:
+		return http.StatusForbidden
+	case store.NotFound:
+		return http.StatusNotFound
+	case store.Conflict:
+		return http.StatusConflict
+	case store.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case store.TooMany:
+		return http.StatusTooManyRequests
+	case store.Full:
+		return http.StatusInsufficientStorage
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody0 renders err as API 0.1 does: "error" for authentication, permission and server
+// problems, "fail" for problems with the request or its data.
+func errorBody0(e *store.Error) Obj {
+	status := "fail"
+	switch e.Kind {
+	case store.Unauthorized, store.Denied, store.TooMany, store.Full:
+		status = "error"
+	}
+	if e.Code == "" {
+		return J("status", status, "message", e.Message)
+	}
+	return J("status", status, "message", e.Message+" ["+e.Code+"]", "error", e.Code)
+}
+
+// errorBody1 renders err as API v1 does.
+func errorBody1(e *store.Error) Obj {
+	switch e.Kind {
+	case store.Unauthorized:
+		return errorBody0(e) // v1 answers 401 exactly as 0.1 does
+	case store.Denied, store.Forbidden:
+		return J("success", false, "error", "unauthorized")
+	}
+	code := e.Code
+	if code == "" {
+		code = "error-invalid-request"
+	}
+	return J("success", false, "error", e.Message, "errorType", code)
+}
+
+// asPublic returns err as a *store.Error if it is one.
+func asPublic(err error) (*store.Error, bool) {
+	var e *store.Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// jsTime renders a time as Rocket.Chat does: UTC, ISO-8601, milliseconds.
+type jsTime time.Time
+
+const jsLayout = "2006-01-02T15:04:05.000Z"
+
+func (t jsTime) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(jsLayout)+2)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, jsLayout)
+	return append(b, '"'), nil
+}
+
+func optTime(t time.Time) *jsTime {
+	if t.IsZero() {
+		return nil
+	}
+	j := jsTime(t)
+	return &j
+}

@@ -1,0 +1,173 @@
+package handlers
+
+import (
+	"strings"
+	"time"
+
+	"rocketlite/auth"
+	"rocketlite/store"
+)
+
+// Handlers of API 0.1 (API.md §2).
+
+func (a *API) version(c *call) (any, error) {
+	return J("status", "success", "versions", J("api", "0.1", "rocketchat", "0.5")), nil
+}
+
+// loginName reads who is logging in: "user" (an e-mail if it has an @), else "username",
+// else "email".
+func loginName(in body) (name string, byEmail bool, err error) {
+	for _, f := range []string{"user", "username", "email"} {
+		v, err := in.str(f)
+		if err != nil {
+			return "", false, err
+		}
+		if v != "" {
+			return v, f == "email" || (f == "user" && strings.Contains(v, "@")), nil
+		}
+	}
+	return "", false, nil
+}
+
+// login checks the password and issues a new token. Every refusal is the same error after
+// the same bcrypt work, so neither the answer nor its timing tells whether a user exists.
+func (a *API) login(name string, byEmail bool, password string) (*store.User, string, error) {
+	var u *store.User
+	var err error
+	if name != "" {
+		if byEmail {
+			u, err = a.st.UserByEmail(name)
+		} else {
+			u, err = a.st.UserByUsername(name)
+		}
+		if err != nil && store.KindOf(err) != store.NotFound {
+			return nil, "", err
+		}
+	}
+	hash := ""
+	if u != nil {
+		hash = u.Hash
+	}
+	if !a.cfg.Hasher.Check(hash, password) || password == "" || u == nil || !u.Active {
+		return nil, "", store.ErrLoginRefused
+	}
+	tok := auth.NewToken()
+	if err := a.st.AddToken(u.ID, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
+		return nil, "", err
+	}
+	return u, tok, nil
+}
+
+func (a *API) login0(c *call) (any, error) {
+	name, byEmail, err := loginName(c.in)
+	if err != nil {
+		return nil, err
+	}
+	password, err := c.in.str("password")
+	if err != nil {
+		return nil, err
+	}
+	u, tok, err := a.login(name, byEmail, password)
+	if err != nil {
+		return nil, err
+	}
+	return J("status", "success", "data", J("authToken", tok, "userId", u.ID)), nil
+}
+
+func (a *API) logout0(c *call) (any, error) {
+	if err := a.st.RevokeToken(c.token); err != nil {
+		return nil, err
+	}
+	return J("status", "success", "data", J("message", "You've been logged out!")), nil
+}
+
+func (a *API) publicRooms(c *call) (any, error) {
+	count, err := c.in.integer("count", 0, 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := c.in.integer("offset", 0, 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	if err != nil {
+		return nil, err
+	}
+	return J("status", "success", "rooms", roomsOf(page(rooms, offset, count))), nil
+}
+
+// page cuts a list to offset and count (count 0: everything after offset).
+func page[T any](list []T, offset, count int) []T {
+	if offset >= len(list) {
+		return list[:0]
+	}
+	list = list[offset:]
+	if count > 0 && count < len(list) {
+		list = list[:count]
+	}
+	return list
+}
+
+func (a *API) join0(c *call) (any, error) {
+	if _, err := a.st.Join(c.ps.ByName("id"), c.user.ID); err != nil {
+		return nil, err
+	}
+	return J("status", "success"), nil
+}
+
+func (a *API) leave0(c *call) (any, error) {
+	if _, err := a.st.Leave(c.ps.ByName("id"), c.user.ID); err != nil {
+		return nil, err
+	}
+	return J("status", "success"), nil
+}
+
+func (a *API) messages0(c *call) (any, error) {
+	q := store.HistoryQuery{}
+	var err error
+	if q.Count, err = c.in.integer("count", 50, 1, 1000); err != nil {
+		return nil, err
+	}
+	if q.Unread, err = c.in.boolean("unread", false); err != nil {
+		return nil, err
+	}
+	before, err := c.in.str("before")
+	if err != nil {
+		return nil, err
+	}
+	if before != "" {
+		if t, err := time.Parse(time.RFC3339Nano, before); err == nil {
+			q.Before = t
+		} else {
+			q.BeforeID = before
+		}
+	}
+	msgs, err := a.st.History(c.ps.ByName("id"), c.user.ID, q)
+	if err != nil {
+		return nil, err
+	}
+	return J("status", "success", "messages", messagesOf(msgs)), nil
+}
+
+func (a *API) read0(c *call) (any, error) {
+	if err := a.st.MarkRead(c.ps.ByName("id"), c.user.ID); err != nil {
+		return nil, err
+	}
+	return J("status", "success"), nil
+}
+
+func (a *API) send0(c *call) (any, error) {
+	text, err := c.in.str("msg")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMessageText("msg", text, c.in.has("msg")); err != nil {
+		return nil, err
+	}
+	m := &store.Message{Text: text}
+	if err := a.st.PostMessage(c.ps.ByName("id"), c.user.Ref(), m); err != nil {
+		return nil, err
+	}
+	return J("status", "success", "message", messageOf(m)), nil
+}

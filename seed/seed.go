@@ -1,0 +1,344 @@
+// Package seed parses seed files and applies them to the store: the embedded default seed on a
+// new database, and an operator's --seed file at every start. Applying creates what is missing
+// and never overwrites or deletes what exists.
+package seed
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/store"
+)
+
+//go:embed default.json
+var defaultSeed []byte
+
+// File is the seed format (see README, "Seed files").
+type File struct {
+	Roles       []Role       `json:"roles"`
+	Permissions []Permission `json:"permissions"`
+	Users       []User       `json:"users"`
+	Rooms       []Room       `json:"rooms"`
+}
+
+// Role is a role to create.
+type Role struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Scope       string `json:"scope"`
+}
+
+// Permission is a permission to create with the roles granted it.
+type Permission struct {
+	ID    string   `json:"_id"`
+	Roles []string `json:"roles"`
+}
+
+// User is an account to create. Exactly one of Password and Bcrypt is given.
+type User struct {
+	Username string   `json:"username"`
+	Name     string   `json:"name"`
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	Bcrypt   string   `json:"bcrypt"`
+	Roles    []string `json:"roles"`
+	Active   *bool    `json:"active"`
+	Type     string   `json:"type"`
+}
+
+// Room is a room to create, with the usernames of its members.
+type Room struct {
+	ID          string   `json:"_id"`
+	Name        string   `json:"name"`
+	Type        string   `json:"t"`
+	Default     bool     `json:"default"`
+	ReadOnly    bool     `json:"ro"`
+	Topic       string   `json:"topic"`
+	Description string   `json:"description"`
+	Members     []string `json:"members"`
+	Owner       string   `json:"owner"`
+}
+
+// NameRE is what usernames, room names and role names may look like.
+var NameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
+
+var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+// ValidEmail reports whether s looks like an e-mail address.
+func ValidEmail(s string) bool { return emailRE.MatchString(s) }
+
+// Default returns the embedded default seed.
+func Default() *File {
+	f, err := Parse("(embedded default seed)", defaultSeed)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// Load reads and parses a seed file.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seed %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and checks a seed; every error names the file and the entry.
+func Parse(name string, data []byte) (*File, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("seed %s: %w", name, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("seed %s: data after the JSON object", name)
+	}
+	bad := func(entry string, i int, format string, args ...any) error {
+		return fmt.Errorf("seed %s: %s[%d]: %s", name, entry, i, fmt.Sprintf(format, args...))
+	}
+	for i, r := range f.Roles {
+		if !NameRE.MatchString(r.Name) {
+			return nil, bad("roles", i, "name %q must match %s", r.Name, NameRE)
+		}
+	}
+	for i, p := range f.Permissions {
+		if !NameRE.MatchString(p.ID) {
+			return nil, bad("permissions", i, "_id %q must match %s", p.ID, NameRE)
+		}
+	}
+	for i, u := range f.Users {
+		switch {
+		case !NameRE.MatchString(u.Username):
+			return nil, bad("users", i, "username %q must match %s", u.Username, NameRE)
+		case u.Email != "" && !ValidEmail(u.Email):
+			return nil, bad("users", i, "(%s) email %q is not an e-mail address", u.Username, u.Email)
+		case (u.Password == "") == (u.Bcrypt == ""):
+			return nil, bad("users", i, "(%s) needs exactly one of password and bcrypt", u.Username)
+		case len(u.Password) > auth.MaxPasswordBytes:
+			return nil, bad("users", i, "(%s) password is longer than %d bytes", u.Username, auth.MaxPasswordBytes)
+		case u.Type != "" && u.Type != "user" && u.Type != "bot":
+			return nil, bad("users", i, "(%s) type must be user or bot", u.Username)
+		}
+		if u.Bcrypt != "" {
+			if _, err := bcrypt.Cost([]byte(u.Bcrypt)); err != nil {
+				return nil, bad("users", i, "(%s) bcrypt is not a bcrypt hash", u.Username)
+			}
+		}
+	}
+	for i, r := range f.Rooms {
+		switch {
+		case !NameRE.MatchString(r.Name):
+			return nil, bad("rooms", i, "name %q must match %s", r.Name, NameRE)
+		case r.ID != "" && !NameRE.MatchString(r.ID):
+			return nil, bad("rooms", i, "(%s) _id %q must match %s", r.Name, r.ID, NameRE)
+		case r.Type != "" && r.Type != store.Public && r.Type != store.Private:
+			return nil, bad("rooms", i, "(%s) t must be \"c\" or \"p\"", r.Name)
+		}
+	}
+	return &f, nil
+}
+
+// Apply creates every role, permission, user, room and membership of f that the store lacks.
+// It returns a description of each thing it created.
+func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []string, err error) {
+	fail := func(entry string, i int, err error) error {
+		return fmt.Errorf("seed %s: %s[%d]: %w", name, entry, i, err)
+	}
+	for i, r := range f.Roles {
+		ok, err := st.EnsureRole(&store.Role{Name: r.Name, Description: r.Description, Scope: r.Scope})
+		if err != nil {
+			return created, fail("roles", i, err)
+		}
+		if ok {
+			created = append(created, "role "+r.Name)
+		}
+	}
+	for i, p := range f.Permissions {
+		ok, err := st.EnsurePermission(&store.Permission{ID: p.ID, Roles: slices.Clone(p.Roles)})
+		if err != nil {
+			return created, fail("permissions", i, err)
+		}
+		if ok {
+			created = append(created, "permission "+p.ID)
+		}
+	}
+	for i, u := range f.Users {
+		if _, err := st.UserByUsername(u.Username); err == nil {
+			continue
+		}
+		hash := u.Bcrypt
+		if hash == "" {
+			if hash, err = h.Hash(u.Password); err != nil {
+				return created, fail("users", i, err)
+			}
+		}
+		if err := checkRoles(st, u.Roles); err != nil {
+			return created, fail("users", i, err)
+		}
+		nu := &store.User{Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
+			Roles: slices.Clone(u.Roles), Active: u.Active == nil || *u.Active, Type: u.Type}
+		if nu.Name == "" {
+			nu.Name = u.Username
+		}
+		if slices.Contains(nu.Roles, "bot") && nu.Type == "" {
+			nu.Type = "bot"
+		}
+		if err := st.CreateUser(nu, false); err != nil {
+			return created, fail("users", i, err)
+		}
+		created = append(created, "user "+u.Username)
+	}
+	for i, r := range f.Rooms {
+		room, err := findRoom(st, r)
+		if err != nil {
+			return created, fail("rooms", i, err)
+		}
+		var ids []string
+		for _, m := range r.Members {
+			u, err := st.UserByUsername(m)
+			if err != nil {
+				return created, fail("rooms", i, fmt.Errorf("member %q does not exist", m))
+			}
+			ids = append(ids, u.ID)
+		}
+		if room == nil {
+			owner := ""
+			var creator *store.UserRef
+			if r.Owner != "" {
+				u, err := st.UserByUsername(r.Owner)
+				if err != nil {
+					return created, fail("rooms", i, fmt.Errorf("owner %q does not exist", r.Owner))
+				}
+				owner = u.ID
+				ref := store.UserRef{ID: u.ID, Username: u.Username}
+				creator = &ref
+			}
+			t := r.Type
+			if t == "" {
+				t = store.Public
+			}
+			nr := &store.Room{ID: r.ID, Name: r.Name, Type: t, Default: r.Default, ReadOnly: r.ReadOnly,
+				Topic: r.Topic, Description: r.Description, Creator: creator}
+			if err := st.CreateRoom(nr, ids, owner); err != nil {
+				return created, fail("rooms", i, err)
+			}
+			created = append(created, "room "+r.Name)
+			continue
+		}
+		for _, id := range ids {
+			if m, err := st.Membership(room.ID, id); err != nil {
+				return created, fail("rooms", i, err)
+			} else if m == nil {
+				if err := st.AddMember(room.ID, id); err != nil {
+					return created, fail("rooms", i, err)
+				}
+				created = append(created, "membership "+r.Name+"/"+id)
+			}
+		}
+	}
+	return created, nil
+}
+
+func findRoom(st *store.Store, r Room) (*store.Room, error) {
+	if r.ID != "" {
+		room, err := st.Room(r.ID)
+		if err == nil || store.KindOf(err) != store.NotFound {
+			return room, err
+		}
+	}
+	room, err := st.RoomByName(r.Name)
+	if store.KindOf(err) == store.NotFound {
+		return nil, nil
+	}
+	return room, err
+}
+
+func checkRoles(st *store.Store, roles []string) error {
+	if len(roles) == 0 {
+		return nil
+	}
+	all, err := st.Roles()
+	if err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if !slices.ContainsFunc(all, func(x *store.Role) bool { return x.Name == r }) {
+			return fmt.Errorf("unknown role %q", r)
+		}
+	}
+	return nil
+}
+
+// EnsureAdmin creates an admin when the store has no user at all. With password == "" it
+// generates one and returns it, so that the caller can show it once; it never uses a fixed one.
+func EnsureAdmin(st *store.Store, h *auth.Hasher, username, password string) (generated string, created bool, err error) {
+	_, total, err := st.Users(0, 1)
+	if err != nil || total > 0 {
+		return "", false, err
+	}
+	if !NameRE.MatchString(username) {
+		return "", false, fmt.Errorf("admin user name %q must match %s", username, NameRE)
+	}
+	if password == "" {
+		password = auth.NewToken()[:20]
+		generated = password
+	}
+	hash, err := h.Hash(password)
+	if err != nil {
+		return "", false, err
+	}
+	u := &store.User{Username: username, Name: username, Hash: hash, Roles: []string{"admin"}, Active: true}
+	if err := st.CreateUser(u, true); err != nil {
+		return "", false, err
+	}
+	return generated, true, nil
+}
+
+// ApplyDefault applies the embedded default seed whole to a new database. On a database that
+// had it before it only adds default permissions that a newer version introduced (with those
+// of their roles that still exist), so a role or room the operator removed stays removed.
+func ApplyDefault(st *store.Store, h *auth.Hasher) ([]string, error) {
+	const key = "default-seed-applied"
+	done, err := st.Meta(key)
+	if err != nil {
+		return nil, err
+	}
+	f := Default()
+	if done == "" {
+		created, err := Apply(st, h, "(embedded default seed)", f)
+		if err != nil {
+			return created, err
+		}
+		return created, st.SetMeta(key, "1")
+	}
+	roles, err := st.Roles()
+	if err != nil {
+		return nil, err
+	}
+	have := func(name string) bool {
+		return slices.ContainsFunc(roles, func(r *store.Role) bool { return r.Name == name })
+	}
+	var created []string
+	for _, p := range f.Permissions {
+		ok, err := st.EnsurePermission(&store.Permission{ID: p.ID, Roles: slices.DeleteFunc(slices.Clone(p.Roles), func(r string) bool { return !have(r) })})
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			created = append(created, "permission "+p.ID)
+		}
+	}
+	return created, nil
+}

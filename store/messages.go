@@ -1,0 +1,314 @@
+package store
+
+import (
+	"encoding/binary"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// appendMessage gives m the room's next sequence number (and an id and time if it has none),
+// stores it with its indexes and updates the room's msgs and lm.
+func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
+	ids := tx.Bucket(bMessageIDs)
+	if m.ID == "" {
+		m.ID = NewID()
+	} else if !validKeyPart(m.ID) || ids.Get([]byte(m.ID)) != nil {
+		return ErrMessageIDTaken
+	}
+	r.Seq++
+	r.Msgs++
+	m.Seq, m.RoomID = r.Seq, r.ID
+	m.UpdatedAt = m.TS
+	r.LastMessage = m.TS
+	k := msgKey(r.ID, m.Seq)
+	if err := putJSON(tx.Bucket(bMessages), k, m); err != nil {
+		return err
+	}
+	if err := ids.Put([]byte(m.ID), k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageTS).Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil); err != nil {
+		return err
+	}
+	return putRoom(tx, r)
+}
+
+// PostMessage stores m in room rid as written by author, once its transaction committed to
+// disk. The author needs read access to the room (any public room, or a private room they
+// are in). The store sets the room, time and sequence; it keeps m.ID if set and unused.
+func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
+	now := ms(s.now())
+	id := m.ID
+	return s.batch(func(tx *bolt.Tx) error {
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		if !canRead(tx, r, author.ID) {
+			return ErrCannotAccess
+		}
+		m.ID, m.TS, m.User = id, now, author
+		return appendMessage(tx, r, m)
+	})
+}
+
+func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
+	v := tx.Bucket(bMessages).Get(k)
+	if v == nil {
+		return nil, ErrMsgNotFound
+	}
+	var m Message
+	if err := unmarshal(v, &m); err != nil {
+		return nil, err
+	}
+	m.Seq = binary.BigEndian.Uint64(k[len(k)-8:])
+	return &m, nil
+}
+
+func messageByID(tx *bolt.Tx, id string) ([]byte, *Message, error) {
+	k := tx.Bucket(bMessageIDs).Get([]byte(id))
+	if k == nil {
+		return nil, nil, ErrMsgNotFound
+	}
+	k = append([]byte(nil), k...)
+	m, err := messageAt(tx, k)
+	return k, m, err
+}
+
+// Message returns a message by id, if uid may read its room.
+func (s *Store) Message(id, uid string) (m *Message, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		_, m, err = messageByID(tx, id)
+		if err != nil {
+			return err
+		}
+		r, err := getRoom(tx, m.RoomID)
+		if err != nil {
+			return err
+		}
+		if !canRead(tx, r, uid) {
+			return ErrCannotAccess
+		}
+		return nil
+	})
+	return m, err
+}
+
+// HistoryQuery selects a page of a room's history, newest first.
+type HistoryQuery struct {
+	Count     int       // page size, at least 1
+	Offset    int       // matching messages to skip first
+	BeforeID  string    // only messages older than this one (same room)
+	Before    time.Time // only messages with ts before this (zero: no bound)
+	After     time.Time // only messages with ts after this (zero: no bound)
+	Inclusive bool      // Before and After include messages at exactly that time
+	Unread    bool      // only messages newer than the reader's read mark
+}
+
+// History returns a page of room rid as read by uid. Its cost depends on the page size, not on
+// the size of the room: it seeks a cursor and walks Count+Offset keys.
+func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err error) {
+	if q.Count < 1 {
+		q.Count = 1
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		msgs = msgs[:0]
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		if !canRead(tx, r, uid) {
+			return ErrCannotAccess
+		}
+		var minSeq uint64
+		if q.Unread {
+			if v := tx.Bucket(bReads).Get(join2(rid, []byte(uid))); len(v) == 8 {
+				minSeq = binary.BigEndian.Uint64(v)
+			}
+		}
+		maxSeq := r.Seq
+		if q.BeforeID != "" {
+			k := tx.Bucket(bMessageIDs).Get([]byte(q.BeforeID))
+			if k == nil || !hasPrefix(k, prefix(rid)) {
+				return Errorf(Invalid, "invalid-before", "before names no message of this room")
+			}
+			maxSeq = binary.BigEndian.Uint64(k[len(k)-8:]) - 1
+		}
+		skip := q.Offset
+		take := func(m *Message) bool { // reports whether the page is full
+			if skip > 0 {
+				skip--
+				return false
+			}
+			msgs = append(msgs, m)
+			return len(msgs) >= q.Count
+		}
+		p := prefix(rid)
+		if q.Before.IsZero() && q.After.IsZero() {
+			c := tx.Bucket(bMessages).Cursor()
+			for k, _ := seekLE(c, msgKey(rid, maxSeq)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
+				m, err := messageAt(tx, k)
+				if err != nil {
+					return err
+				}
+				if m.Seq <= minSeq || take(m) {
+					break
+				}
+			}
+			return nil
+		}
+		// A time bound walks the (time, seq) index instead: a Pi may boot with a wrong clock,
+		// so time order and sequence order can differ.
+		hi := uint64(1<<63 - 1)
+		if !q.Before.IsZero() {
+			hi = uint64(q.Before.UnixMilli())
+			if !q.Inclusive {
+				hi--
+			}
+		}
+		var lo uint64
+		if !q.After.IsZero() {
+			lo = uint64(q.After.UnixMilli())
+			if !q.Inclusive {
+				lo++
+			}
+		}
+		c := tx.Bucket(bMessageTS).Cursor()
+		for k, _ := seekLE(c, append(join2(rid, be64(hi)), be64(1<<64-1)...)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
+			if len(k) != len(p)+16 {
+				continue
+			}
+			if binary.BigEndian.Uint64(k[len(p):]) < lo {
+				break
+			}
+			seq := binary.BigEndian.Uint64(k[len(p)+8:])
+			if seq <= minSeq || seq > maxSeq {
+				continue
+			}
+			m, err := messageAt(tx, msgKey(rid, seq))
+			if err != nil {
+				return err
+			}
+			if take(m) {
+				break
+			}
+		}
+		return nil
+	})
+	return msgs, err
+}
+
+// seekLE positions c on the last key <= k.
+func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
+	ck, v := c.Seek(k)
+	if ck == nil {
+		return c.Last()
+	}
+	if string(ck) == string(k) {
+		return ck, v
+	}
+	return c.Prev()
+}
+
+// MarkRead moves uid's read mark in the room to its newest message.
+func (s *Store) MarkRead(rid, uid string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		if !canRead(tx, r, uid) {
+			return ErrCannotAccess
+		}
+		return tx.Bucket(bReads).Put(join2(rid, []byte(uid)), be64(r.Seq))
+	})
+}
+
+// UpdateMessage applies change to message id and saves it, as edited by editor. change may
+// refuse (for example when the editor may not edit that message).
+func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message) error) (updated *Message, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		k, m, err := messageByID(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(m); err != nil {
+			return err
+		}
+		ed := editor
+		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
+		updated = m
+		return putJSON(tx.Bucket(bMessages), k, m)
+	})
+	return updated, err
+}
+
+// DeleteMessage removes message id after check approved it, and returns what was removed.
+func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted *Message, err error) {
+	err = s.batch(func(tx *bolt.Tx) error {
+		k, m, err := messageByID(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := check(m); err != nil {
+			return err
+		}
+		r, err := getRoom(tx, m.RoomID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bMessages).Delete(k); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bMessageIDs).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
+			return err
+		}
+		if r.Msgs > 0 {
+			r.Msgs--
+		}
+		deleted = m
+		return putRoom(tx, r)
+	})
+	return deleted, err
+}
+
+// SearchScanLimit bounds how many messages one search reads, so a search cannot pin a reader
+// on a room of millions.
+const SearchScanLimit = 100000
+
+// Search returns up to count user messages of the room whose text contains text (ignoring
+// case), newest first, reading at most SearchScanLimit messages.
+func (s *Store) Search(rid, uid, text string, count int) (msgs []*Message, err error) {
+	needle := strings.ToLower(text)
+	err = s.view(func(tx *bolt.Tx) error {
+		msgs = msgs[:0]
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		if !canRead(tx, r, uid) {
+			return ErrCannotAccess
+		}
+		p := prefix(rid)
+		c := tx.Bucket(bMessages).Cursor()
+		scanned := 0
+		for k, _ := seekLE(c, msgKey(rid, r.Seq)); k != nil && hasPrefix(k, p) && len(msgs) < count && scanned < SearchScanLimit; k, _ = c.Prev() {
+			scanned++
+			m, err := messageAt(tx, k)
+			if err != nil {
+				return err
+			}
+			if m.Type == "" && strings.Contains(strings.ToLower(m.Text), needle) {
+				msgs = append(msgs, m)
+			}
+		}
+		return nil
+	})
+	return msgs, err
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"slices"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Roles lists every role by name.
+func (s *Store) Roles() (roles []*Role, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		roles = roles[:0]
+		return tx.Bucket(bRoles).ForEach(func(k, v []byte) error {
+			var r Role
+			if err := unmarshal(v, &r); err != nil {
+				return err
+			}
+			roles = append(roles, &r)
+			return nil
+		})
+	})
+	return roles, err
+}
+
+// AddRole creates a role; an existing name is a conflict.
+func (s *Store) AddRole(r *Role) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bRoles)
+		if b.Get([]byte(r.Name)) != nil {
+			return Errorf(Conflict, "duplicate-role", "Role %q already exists", r.Name)
+		}
+		return putJSON(b, []byte(r.Name), r)
+	})
+}
+
+// EnsureRole creates the role unless it exists (seeding). It reports whether it created it.
+func (s *Store) EnsureRole(r *Role) (created bool, err error) {
+	err = s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bRoles)
+		created = b.Get([]byte(r.Name)) == nil
+		if !created {
+			return nil
+		}
+		return putJSON(b, []byte(r.Name), r)
+	})
+	return created, err
+}
+
+func roleExists(tx *bolt.Tx, name string) bool { return tx.Bucket(bRoles).Get([]byte(name)) != nil }
+
+// DeleteRole removes a role that no user, membership or permission holds any more.
+func (s *Store) DeleteRole(name string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		if !roleExists(tx, name) {
+			return ErrRoleNotFound
+		}
+		inUse := Errorf(Conflict, "role-in-use", "Role %q is still in use", name)
+		var found bool
+		err := tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
+			var u User
+			if err := unmarshal(v, &u); err != nil {
+				return err
+			}
+			found = found || u.HasRole(name)
+			return nil
+		})
+		if err != nil || found {
+			return firstErr(err, inUse)
+		}
+		err = tx.Bucket(bMembers).ForEach(func(k, v []byte) error {
+			var m Member
+			if err := unmarshal(v, &m); err != nil {
+				return err
+			}
+			found = found || m.HasRole(name)
+			return nil
+		})
+		if err != nil || found {
+			return firstErr(err, inUse)
+		}
+		err = tx.Bucket(bPermissions).ForEach(func(k, v []byte) error {
+			var p Permission
+			if err := unmarshal(v, &p); err != nil {
+				return err
+			}
+			found = found || slices.Contains(p.Roles, name)
+			return nil
+		})
+		if err != nil || found {
+			return firstErr(err, inUse)
+		}
+		return tx.Bucket(bRoles).Delete([]byte(name))
+	})
+}
+
+func firstErr(err error, otherwise *Error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// AddUserRole gives the user a global role that exists; holding it already changes nothing.
+func (s *Store) AddUserRole(uid, role string) (*User, error) {
+	return s.updateUser(uid, func(u *User) error {
+		if !u.HasRole(role) {
+			u.Roles = append(u.Roles, role)
+		}
+		return nil
+	}, roleMustExist(role))
+}
+
+// RemoveUserRole takes a global role from the user. Taking "admin" from the last active admin
+// is a conflict.
+func (s *Store) RemoveUserRole(uid, role string) (*User, error) {
+	return s.updateUser(uid, func(u *User) error {
+		u.Roles = slices.DeleteFunc(u.Roles, func(r string) bool { return r == role })
+		return nil
+	}, roleMustExist(role))
+}
+
+func roleMustExist(role string) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		if !roleExists(tx, role) {
+			return ErrRoleNotFound
+		}
+		return nil
+	}
+}
+
+func getPermission(tx *bolt.Tx, id string) (*Permission, error) {
+	var p Permission
+	ok, err := getJSON(tx.Bucket(bPermissions), []byte(id), &p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrPermNotFound
+	}
+	return &p, nil
+}
+
+// Permission returns one permission with its roles.
+func (s *Store) Permission(id string) (p *Permission, err error) {
+	err = s.view(func(tx *bolt.Tx) error { p, err = getPermission(tx, id); return err })
+	return p, err
+}
+
+// Permissions lists every permission, by id.
+func (s *Store) Permissions() (perms []*Permission, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		perms = perms[:0]
+		return tx.Bucket(bPermissions).ForEach(func(k, v []byte) error {
+			var p Permission
+			if err := unmarshal(v, &p); err != nil {
+				return err
+			}
+			perms = append(perms, &p)
+			return nil
+		})
+	})
+	return perms, err
+}
+
+// EnsurePermission creates the permission with its roles unless it exists (seeding).
+func (s *Store) EnsurePermission(p *Permission) (created bool, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bPermissions)
+		created = b.Get([]byte(p.ID)) == nil
+		if !created {
+			return nil
+		}
+		for _, r := range p.Roles {
+			if !roleExists(tx, r) {
+				return Errorf(Invalid, "invalid-role", "Permission %q names unknown role %q", p.ID, r)
+			}
+		}
+		p.UpdatedAt = now
+		return putJSON(b, []byte(p.ID), p)
+	})
+	return created, err
+}
+
+// SetPermissionRoles changes the roles of an existing permission with change, which gets the
+// current role list and returns the new one. Every role must exist.
+func (s *Store) SetPermissionRoles(id string, change func(roles []string) []string) (updated *Permission, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		p, err := getPermission(tx, id)
+		if err != nil {
+			return err
+		}
+		roles := change(slices.Clone(p.Roles))
+		sort.Strings(roles)
+		roles = slices.Compact(roles)
+		for _, r := range roles {
+			if !roleExists(tx, r) {
+				return ErrRoleNotFound
+			}
+		}
+		p.Roles, p.UpdatedAt = roles, now
+		updated = p
+		return putJSON(tx.Bucket(bPermissions), []byte(id), p)
+	})
+	return updated, err
+}
+
+// HasPermission reports whether the user holds perm through a global role or, when rid is
+// not empty, through a room role of their membership there. It reads the store each time, so
+// a grant or revoke counts from the next call on.
+func (s *Store) HasPermission(u *User, perm, rid string) (ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		p, err := getPermission(tx, perm)
+		if err != nil {
+			if err == ErrPermNotFound {
+				return nil // an unknown permission is granted to nobody
+			}
+			return err
+		}
+		for _, r := range p.Roles {
+			if u.HasRole(r) {
+				ok = true
+				return nil
+			}
+		}
+		if rid == "" {
+			return nil
+		}
+		m, err := getMember(tx, rid, u.ID)
+		if err != nil || m == nil {
+			return err
+		}
+		for _, r := range p.Roles {
+			if m.HasRole(r) {
+				ok = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return ok, err
+}

@@ -1,0 +1,373 @@
+package store
+
+import (
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func getRoom(tx *bolt.Tx, id string) (*Room, error) {
+	var r Room
+	ok, err := getJSON(tx.Bucket(bRooms), []byte(id), &r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrRoomNotFound
+	}
+	return &r, nil
+}
+
+func putRoom(tx *bolt.Tx, r *Room) error { return putJSON(tx.Bucket(bRooms), []byte(r.ID), r) }
+
+func defaultRooms(tx *bolt.Tx) ([]*Room, error) {
+	var out []*Room
+	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
+		var r Room
+		if err := unmarshal(v, &r); err != nil {
+			return err
+		}
+		if r.Default {
+			out = append(out, &r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NewRoom describes a room to create: the room itself, the ids of its members, and the id of
+// its owner (who becomes a member with room role "owner"; may be empty).
+type NewRoom struct {
+	Room    *Room
+	Members []string
+	Owner   string
+}
+
+// CreateRooms creates every room with its members in one transaction, or none. Names are
+// unique, case-insensitively, across the store and inside the batch. Members join silently
+// (no "uj" message), as Rocket.Chat's createRoom does.
+func (s *Store) CreateRooms(rooms []NewRoom) error {
+	now := ms(s.now())
+	return s.batch(func(tx *bolt.Tx) error {
+		byName := tx.Bucket(bRoomsByName)
+		for _, nr := range rooms {
+			r := nr.Room
+			if byName.Get(lower(r.Name)) != nil {
+				return Errorf(Invalid, "duplicate-name", "A room named %q already exists", r.Name)
+			}
+			if r.ID == "" {
+				r.ID = NewID()
+			} else if !validKeyPart(r.ID) || tx.Bucket(bRooms).Get([]byte(r.ID)) != nil {
+				return Errorf(Invalid, "invalid-id", "Room id %q is invalid or taken", r.ID)
+			}
+			if r.Type == "" {
+				r.Type = Public
+			}
+			r.CreatedAt, r.UpdatedAt = now, now
+			r.Msgs, r.Seq = 0, 0
+			if err := putRoom(tx, r); err != nil {
+				return err
+			}
+			if err := byName.Put(lower(r.Name), []byte(r.ID)); err != nil {
+				return err
+			}
+			ids := nr.Members
+			if nr.Owner != "" {
+				ids = append([]string{nr.Owner}, ids...)
+			}
+			for _, uid := range ids {
+				u, err := getUser(tx, uid)
+				if err != nil {
+					return Errorf(Invalid, "invalid-user", "Member %q does not exist", uid)
+				}
+				var roles []string
+				if uid == nr.Owner {
+					roles = []string{"owner"}
+				}
+				if _, err := addMember(tx, r, u, roles, false, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// CreateRoom creates one room; see CreateRooms.
+func (s *Store) CreateRoom(r *Room, members []string, owner string) error {
+	return s.CreateRooms([]NewRoom{{Room: r, Members: members, Owner: owner}})
+}
+
+// Room returns the room with the id.
+func (s *Store) Room(id string) (r *Room, err error) {
+	err = s.view(func(tx *bolt.Tx) error { r, err = getRoom(tx, id); return err })
+	return r, err
+}
+
+// RoomByName looks a room up by name, ignoring case.
+func (s *Store) RoomByName(name string) (r *Room, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bRoomsByName).Get(lower(name))
+		if id == nil {
+			return ErrRoomNotFound
+		}
+		r, err = getRoom(tx, string(id))
+		return err
+	})
+	return r, err
+}
+
+// RoomWithMembers is a room and the usernames of its members, in join order of their keys.
+type RoomWithMembers struct {
+	*Room
+	Usernames []string
+}
+
+func roomUsernames(tx *bolt.Tx, rid string) ([]string, error) {
+	names := []string{}
+	p := prefix(rid)
+	c := tx.Bucket(bMembers).Cursor()
+	for k, v := c.Seek(p); k != nil && hasPrefix(k, p); k, v = c.Next() {
+		var m Member
+		if err := unmarshal(v, &m); err != nil {
+			return nil, err
+		}
+		names = append(names, m.Username)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// RoomMembers returns the room with its members' usernames, sorted.
+func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		room, err := getRoom(tx, id)
+		if err != nil {
+			return err
+		}
+		names, err := roomUsernames(tx, id)
+		r = RoomWithMembers{Room: room, Usernames: names}
+		return err
+	})
+	return r, err
+}
+
+// Rooms returns every room for which keep returns true, with member names, most messages
+// first (ties by name).
+func (s *Store) Rooms(keep func(*Room) bool) (rooms []RoomWithMembers, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		rooms = rooms[:0]
+		return tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
+			var r Room
+			if err := unmarshal(v, &r); err != nil {
+				return err
+			}
+			if !keep(&r) {
+				return nil
+			}
+			names, err := roomUsernames(tx, r.ID)
+			rooms = append(rooms, RoomWithMembers{Room: &r, Usernames: names})
+			return err
+		})
+	})
+	sort.SliceStable(rooms, func(i, j int) bool {
+		if rooms[i].Msgs != rooms[j].Msgs {
+			return rooms[i].Msgs > rooms[j].Msgs
+		}
+		return rooms[i].Name < rooms[j].Name
+	})
+	return rooms, err
+}
+
+// UserRooms returns the rooms the user is a member of, with member names.
+func (s *Store) UserRooms(uid string) (rooms []RoomWithMembers, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		ids, err := userRoomIDs(tx, uid)
+		if err != nil {
+			return err
+		}
+		rooms = rooms[:0]
+		for _, id := range ids {
+			r, err := getRoom(tx, id)
+			if err != nil {
+				return err
+			}
+			names, err := roomUsernames(tx, id)
+			if err != nil {
+				return err
+			}
+			rooms = append(rooms, RoomWithMembers{Room: r, Usernames: names})
+		}
+		return nil
+	})
+	return rooms, err
+}
+
+func userRoomIDs(tx *bolt.Tx, uid string) ([]string, error) {
+	var ids []string
+	p := prefix(uid)
+	c := tx.Bucket(bUserRooms).Cursor()
+	for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+		ids = append(ids, string(k[len(p):]))
+	}
+	return ids, nil
+}
+
+func getMember(tx *bolt.Tx, rid, uid string) (*Member, error) {
+	var m Member
+	ok, err := getJSON(tx.Bucket(bMembers), join2(rid, []byte(uid)), &m)
+	if err != nil || !ok {
+		return nil, err
+	}
+	m.RoomID, m.UserID = rid, uid
+	return &m, nil
+}
+
+// Membership returns the user's membership of the room, or nil if they are not a member.
+func (s *Store) Membership(rid, uid string) (m *Member, err error) {
+	err = s.view(func(tx *bolt.Tx) error { m, err = getMember(tx, rid, uid); return err })
+	return m, err
+}
+
+// addMember adds u to r with the room roles, writing a "uj" message if announce. It reports
+// false, and changes nothing, if u already is a member.
+func addMember(tx *bolt.Tx, r *Room, u *User, roles []string, announce bool, now time.Time) (bool, error) {
+	mk := join2(r.ID, []byte(u.ID))
+	members := tx.Bucket(bMembers)
+	if members.Get(mk) != nil {
+		return false, nil
+	}
+	if err := putJSON(members, mk, &Member{Username: u.Username, Roles: roles, Joined: now}); err != nil {
+		return false, err
+	}
+	if err := tx.Bucket(bUserRooms).Put(join2(u.ID, []byte(r.ID)), nil); err != nil {
+		return false, err
+	}
+	if announce {
+		return true, appendMessage(tx, r, &Message{Text: u.Username, Type: "uj", TS: now, User: UserRef{ID: u.ID, Username: u.Username}})
+	}
+	return true, nil
+}
+
+func removeMember(tx *bolt.Tx, rid, uid string) error {
+	if err := tx.Bucket(bMembers).Delete(join2(rid, []byte(uid))); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bReads).Delete(join2(rid, []byte(uid))); err != nil {
+		return err
+	}
+	return tx.Bucket(bUserRooms).Delete(join2(uid, []byte(rid)))
+}
+
+// canRead reports whether u may read (and post to) r: anyone logged in for a public room,
+// members only for a private one.
+func canRead(tx *bolt.Tx, r *Room, uid string) bool {
+	if r.Type != Private {
+		return true
+	}
+	return tx.Bucket(bMembers).Get(join2(r.ID, []byte(uid))) != nil
+}
+
+// Join adds the user to a public room with a "uj" message. Joining a room one is in already
+// succeeds and changes nothing. A private room refuses with ErrCannotAccess.
+func (s *Store) Join(rid, uid string) (joined bool, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		if r.Type == Private {
+			if tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil {
+				joined = false
+				return nil
+			}
+			return ErrCannotAccess
+		}
+		u, err := getUser(tx, uid)
+		if err != nil {
+			return err
+		}
+		joined, err = addMember(tx, r, u, nil, true, now)
+		return err
+	})
+	return joined, err
+}
+
+// AddMember adds uid to the room (any type) on behalf of someone allowed to invite, with a
+// "uj" message. Adding a member twice changes nothing.
+func (s *Store) AddMember(rid, uid string) error {
+	now := ms(s.now())
+	return s.batch(func(tx *bolt.Tx) error {
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		u, err := getUser(tx, uid)
+		if err != nil {
+			return err
+		}
+		_, err = addMember(tx, r, u, nil, true, now)
+		return err
+	})
+}
+
+// Leave removes the user from the room with a "ul" message. Leaving a room one is not in
+// succeeds and changes nothing.
+func (s *Store) Leave(rid, uid string) (left bool, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		left = false
+		r, err := getRoom(tx, rid)
+		if err != nil {
+			return err
+		}
+		m, err := getMember(tx, rid, uid)
+		if err != nil || m == nil {
+			return err
+		}
+		if err := removeMember(tx, rid, uid); err != nil {
+			return err
+		}
+		left = true
+		return appendMessage(tx, r, &Message{Text: m.Username, Type: "ul", TS: now, User: UserRef{ID: uid, Username: m.Username}})
+	})
+	return left, err
+}
+
+// UpdateRoom applies change to the stored room and saves it; a new name must be free.
+func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room, err error) {
+	now := ms(s.now())
+	err = s.batch(func(tx *bolt.Tx) error {
+		r, err := getRoom(tx, id)
+		if err != nil {
+			return err
+		}
+		oldName := r.Name
+		if err := change(r); err != nil {
+			return err
+		}
+		r.ID = id
+		r.UpdatedAt = now
+		if !equalFold(oldName, r.Name) {
+			byName := tx.Bucket(bRoomsByName)
+			if byName.Get(lower(r.Name)) != nil {
+				return ErrRoomNameTaken
+			}
+			if err := byName.Delete(lower(oldName)); err != nil {
+				return err
+			}
+			if err := byName.Put(lower(r.Name), []byte(id)); err != nil {
+				return err
+			}
+		} else if oldName != r.Name {
+			if err := tx.Bucket(bRoomsByName).Put(lower(r.Name), []byte(id)); err != nil {
+				return err
+			}
+		}
+		updated = r
+		return putRoom(tx, r)
+	})
+	return updated, err
+}

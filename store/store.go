@@ -1,0 +1,221 @@
+// Package store keeps every record of rocketlite in one bbolt file: users, tokens, rooms,
+// memberships, messages, roles and permissions. It knows nothing of HTTP.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout this code reads and writes.
+const SchemaVersion = "1"
+
+var (
+	bMeta         = []byte("meta")
+	bUsers        = []byte("users")
+	bUsersByName  = []byte("users_by_name")
+	bUsersByEmail = []byte("users_by_email")
+	bTokens       = []byte("tokens")
+	bTokensByExp  = []byte("tokens_by_expiry")
+	bTokensByUser = []byte("tokens_by_user")
+	bRooms        = []byte("rooms")
+	bRoomsByName  = []byte("rooms_by_name")
+	bMembers      = []byte("members")
+	bUserRooms    = []byte("user_rooms")
+	bMessages     = []byte("messages")
+	bMessageIDs   = []byte("message_ids")
+	bMessageTS    = []byte("message_ts")
+	bReads        = []byte("reads")
+	bRoles        = []byte("roles")
+	bPermissions  = []byte("permissions")
+
+	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
+		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
+		bMessageTS, bReads, bRoles, bPermissions}
+)
+
+// ErrLocked is returned by Open when another process holds the database file.
+var ErrLocked = errors.New("database file is in use by another process")
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock; 0 means one second.
+	LockTimeout time.Duration
+	// MaxSize caps the file in bytes (0: no cap). Past it, writes fail with ErrDatabaseFull.
+	MaxSize int
+	// Now is the clock; nil means time.Now. Tests inject their own.
+	Now func() time.Time
+	// ReadOnly opens the file for reading only (backup and check of a stopped server).
+	ReadOnly bool
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	writes    chan *writeReq
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
+	commitErr atomic.Pointer[error]
+}
+
+// Open opens (or creates, with mode 0600) the database at path, creates any missing bucket and
+// checks the schema version.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType,
+		MaxSize:      opts.MaxSize,
+		ReadOnly:     opts.ReadOnly,
+	})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// bbolt creates the file with the mode given, but an existing file keeps its own: tighten it.
+	if !opts.ReadOnly {
+		_ = os.Chmod(path, 0o600)
+	}
+	s := &Store{db: db, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.ReadOnly {
+		err = db.View(checkSchema)
+	} else {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			meta := tx.Bucket(bMeta)
+			if meta.Get([]byte("schema")) == nil {
+				if err := meta.Put([]byte("schema"), []byte(SchemaVersion)); err != nil {
+					return err
+				}
+			}
+			return checkSchema(tx)
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !opts.ReadOnly {
+		s.writes = make(chan *writeReq, 4096)
+		s.wg.Add(1)
+		go s.writer()
+	}
+	return s, nil
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		return errors.New("not a rocketlite database (no meta bucket)")
+	}
+	if v := string(meta.Get([]byte("schema"))); v != SchemaVersion {
+		return fmt.Errorf("unknown schema version %q (this build reads %q)", v, SchemaVersion)
+	}
+	return nil
+}
+
+// Close waits for queued writes, then closes the file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.writes != nil {
+			close(s.writes)
+			s.wg.Wait()
+		}
+	})
+	return s.db.Close()
+}
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// DB exposes the bbolt handle for backup and consistency checks.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Path is the database file name.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Healthy reports the last commit failure, or nil if the last commit succeeded.
+func (s *Store) Healthy() error {
+	if p := s.commitErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+
+// update runs fn in a write transaction of its own (for rare or large writes).
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return s.commitFailed(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return s.commit(tx)
+}
+
+func (s *Store) commit(tx *bolt.Tx) error {
+	if err := tx.Commit(); err != nil {
+		return s.commitFailed(err)
+	}
+	s.commitErr.Store(nil)
+	return nil
+}
+
+func (s *Store) commitFailed(err error) error {
+	if errors.Is(err, berrors.ErrMaxSizeReached) {
+		// A full file is a state the operator fixes, not a broken disk: reads and deletes go on.
+		return ErrDatabaseFull
+	}
+	s.commitErr.Store(&err)
+	return fmt.Errorf("commit: %w", err)
+}
+
+// Counts returns the number of keys in every bucket (tests use it to prove that a refused
+// request wrote nothing).
+func (s *Store) Counts() (map[string]int, error) {
+	out := make(map[string]int, len(allBuckets))
+	err := s.view(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			out[string(b)] = tx.Bucket(b).Stats().KeyN
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Meta returns a value of the meta bucket ("" if unset).
+func (s *Store) Meta(key string) (v string, err error) {
+	err = s.view(func(tx *bolt.Tx) error { v = string(tx.Bucket(bMeta).Get([]byte(key))); return nil })
+	return v, err
+}
+
+// SetMeta sets a value of the meta bucket.
+func (s *Store) SetMeta(key, value string) error {
+	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
+}

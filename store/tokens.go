@@ -1,0 +1,149 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+func hasPrefix(k, p []byte) bool { return bytes.HasPrefix(k, p) }
+
+// TokenHash is the SHA-256 of a login token; only this is ever stored.
+type TokenHash [32]byte
+
+// A token record is user id ∥ be64(issued ns) ∥ be64(expires ns).
+func tokenRecord(uid string, issued, expires time.Time) []byte {
+	v := make([]byte, 0, len(uid)+16)
+	v = append(v, uid...)
+	v = append(v, be64(uint64(issued.UnixNano()))...)
+	return append(v, be64(uint64(expires.UnixNano()))...)
+}
+
+func parseTokenRecord(v []byte) (uid string, expires time.Time, ok bool) {
+	if len(v) < 17 {
+		return "", time.Time{}, false
+	}
+	n := len(v) - 16
+	return string(v[:n]), time.Unix(0, int64(binary.BigEndian.Uint64(v[n+8:]))), true
+}
+
+func expiryKey(expires time.Time, h TokenHash) []byte {
+	return append(be64(uint64(expires.UnixNano())), h[:]...)
+}
+
+// AddToken records a login token for uid, valid until expires.
+func (s *Store) AddToken(uid string, h TokenHash, expires time.Time) error {
+	issued := s.now()
+	return s.batch(func(tx *bolt.Tx) error {
+		if _, err := getUser(tx, uid); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bTokensByExp).Put(expiryKey(expires, h), nil); err != nil {
+			return err
+		}
+		return tx.Bucket(bTokensByUser).Put(join2(uid, h[:]), nil)
+	})
+}
+
+// Authenticate returns the active user that owns the token, if the token belongs to uid and
+// has not expired. Every refusal is ErrUnauthorized, whatever its reason.
+func (s *Store) Authenticate(uid string, h TokenHash) (u *User, err error) {
+	now := s.now()
+	err = s.view(func(tx *bolt.Tx) error {
+		owner, expires, ok := parseTokenRecord(tx.Bucket(bTokens).Get(h[:]))
+		if !ok || owner != uid || !now.Before(expires) {
+			return ErrUnauthorized
+		}
+		u, err = getUser(tx, uid)
+		if err != nil || !u.Active {
+			return ErrUnauthorized
+		}
+		return nil
+	})
+	return u, err
+}
+
+// RevokeToken deletes one token (logout). Revoking an unknown token is not an error.
+func (s *Store) RevokeToken(h TokenHash) error {
+	return s.batch(func(tx *bolt.Tx) error { return deleteToken(tx, h) })
+}
+
+func deleteToken(tx *bolt.Tx, h TokenHash) error {
+	tb := tx.Bucket(bTokens)
+	uid, expires, ok := parseTokenRecord(tb.Get(h[:]))
+	if !ok {
+		return nil
+	}
+	if err := tb.Delete(h[:]); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bTokensByExp).Delete(expiryKey(expires, h)); err != nil {
+		return err
+	}
+	return tx.Bucket(bTokensByUser).Delete(join2(uid, h[:]))
+}
+
+// RevokeUserTokens deletes every token of the user.
+func (s *Store) RevokeUserTokens(uid string) error {
+	return s.batch(func(tx *bolt.Tx) error { return revokeUserTokens(tx, uid) })
+}
+
+func revokeUserTokens(tx *bolt.Tx, uid string) error {
+	p := prefix(uid)
+	var hashes []TokenHash
+	c := tx.Bucket(bTokensByUser).Cursor()
+	for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+		var h TokenHash
+		copy(h[:], k[len(p):])
+		hashes = append(hashes, h)
+	}
+	for _, h := range hashes {
+		if err := deleteToken(tx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SweepTokens deletes up to limit tokens that expired at or before the store's clock, in one
+// short write transaction, and returns how many it deleted. The expiry index is ordered by
+// time, so it reads only expired entries.
+func (s *Store) SweepTokens(limit int) (int, error) {
+	now := uint64(s.now().UnixNano())
+	var n int
+	err := s.update(func(tx *bolt.Tx) error {
+		n = 0
+		var hashes []TokenHash
+		c := tx.Bucket(bTokensByExp).Cursor()
+		for k, _ := c.First(); k != nil && len(hashes) < limit; k, _ = c.Next() {
+			if len(k) != 40 || binary.BigEndian.Uint64(k[:8]) > now {
+				break
+			}
+			var h TokenHash
+			copy(h[:], k[8:])
+			hashes = append(hashes, h)
+		}
+		for _, h := range hashes {
+			if err := deleteToken(tx, h); err != nil {
+				return err
+			}
+		}
+		n = len(hashes)
+		return nil
+	})
+	return n, err
+}
+
+// TokenCount is the number of stored tokens (for tests and the check command).
+func (s *Store) TokenCount() (n int, err error) {
+	err = s.view(func(tx *bolt.Tx) error { n = tx.Bucket(bTokens).Stats().KeyN; return nil })
+	return n, err
+}

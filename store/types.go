@@ -1,0 +1,117 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// UserRef names a user inside another record (a message's author, a room's creator).
+type UserRef struct {
+	ID       string `json:"_id"`
+	Username string `json:"username"`
+	Name     string `json:"name,omitempty"`
+}
+
+// User is an account. Hash is the bcrypt hash of the password (never the password).
+type User struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	Verified  bool      `json:"verified,omitempty"`
+	Hash      string    `json:"hash"`
+	Roles     []string  `json:"roles"`
+	Active    bool      `json:"active"`
+	Type      string    `json:"type"` // "user" or "bot"
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Ref is the user as it appears inside other records.
+func (u *User) Ref() UserRef { return UserRef{ID: u.ID, Username: u.Username, Name: u.Name} }
+
+// HasRole reports whether u holds the global role.
+func (u *User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Room types.
+const (
+	Public  = "c"
+	Private = "p"
+)
+
+// Room is a channel ("c", public) or a private group ("p").
+type Room struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Type        string    `json:"t"`
+	Creator     *UserRef  `json:"u,omitempty"`
+	Msgs        int64     `json:"msgs"`
+	Seq         uint64    `json:"seq"` // last message sequence number in this room
+	CreatedAt   time.Time `json:"ts"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	LastMessage time.Time `json:"lm,omitzero"`
+	Default     bool      `json:"default,omitempty"`
+	ReadOnly    bool      `json:"ro,omitempty"`
+	Topic       string    `json:"topic,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Purpose     string    `json:"purpose,omitempty"`
+}
+
+// Member is one user's membership of one room.
+type Member struct {
+	RoomID   string    `json:"-"`
+	UserID   string    `json:"-"`
+	Username string    `json:"u"`
+	Roles    []string  `json:"roles,omitempty"` // room roles: owner, moderator
+	Joined   time.Time `json:"ts"`
+}
+
+// HasRole reports whether the membership holds the room role.
+func (m *Member) HasRole(role string) bool {
+	for _, r := range m.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is one message of a room. Type is "" for a user message, "uj"/"ul" for join/leave.
+type Message struct {
+	ID          string          `json:"_id"`
+	RoomID      string          `json:"rid"`
+	Seq         uint64          `json:"-"`
+	Text        string          `json:"msg"`
+	TS          time.Time       `json:"ts"`
+	User        UserRef         `json:"u"`
+	Type        string          `json:"t,omitempty"`
+	Alias       string          `json:"alias,omitempty"`
+	Emoji       string          `json:"emoji,omitempty"`
+	Avatar      string          `json:"avatar,omitempty"`
+	Attachments json.RawMessage `json:"attachments,omitempty"`
+	EditedAt    time.Time       `json:"editedAt,omitzero"`
+	EditedBy    *UserRef        `json:"editedBy,omitempty"`
+	UpdatedAt   time.Time       `json:"_updatedAt"`
+}
+
+// Role is a named global or room role.
+type Role struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Scope       string `json:"scope,omitempty"` // "Users" (global) or "Subscriptions" (room)
+	Protected   bool   `json:"protected,omitempty"`
+}
+
+// Permission lists the roles granted one permission.
+type Permission struct {
+	ID        string    `json:"_id"`
+	Roles     []string  `json:"roles"`
+	UpdatedAt time.Time `json:"_updatedAt"`
+}

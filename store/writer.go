@@ -1,0 +1,122 @@
+package store
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit. Every small write (a send, a join, a login's token) goes through one goroutine
+// that takes whatever writes are queued, runs them all in one transaction and commits once, so
+// concurrent senders share an fsync. Unlike bolt.DB.Batch there is no timer: a lone writer
+// commits at once, and writers that arrive during a commit form the next batch.
+
+const maxBatch = 256
+
+type writeReq struct {
+	fn   func(tx *bolt.Tx) error
+	done chan error
+}
+
+var reqPool = make(chan *writeReq, 1024)
+
+func getReq(fn func(tx *bolt.Tx) error) *writeReq {
+	select {
+	case r := <-reqPool:
+		r.fn = fn
+		return r
+	default:
+		return &writeReq{fn: fn, done: make(chan error, 1)}
+	}
+}
+
+func putReq(r *writeReq) {
+	r.fn = nil
+	select {
+	case reqPool <- r:
+	default:
+	}
+}
+
+// batch runs fn in a shared write transaction and returns once that transaction committed (or
+// failed). fn may run more than once, so it must only derive its effects from tx and must
+// not keep state between runs except by overwriting it. An error from fn leaves the other
+// writes of the batch unaffected.
+func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+	r := getReq(fn)
+	defer func() {
+		if rec := recover(); rec != nil {
+			// Sending on the channel after Close: report it as a normal error.
+			err = errClosed
+		}
+	}()
+	s.writes <- r
+	err = <-r.done
+	putReq(r)
+	return err
+}
+
+type closedError struct{}
+
+func (closedError) Error() string { return "database is closed" }
+
+var errClosed = closedError{}
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	pending := make([]*writeReq, 0, maxBatch)
+	for r := range s.writes {
+		pending = append(pending[:0], r)
+	fill:
+		for len(pending) < maxBatch {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				pending = append(pending, r)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(pending)
+	}
+}
+
+// runBatch commits reqs together. If one request's fn fails, the transaction is rolled back
+// (its partial writes must not land), that request gets its error, and the rest are retried.
+func (s *Store) runBatch(reqs []*writeReq) {
+	for len(reqs) > 0 {
+		failed := -1
+		var ferr error
+		tx, err := s.db.Begin(true)
+		if err != nil {
+			err = s.commitFailed(err)
+			for _, r := range reqs {
+				r.done <- err
+			}
+			return
+		}
+		for i, r := range reqs {
+			if e := r.fn(tx); e != nil {
+				failed, ferr = i, e
+				break
+			}
+		}
+		if failed < 0 {
+			err := s.commit(tx)
+			for _, r := range reqs {
+				r.done <- err
+			}
+			return
+		}
+		tx.Rollback()
+		if failed == 0 {
+			// Its error does not depend on any other request of the batch.
+			reqs[0].done <- ferr
+			reqs = reqs[1:]
+			continue
+		}
+		// Its error may depend on earlier requests' writes: commit those first, then retry it.
+		s.runBatch(reqs[:failed])
+		reqs = reqs[failed:]
+	}
+}
