@@ -1,0 +1,105 @@
+// Package rbac is the policy of rocketlite: may user U do P (in room R)? It answers from the
+// store on every call, never from a cache, so that a grant or revoke counts from the very next
+// request. The data (roles, permissions, the last-admin and role-in-use rules) lives in store;
+// this package only decides.
+package rbac
+
+import (
+	"fmt"
+	"regexp"
+
+	"rocketlite/store"
+)
+
+// Permission ids (API.md §3; the default seed grants them).
+const (
+	AccessPermissions         = "access-permissions"
+	BulkRegisterUser          = "bulk-register-user"
+	BulkCreateC               = "bulk-create-c"
+	CreateC                   = "create-c"
+	CreateP                   = "create-p"
+	CreateUser                = "create-user"
+	DeleteUser                = "delete-user"
+	ViewCRoom                 = "view-c-room"
+	EditOtherUserInfo         = "edit-other-user-info"
+	EditOtherUserActiveStatus = "edit-other-user-active-status"
+	EditOtherUserPassword     = "edit-other-user-password"
+)
+
+// Role scopes: a global role sits on a user, a room role on a membership.
+const (
+	ScopeGlobal = "Users"
+	ScopeRoom   = "Subscriptions"
+)
+
+// Require returns nil if u holds every one of perms through a global role, and
+// store.ErrNoPermission otherwise.
+func Require(st *store.Store, u *store.User, perms ...string) error {
+	return RequireIn(st, u, "", perms...)
+}
+
+// RequireIn is Require that also counts u's room roles in room rid (rid "" counts none).
+func RequireIn(st *store.Store, u *store.User, rid string, perms ...string) error {
+	if u == nil {
+		return store.ErrUnauthorized
+	}
+	for _, p := range perms {
+		ok, err := st.HasPermission(u, p, rid)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNoPermission
+		}
+	}
+	return nil
+}
+
+// Has reports whether u holds perm through a global role.
+func Has(st *store.Store, u *store.User, perm string) (bool, error) {
+	return st.HasPermission(u, perm, "")
+}
+
+var nameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
+
+// MaxRoleName bounds a role's name; role names end up in every user record that holds them.
+const MaxRoleName = 64
+
+// NewRole checks a role to create and fills in the default scope (global).
+func NewRole(name, description, scope string) (*store.Role, error) {
+	switch {
+	case name == "":
+		return nil, store.Errorf(store.Invalid, "invalid-role-name", "The role name is missing")
+	case len(name) > MaxRoleName || !nameRE.MatchString(name):
+		return nil, store.Errorf(store.Invalid, "invalid-role-name",
+			"Role name %q must be 1 to %d characters of 0-9 a-z A-Z - _ .", name, MaxRoleName)
+	case len(description) > 1000:
+		return nil, store.Errorf(store.Invalid, "invalid-description", "The role description is longer than 1000 bytes")
+	}
+	switch scope {
+	case "":
+		scope = ScopeGlobal
+	case ScopeGlobal, ScopeRoom:
+	default:
+		return nil, store.Errorf(store.Invalid, "invalid-scope", "Role scope must be %q or %q", ScopeGlobal, ScopeRoom)
+	}
+	return &store.Role{Name: name, Description: description, Scope: scope}, nil
+}
+
+// CheckRoles returns store.ErrRoleNotFound (naming the role) unless every role exists.
+func CheckRoles(st *store.Store, roles []string) error {
+	all, err := st.Roles()
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(all))
+	for _, r := range all {
+		have[r.Name] = true
+	}
+	for _, r := range roles {
+		if !have[r] {
+			return &store.Error{Kind: store.NotFound, Code: store.ErrRoleNotFound.Code, Message: fmt.Sprintf("Role %q not found", r)}
+		}
+	}
+	return nil
+}
