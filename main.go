@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case "user", "role", "permission":
+		return admin(cmd, rest, getenv, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "rocketlite", version)
 		return nil
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 const usage = `Usage:
   rocketlite [serve] [flags]   serve the Rocket.Chat REST API (rocketlite serve -h lists the flags)
   rocketlite version           print the version
+  rocketlite user|role|permission …   manage users, roles and permissions (rocketlite user help)
 `
 
 // envFallback sets every flag of fs that the command line did not set from the environment
