@@ -2,10 +2,14 @@ package handlers
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // userRecords builds n valid bulk/register records named <prefix>0…
@@ -201,4 +205,30 @@ func TestBulkCreateRoomRefused(t *testing.T) {
 		})
 	}
 	ts.do("POST", "/api/bulk/createRoom", &ts.admin, roomsBody(over[:1000]...)).want(t, 200, nil)
+}
+
+// TestBulkRegisterOutlivesWriteTimeout: a bulk call may take longer than the server's
+// WriteTimeout (its bcrypt work); the handler moves its own write deadline, so the client
+// still gets the answer. With a 1 ms WriteTimeout any slower answer would be cut off.
+func TestBulkRegisterOutlivesWriteTimeout(t *testing.T) {
+	ts := newTestServer(t)
+	srv := httptest.NewUnstartedServer(ts.api)
+	srv.Config.WriteTimeout = time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/bulk/register", strings.NewReader(usersBody(userRecords("w", 300))))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", ts.admin.UserID)
+	req.Header.Set("X-Auth-Token", ts.admin.Token)
+	start := time.Now()
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 || !strings.Contains(string(body), `"uid"`) {
+		t.Fatalf("%d %s %v", res.StatusCode, body, err)
+	}
+	t.Logf("300 users at bcrypt.MinCost answered after %v", time.Since(start))
 }
