@@ -96,11 +96,11 @@ func (a *API) bulkRegister(c *call) (any, error) {
 		names[strings.ToLower(r.Username)], emails[strings.ToLower(r.Email)] = i, i
 	}
 	for i, r := range recs {
-		if err := taken(a.st.UserByUsername(r.Username)); err != nil {
-			return nil, takenError(err, "bulk/register -> record #%d: username %q is already in use", i, r.Username, "username-taken")
+		if found, err := exists(a.st.UserByUsername(r.Username)); err != nil || found {
+			return nil, firstErr(err, badRequest("username-taken", "bulk/register -> record #%d: username %q is already in use", i, r.Username))
 		}
-		if err := taken(a.st.UserByEmail(r.Email)); err != nil {
-			return nil, takenError(err, "bulk/register -> record #%d: e-mail %q is already in use", i, r.Email, "email-taken")
+		if found, err := exists(a.st.UserByEmail(r.Email)); err != nil || found {
+			return nil, firstErr(err, badRequest("email-taken", "bulk/register -> record #%d: e-mail %q is already in use", i, r.Email))
 		}
 	}
 
@@ -130,24 +130,20 @@ func (a *API) bulkRegister(c *call) (any, error) {
 	return J("status", "success", "ids", ids), nil
 }
 
-// errTaken marks a lookup that found something; taken turns a lookup's result into it.
-var errTaken = &store.Error{Kind: store.Invalid}
-
-func taken[T any](_ T, err error) error {
-	switch {
-	case err == nil:
-		return errTaken
-	case store.KindOf(err) == store.NotFound:
-		return nil
+// exists turns a lookup's result into whether it found its thing; errors other than
+// NotFound pass through.
+func exists[T any](_ T, err error) (bool, error) {
+	if store.KindOf(err) == store.NotFound {
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
-func takenError(err error, format string, i int, what, code string) error {
-	if err != errTaken {
+func firstErr(err, otherwise error) error {
+	if err != nil {
 		return err
 	}
-	return badRequest(code, format, i, what)
+	return otherwise
 }
 
 // extendWriteDeadline gives a bulk call the time its bcrypt work needs: the server's
@@ -255,8 +251,8 @@ func (a *API) bulkCreateRoom(c *call) (any, error) {
 	rooms := make([]store.NewRoom, len(recs))
 	creator := store.UserRef{ID: c.user.ID, Username: c.user.Username}
 	for i, r := range recs {
-		if err := taken(a.st.RoomByName(r.Name)); err != nil {
-			return nil, takenError(err, "bulk/createRoom -> record #%d: a room named %q already exists", i, r.Name, "duplicate-name")
+		if found, err := exists(a.st.RoomByName(r.Name)); err != nil || found {
+			return nil, firstErr(err, badRequest("duplicate-name", "bulk/createRoom -> record #%d: a room named %q already exists", i, r.Name))
 		}
 		nr := store.NewRoom{Room: &store.Room{Name: r.Name, Type: store.Public, Creator: &creator}, Owner: c.user.ID}
 		for _, m := range r.Members {
