@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -96,7 +98,7 @@ func (s *Store) runBatch(reqs []*writeReq) {
 			return
 		}
 		for i, r := range reqs {
-			if e := r.fn(tx); e != nil {
+			if e := runFn(r.fn, tx); e != nil {
 				failed, ferr = i, e
 				break
 			}
@@ -119,4 +121,15 @@ func (s *Store) runBatch(reqs []*writeReq) {
 		s.runBatch(reqs[:failed])
 		reqs = reqs[failed:]
 	}
+}
+
+// runFn runs one request's fn, turning a panic into its error: the writer goroutine serves
+// every request, so a bug in one write must not take the whole process down.
+func runFn(fn func(tx *bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("write panicked: %v", rec)
+		}
+	}()
+	return fn(tx)
 }
