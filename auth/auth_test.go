@@ -49,6 +49,15 @@ func TestHasher(t *testing.T) {
 	if h.Check("", "rocketlite dummy password") || h.Check("", "") {
 		t.Fatal("Check without a hash succeeded")
 	}
+	// bcrypt ignores bytes past 72: a password that merely starts with the right one is wrong.
+	long := strings.Repeat("p", MaxPasswordBytes)
+	longHash, err := h.Hash(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Check(longHash, long) || h.Check(longHash, long+"x") {
+		t.Fatal("Check of a 72-byte password and a longer one")
+	}
 	if _, err := h.Hash(strings.Repeat("x", MaxPasswordBytes+1)); store.KindOf(err) != store.Invalid {
 		t.Fatalf("over-long password: %v", err)
 	}
