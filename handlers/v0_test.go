@@ -656,6 +656,13 @@ func TestSend(t *testing.T) {
 			t.Fatalf("stored %q", got)
 		}
 	})
+	t.Run("FormAsCurlSendsIt", func(t *testing.T) {
+		// curl -d does not encode: a semicolon is an ordinary character of a form body.
+		ts.do("POST", path, &bob, "msg=Hi; how are you?").want(t, 200, nil)
+		if got := ts.history(room.ID)[0].Text; got != "Hi; how are you?" {
+			t.Fatalf("stored %q", got)
+		}
+	})
 	t.Run("JSONUnderFormContentType", func(t *testing.T) {
 		ts.doCT("POST", path, &bob, `{"msg":"curl default"}`, "application/x-www-form-urlencoded").want(t, 200, nil)
 		if got := ts.history(room.ID)[0].Text; got != "curl default" {
@@ -705,6 +712,7 @@ func TestSend(t *testing.T) {
 		{"InvalidUTF8JSON", "{\"msg\":\"bad \xff byte\"}", ""},
 		{"InvalidUTF8Form", "msg=bad+\xff+byte", ""},
 		{"InvalidUTF8FormEscaped", "msg=bad+%FF+byte", ""},
+		{"BadEscapeForm", "msg=100%+sure", ""},
 		{"ControlCharJSON", `{"msg":"bell\u0007"}`, ""},
 		{"NULJSON", `{"msg":"nul\u0000"}`, ""},
 		{"ControlCharForm", "msg=esc%1B", ""},
