@@ -619,3 +619,74 @@ func TestDatabaseInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Cancelling the context (SIGINT/SIGTERM) lets a request in flight finish and commit before
+// run returns.
+func TestShutdownDrainsInFlight(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "drain.db")
+	s := start(t, "--db", db, "--admin-password", "adminpass")
+	login := s.curl("POST", "/api/login", "", "", "user=admin&password=adminpass", "")
+	data, _ := login.obj["data"].(map[string]any)
+	uid, _ := data["userId"].(string)
+	token, _ := data["authToken"].(string)
+
+	// One connection for both requests, so that the slow one rides a connection the server
+	// has accepted already.
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	if res, err := client.Get(s.base + "/api/version"); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", s.base+"/api/rooms/GENERAL/send", pr)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", uid)
+	req.Header.Set("X-Auth-Token", token)
+	type result struct {
+		status int
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := client.Do(req)
+		if err != nil {
+			got <- result{0, err}
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		got <- result{res.StatusCode, nil}
+	}()
+	if _, err := pw.Write([]byte(`{"msg":"in fl`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the server start reading the request
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	time.Sleep(300 * time.Millisecond) // let shutdown begin while the body is half sent
+	select {
+	case err := <-stopped:
+		t.Fatalf("run returned with a request in flight: %v", err)
+	default:
+	}
+	pw.Write([]byte(`ight"}`))
+	pw.Close()
+	if r := <-got; r.err != nil || r.status != 200 {
+		t.Fatalf("in-flight request: %d %v", r.status, r.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	msgs, err := st.History("GENERAL", uid, store.HistoryQuery{Count: 1})
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "in flight" {
+		t.Fatalf("after shutdown: %v %v", msgs, err)
+	}
+}
