@@ -690,3 +690,28 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		t.Fatalf("after shutdown: %v %v", msgs, err)
 	}
 }
+
+// testdata/seed.json is the example of the README: it must load, and the wiki's own login
+// must work with it.
+func TestReadmeSeedExample(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "example.db")
+	s := start(t, "--db", db, "--seed", filepath.Join("testdata", "seed.json"))
+	if s.stderr.find(t, "no user existed: created an admin") != nil {
+		t.Fatal("an admin was created although the seed has users")
+	}
+	login := s.curl("POST", "/api/login", "", "", "password=MySECRET&user=sing", "")
+	login.want(t, 200, "")
+	s.curl("POST", "/api/login", "", "", "user=deploybot&password=deploy-secret", "").want(t, 200, "")
+	s.curl("POST", "/api/login", "", "", "user=admin&password=change-me", "").want(t, 200, "")
+	data, _ := login.obj["data"].(map[string]any)
+	uid, _ := data["userId"].(string)
+	token, _ := data["authToken"].(string)
+	pr := s.curl("GET", "/api/publicRooms", uid, token, "", "")
+	rooms, _ := pr.obj["rooms"].([]any)
+	if len(rooms) != 1 {
+		t.Fatalf("public rooms %s", pr.raw)
+	}
+	if names, _ := json.Marshal(rooms[0].(map[string]any)["usernames"]); string(names) != `["admin","sing"]` {
+		t.Fatalf("GENERAL usernames %s", names)
+	}
+}
