@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -751,5 +752,72 @@ func TestClosedStoreRefusesWrites(t *testing.T) {
 	f.s.Close()
 	if err := f.s.SetMeta("k", "v"); err == nil {
 		t.Fatal("write after Close succeeded")
+	}
+}
+
+// The same, deterministically: one batch of five requests, two of which fail. The good ones
+// commit exactly once each, the failed ones leave no trace, and a request that depends on an
+// earlier one of the batch sees its write.
+func TestRunBatchMixed(t *testing.T) {
+	f := newFixture(t)
+	put := func(k string) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			b := tx.Bucket(bMeta)
+			n := 0
+			if v := b.Get([]byte(k)); v != nil {
+				n = int(v[0])
+			}
+			return b.Put([]byte(k), []byte{byte(n + 1)}) // counts how often it landed
+		}
+	}
+	fail := func(tx *bolt.Tx) error {
+		tx.Bucket(bMeta).Put([]byte("bad"), []byte{1})
+		return Errorf(Invalid, "bad", "refused")
+	}
+	boom := func(tx *bolt.Tx) error {
+		tx.Bucket(bMeta).Put([]byte("boom"), []byte{1})
+		panic("boom")
+	}
+	needsG1 := func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta).Get([]byte("g1")) == nil {
+			return Errorf(Invalid, "order", "g1 not visible")
+		}
+		return put("g3")(tx)
+	}
+	fns := []func(tx *bolt.Tx) error{put("g1"), fail, put("g2"), boom, needsG1}
+	reqs := make([]*writeReq, len(fns))
+	for i, fn := range fns {
+		reqs[i] = &writeReq{fn: fn, done: make(chan error, 1)}
+	}
+	f.s.runBatch(reqs)
+	for i, r := range reqs {
+		var err error
+		select {
+		case err = <-r.done:
+		default:
+			t.Fatalf("request %d got no answer", i)
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("request %d answered twice", i)
+		default:
+		}
+		switch i {
+		case 1:
+			wantKind(t, err, Invalid)
+		case 3:
+			if err == nil || !strings.Contains(err.Error(), "panicked") {
+				t.Fatalf("panicking request: %v", err)
+			}
+		default:
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+	}
+	for k, want := range map[string]string{"g1": "\x01", "g2": "\x01", "g3": "\x01", "bad": "", "boom": ""} {
+		if v, _ := f.s.Meta(k); v != want {
+			t.Fatalf("meta %s = %q, want %q", k, v, want)
+		}
 	}
 }
