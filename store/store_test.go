@@ -821,3 +821,31 @@ func TestRunBatchMixed(t *testing.T) {
 		}
 	}
 }
+
+// A store opened read-only (backup, check) refuses writes instead of hanging on them.
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	f := newFixture(t)
+	f.user("alice")
+	f.s.Close()
+	s, err := Open(f.path, Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if u, err := s.UserByUsername("alice"); err != nil || u.Username != "alice" {
+		t.Fatalf("read: %v %v", u, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.SetMeta("k", "v") }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a write on a read-only store succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write on a read-only store hangs")
+	}
+	if _, err := s.SweepTokens(10); err == nil {
+		t.Fatal("a sweep on a read-only store succeeded")
+	}
+}

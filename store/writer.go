@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,6 +44,10 @@ func putReq(r *writeReq) {
 // not keep state between runs except by overwriting it. An error from fn leaves the other
 // writes of the batch unaffected.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+	if s.writes == nil {
+		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
+		return errReadOnly
+	}
 	r := getReq(fn)
 	defer func() {
 		if rec := recover(); rec != nil {
@@ -61,6 +66,8 @@ type closedError struct{}
 func (closedError) Error() string { return "database is closed" }
 
 var errClosed = closedError{}
+
+var errReadOnly = errors.New("database is open read-only")
 
 func (s *Store) writer() {
 	defer s.wg.Done()
