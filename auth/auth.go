@@ -48,7 +48,9 @@ func (h *Hasher) Hash(password string) (string, error) {
 // Check reports whether password matches hash. With hash == "" it compares against the dummy
 // hash and returns false, taking the same time as a real check.
 func (h *Hasher) Check(hash, password string) bool {
-	if hash == "" {
+	// bcrypt reads only 72 bytes: a longer password would match a 72-byte one that it merely
+	// starts with. Hash refuses such passwords, so none can be right; spend the same time anyway.
+	if hash == "" || len(password) > MaxPasswordBytes {
 		bcrypt.CompareHashAndPassword(h.dummy, []byte(password))
 		return false
 	}

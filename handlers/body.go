@@ -67,11 +67,31 @@ func decodeBody(contentType string, data []byte) (body, error) {
 		}
 		return body{obj: obj}, nil
 	}
-	form, err := url.ParseQuery(string(trimmed))
+	form, err := parseForm(string(trimmed))
 	if err != nil {
-		return body{}, badRequest("invalid-form", "Request body is not a valid form")
+		return body{}, err
 	}
 	return body{form: form}, nil
+}
+
+// parseForm decodes an application/x-www-form-urlencoded body. Unlike url.ParseQuery it
+// takes ';' as an ordinary character: curl -d sends text as typed ("msg=Hi; there"), and
+// Rocket.Chat's body parser read it so. A bad %-escape is still a 400.
+func parseForm(s string) (url.Values, error) {
+	form := url.Values{}
+	for pair := range strings.SplitSeq(s, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		value, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, badRequest("invalid-form", "Request body is not a valid form (bad %%-escape)")
+		}
+		form[key] = append(form[key], value)
+	}
+	return form, nil
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

@@ -161,20 +161,25 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 		}
 		// A time bound walks the (time, seq) index instead: a Pi may boot with a wrong clock,
 		// so time order and sequence order can differ.
-		hi := uint64(1<<63 - 1)
+		// Bounds in signed milliseconds first: a date at or before 1970 must not wrap around
+		// to the far future when it becomes a key.
+		hiMs, loMs := int64(1<<63-1), int64(0)
 		if !q.Before.IsZero() {
-			hi = uint64(q.Before.UnixMilli())
+			hiMs = q.Before.UnixMilli()
 			if !q.Inclusive {
-				hi--
+				hiMs--
 			}
 		}
-		var lo uint64
 		if !q.After.IsZero() {
-			lo = uint64(q.After.UnixMilli())
+			loMs = max(q.After.UnixMilli(), 0)
 			if !q.Inclusive {
-				lo++
+				loMs++
 			}
 		}
+		if hiMs < loMs {
+			return nil
+		}
+		hi, lo := uint64(hiMs), uint64(loMs)
 		c := tx.Bucket(bMessageTS).Cursor()
 		for k, _ := seekLE(c, append(join2(rid, be64(hi)), be64(1<<64-1)...)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
 			if len(k) != len(p)+16 {

@@ -208,7 +208,9 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 }
 
 func reindex(tx *bolt.Tx, bucket []byte, oldKey, newKey, id string, taken *Error) error {
-	if strings.EqualFold(oldKey, newKey) {
+	// Compare the index keys themselves: strings.EqualFold also folds pairs such as "ſ"/"s"
+	// that lower() keeps apart, which would leave the index on the old key.
+	if equalFold(oldKey, newKey) {
 		return nil
 	}
 	b := tx.Bucket(bucket)

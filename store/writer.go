@@ -1,6 +1,9 @@
 package store
 
 import (
+	"errors"
+	"fmt"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -41,6 +44,10 @@ func putReq(r *writeReq) {
 // not keep state between runs except by overwriting it. An error from fn leaves the other
 // writes of the batch unaffected.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+	if s.writes == nil {
+		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
+		return errReadOnly
+	}
 	r := getReq(fn)
 	defer func() {
 		if rec := recover(); rec != nil {
@@ -59,6 +66,8 @@ type closedError struct{}
 func (closedError) Error() string { return "database is closed" }
 
 var errClosed = closedError{}
+
+var errReadOnly = errors.New("database is open read-only")
 
 func (s *Store) writer() {
 	defer s.wg.Done()
@@ -96,7 +105,7 @@ func (s *Store) runBatch(reqs []*writeReq) {
 			return
 		}
 		for i, r := range reqs {
-			if e := r.fn(tx); e != nil {
+			if e := runFn(r.fn, tx); e != nil {
 				failed, ferr = i, e
 				break
 			}
@@ -119,4 +128,15 @@ func (s *Store) runBatch(reqs []*writeReq) {
 		s.runBatch(reqs[:failed])
 		reqs = reqs[failed:]
 	}
+}
+
+// runFn runs one request's fn, turning a panic into its error: the writer goroutine serves
+// every request, so a bug in one write must not take the whole process down.
+func runFn(fn func(tx *bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("write panicked: %v", rec)
+		}
+	}()
+	return fn(tx)
 }
