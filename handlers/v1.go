@@ -13,16 +13,16 @@ import (
 	"rocketlite/store"
 )
 
-// nameRE is what usernames and room names may look like (the same rule as seed.NameRE;
+// nameRE1 is what usernames and room names may look like (the same rule as seed.NameRE;
 // handlers do not import seed).
-var nameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
+var nameRE1 = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
 
-// emailRE is the same rule as seed.ValidEmail.
-var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+// emailRE1 is the same rule as seed.ValidEmail.
+var emailRE1 = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 const (
-	defaultPage = 50   // v1 list page size when count is absent or 0
-	maxPage     = 1000 // larger counts are cut to this, as Rocket.Chat cuts to its upper limit
+	defaultPage1 = 50   // v1 list page size when count is absent or 0
+	maxPage1     = 1000 // larger counts are cut to this, as Rocket.Chat cuts to its upper limit
 )
 
 var (
@@ -52,7 +52,7 @@ func asV1(e *store.Error) *store.Error {
 
 // need refuses the call unless the caller holds perm, globally or (rid != "") through a room
 // role there.
-func (a *API) need(c *call, perm, rid string) error {
+func (a *API) need1(c *call, perm, rid string) error {
 	ok, err := a.st.HasPermission(c.user, perm, rid)
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func (a *API) roomParam(in body) (string, error) {
 }
 
 // pageParams reads count and offset: count 0 or absent is the default page size.
-func pageParams(in body, def int) (count, offset int, err error) {
+func pageParams1(in body, def int) (count, offset int, err error) {
 	if count, err = in.integer("count", 0, 0, 1<<30); err != nil {
 		return 0, 0, err
 	}
@@ -94,15 +94,15 @@ func pageParams(in body, def int) (count, offset int, err error) {
 	if count == 0 {
 		count = def
 	}
-	return min(count, maxPage), offset, nil
+	return min(count, maxPage1), offset, nil
 }
 
 // list is a v1 list reply: the things, count, offset, total.
-func list(name string, things any, n, offset, total int) Obj {
+func list1(name string, things any, n, offset, total int) Obj {
 	return J(name, things, "count", n, "offset", offset, "total", total, "success", true)
 }
 
-func required(name string) error {
+func required1(name string) error {
 	return badRequest("error-invalid-params", "The parameter %q is required", name)
 }
 
@@ -192,7 +192,7 @@ func (a *API) me1(c *call) (any, error) {
 // --- roles and permissions: the twins of API 0.1's management routes, which need
 // access-permissions (API.md §3) ---
 
-type roleView struct {
+type roleView1 struct {
 	ID          string `json:"_id"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
@@ -201,51 +201,51 @@ type roleView struct {
 }
 
 func (a *API) rolesList1(c *call) (any, error) {
-	if err := a.need(c, "access-permissions", ""); err != nil {
+	if err := a.need1(c, "access-permissions", ""); err != nil {
 		return nil, err
 	}
 	roles, err := a.st.Roles()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]roleView, len(roles))
+	out := make([]roleView1, len(roles))
 	for i, r := range roles {
-		out[i] = roleView{ID: r.Name, Name: r.Name, Description: r.Description, Scope: r.Scope, Protected: r.Protected}
+		out[i] = roleView1{ID: r.Name, Name: r.Name, Description: r.Description, Scope: r.Scope, Protected: r.Protected}
 	}
 	return J("roles", out, "success", true), nil
 }
 
-type permissionView struct {
+type permissionView1 struct {
 	ID        string   `json:"_id"`
 	Roles     []string `json:"roles"`
 	UpdatedAt jsTime   `json:"_updatedAt"`
 }
 
-func permissionsOf(ps []*store.Permission) []permissionView {
-	out := make([]permissionView, len(ps))
+func permissionsOf1(ps []*store.Permission) []permissionView1 {
+	out := make([]permissionView1, len(ps))
 	for i, p := range ps {
 		roles := p.Roles
 		if roles == nil {
 			roles = []string{}
 		}
-		out[i] = permissionView{ID: p.ID, Roles: roles, UpdatedAt: jsTime(p.UpdatedAt)}
+		out[i] = permissionView1{ID: p.ID, Roles: roles, UpdatedAt: jsTime(p.UpdatedAt)}
 	}
 	return out
 }
 
 func (a *API) permissionsListAll1(c *call) (any, error) {
-	if err := a.need(c, "access-permissions", ""); err != nil {
+	if err := a.need1(c, "access-permissions", ""); err != nil {
 		return nil, err
 	}
 	perms, err := a.st.Permissions()
 	if err != nil {
 		return nil, err
 	}
-	return J("update", permissionsOf(perms), "remove", []any{}, "success", true), nil
+	return J("update", permissionsOf1(perms), "remove", []any{}, "success", true), nil
 }
 
 func (a *API) permissionsUpdate1(c *call) (any, error) {
-	if err := a.need(c, "access-permissions", ""); err != nil {
+	if err := a.need1(c, "access-permissions", ""); err != nil {
 		return nil, err
 	}
 	var in []struct {
@@ -273,5 +273,5 @@ func (a *API) permissionsUpdate1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return J("permissions", permissionsOf(all), "success", true), nil
+	return J("permissions", permissionsOf1(all), "success", true), nil
 }

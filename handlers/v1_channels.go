@@ -23,7 +23,7 @@ func (a *API) channel1(rid, uid string) (any, error) {
 
 // channelsList1 is the twin of publicRooms: every public room.
 func (a *API) channelsList1(c *call) (any, error) {
-	count, offset, err := pageParams(c.in, defaultPage)
+	count, offset, err := pageParams1(c.in, defaultPage1)
 	if err != nil {
 		return nil, err
 	}
@@ -32,12 +32,12 @@ func (a *API) channelsList1(c *call) (any, error) {
 		return nil, err
 	}
 	p := page(rooms, offset, count)
-	return list("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
 }
 
 // channelsListJoined1 lists the public rooms the caller is in, by name.
 func (a *API) channelsListJoined1(c *call) (any, error) {
-	count, offset, err := pageParams(c.in, defaultPage)
+	count, offset, err := pageParams1(c.in, defaultPage1)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (a *API) channelsListJoined1(c *call) (any, error) {
 	rooms = slices.DeleteFunc(rooms, func(r store.RoomWithMembers) bool { return r.Type != store.Public })
 	slices.SortFunc(rooms, func(x, y store.RoomWithMembers) int { return strings.Compare(x.Name, y.Name) })
 	p := page(rooms, offset, count)
-	return list("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {
@@ -60,15 +60,15 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 }
 
 // roomName checks a new room name.
-func roomName(in body) (string, error) {
+func roomNameParam1(in body) (string, error) {
 	name, err := in.str("name")
 	if err != nil {
 		return "", err
 	}
 	if name == "" {
-		return "", required("name")
+		return "", required1("name")
 	}
-	if !nameRE.MatchString(name) || len(name) > 100 {
+	if !nameRE1.MatchString(name) || len(name) > 100 {
 		return "", badRequest("error-invalid-room-name", "%q is not a valid room name (letters, digits, - _ . ; at most 100)", name)
 	}
 	return name, nil
@@ -77,10 +77,10 @@ func roomName(in body) (string, error) {
 // channelsCreate1 creates a public room (permission create-c, as for API 0.1's createRoom);
 // the caller becomes its owner.
 func (a *API) channelsCreate1(c *call) (any, error) {
-	if err := a.need(c, "create-c", ""); err != nil {
+	if err := a.need1(c, "create-c", ""); err != nil {
 		return nil, err
 	}
-	name, err := roomName(c.in)
+	name, err := roomNameParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 }
 
 // timeParam reads an ISO-8601 time parameter (zero if absent).
-func timeParam(in body, name string) (time.Time, error) {
+func timeParam1(in body, name string) (time.Time, error) {
 	s, err := in.str(name)
 	if err != nil || s == "" {
 		return time.Time{}, err
@@ -162,13 +162,13 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 		return nil, err
 	}
 	q := store.HistoryQuery{}
-	if q.Count, q.Offset, err = pageParams(c.in, 20); err != nil {
+	if q.Count, q.Offset, err = pageParams1(c.in, 20); err != nil {
 		return nil, err
 	}
-	if q.Before, err = timeParam(c.in, "latest"); err != nil {
+	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
 		return nil, err
 	}
-	if q.After, err = timeParam(c.in, "oldest"); err != nil {
+	if q.After, err = timeParam1(c.in, "oldest"); err != nil {
 		return nil, err
 	}
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
@@ -221,11 +221,11 @@ func (a *API) editableRoom(c *call) (string, error) {
 	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
 		return "", err
 	}
-	return rid, a.need(c, "edit-room", rid)
+	return rid, a.need1(c, "edit-room", rid)
 }
 
 func (a *API) channelsRename1(c *call) (any, error) {
-	name, err := roomName(c.in)
+	name, err := roomNameParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func roomText(in body, field string) (string, error) {
 		return "", err
 	}
 	if !in.has(field) {
-		return "", required(field)
+		return "", required1(field)
 	}
 	if utf8.RuneCountInString(s) > 1000 || hasControl(s, true) {
 		return "", badRequest("error-invalid-params", "%s must be at most 1000 characters of text", field)
@@ -283,7 +283,7 @@ func (a *API) setRoomText(c *call, field string, set func(r *store.Room, s strin
 }
 
 // userParam finds the user a call names by userId or else username.
-func (a *API) userParam(in body) (*store.User, error) {
+func (a *API) userParam1(in body) (*store.User, error) {
 	id, err := in.str("userId")
 	if err != nil {
 		return nil, err
@@ -308,7 +308,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.userParam(c.in)
+	u, err := a.userParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +327,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 		if r.Type == store.Private {
 			perm = "add-user-to-any-p-room"
 		}
-		if err := a.need(c, perm, ""); err != nil {
+		if err := a.need1(c, perm, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -343,14 +343,14 @@ func (a *API) channelsKick1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.userParam(c.in)
+	u, err := a.userParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
 		return nil, err
 	}
-	if err := a.need(c, "remove-user", rid); err != nil {
+	if err := a.need1(c, "remove-user", rid); err != nil {
 		return nil, err
 	}
 	if err := a.st.RemoveMember(rid, u.ID, c.user.Ref()); err != nil {

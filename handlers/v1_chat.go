@@ -62,7 +62,7 @@ func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.M
 		*f.dst = v
 	}
 	if m.Alias != "" || m.Avatar != "" {
-		if err := a.need(c, "message-impersonate", rid); err != nil {
+		if err := a.need1(c, "message-impersonate", rid); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +148,7 @@ func (a *API) chatGetMessage1(c *call) (any, error) {
 		return nil, err
 	}
 	if id == "" {
-		return nil, required("msgId")
+		return nil, required1("msgId")
 	}
 	m, err := a.st.Message(id, c.user.ID)
 	if err != nil {
@@ -167,10 +167,10 @@ func (a *API) messageTarget(c *call, perm string) (rid, id string, mayOthers boo
 		return
 	}
 	if rid == "" {
-		return "", "", false, required("roomId")
+		return "", "", false, required1("roomId")
 	}
 	if id == "" {
-		return "", "", false, required("msgId")
+		return "", "", false, required1("msgId")
 	}
 	if _, err = a.st.ReadableRoom(rid, c.user.ID); err != nil {
 		return
@@ -244,9 +244,9 @@ func (a *API) chatSearch1(c *call) (any, error) {
 		return nil, err
 	}
 	if strings.TrimSpace(text) == "" {
-		return nil, required("searchText")
+		return nil, required1("searchText")
 	}
-	count, _, err := pageParams(c.in, 20)
+	count, _, err := pageParams1(c.in, 20)
 	if err != nil {
 		return nil, err
 	}

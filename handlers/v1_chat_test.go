@@ -9,9 +9,9 @@ import (
 
 func TestV1PostMessage(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
-	secret := ts.privateRoom(t, "secret", alice)
+	alice, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
+	secret := ts.privateRoom1(t, "secret", alice)
 
 	for _, tc := range []struct{ name, body, channel string }{
 		{"RoomID", `{"roomId":"GENERAL","text":"one"}`, "GENERAL"},
@@ -61,8 +61,8 @@ func TestV1PostMessage(t *testing.T) {
 	ts.do("POST", "/api/v1/chat.postMessage", &cb, `{"roomId":"`+secret.ID+`","text":"x"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"GENERAL","text":"x","alias":"The Boss"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"GENERAL","text":"x","avatar":"http://x/y.png"}`).wantErr1(t, 403, "")
-	ts.unchanged(t, before)
-	ts.grant(t, "message-impersonate", "user")
+	ts.unchanged1(t, before)
+	ts.grant1(t, "message-impersonate", "user")
 	res = ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"GENERAL","text":"x","alias":"The Boss"}`)
 	if res.Obj["message"].(map[string]any)["alias"] != "The Boss" {
 		t.Fatalf("alias %s", res.Raw)
@@ -72,9 +72,9 @@ func TestV1PostMessage(t *testing.T) {
 
 func TestV1SendMessage(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
-	secret := ts.privateRoom(t, "secret", alice)
+	alice, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
+	secret := ts.privateRoom1(t, "secret", alice)
 	res := ts.do("POST", "/api/v1/chat.sendMessage", &ca, `{"message":{"_id":"client-id-1","rid":"GENERAL","msg":"hi","roomId":"GENERAL"}}`)
 	res.want(t, 200, map[string]any{"success": true})
 	if m := res.Obj["message"].(map[string]any); m["_id"] != "client-id-1" || m["msg"] != "hi" {
@@ -100,14 +100,14 @@ func TestV1SendMessage(t *testing.T) {
 		})
 	}
 	ts.do("POST", "/api/v1/chat.sendMessage", &cb, `{"message":{"rid":"`+secret.ID+`","msg":"x"}}`).wantErr1(t, 403, "")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 }
 
 func TestV1GetUpdateDeleteSearch(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
-	secret := ts.privateRoom(t, "secret", alice)
+	alice, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
+	secret := ts.privateRoom1(t, "secret", alice)
 	post := func(c creds, rid, text string) string {
 		t.Helper()
 		res := ts.do("POST", "/api/v1/chat.postMessage", &c, `{"roomId":"`+rid+`","text":"`+text+`"}`)
@@ -176,7 +176,7 @@ func TestV1GetUpdateDeleteSearch(t *testing.T) {
 	}
 	ts.do("POST", "/api/v1/chat.update", &ts.admin, `{"roomId":"GENERAL","msgId":"`+sysID+`","text":"x"}`).wantErr1(t, 400, "error-action-not-allowed")
 	ts.do("POST", "/api/v1/chat.delete", &ts.admin, `{"roomId":"GENERAL","msgId":"`+sysID+`"}`).wantErr1(t, 400, "error-action-not-allowed")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 
 	res = ts.do("POST", "/api/v1/chat.update", &ca, `{"roomId":"GENERAL","msgId":"`+mine+`","text":"edited"}`)
 	m := res.Obj["message"].(map[string]any)
@@ -200,14 +200,14 @@ func TestV1GetUpdateDeleteSearch(t *testing.T) {
 
 func TestV1ReadOnlyRoom(t *testing.T) {
 	ts := newTestServer(t)
-	_, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
+	_, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
 	res := ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"news","members":["bob"],"readOnly":true}`)
 	rid := res.Obj["channel"].(map[string]any)["_id"].(string)
 	before := ts.counts()
 	ts.do("POST", "/api/v1/chat.postMessage", &cb, `{"roomId":"`+rid+`","text":"x"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/rooms/"+rid+"/send", &cb, `{"msg":"x"}`).want(t, 403, map[string]any{"status": "error"})
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 	// The owner holds post-readonly through the room role owner.
 	ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"`+rid+`","text":"news"}`).want(t, 200, nil)
 	ts.do("POST", "/api/rooms/"+rid+"/send", &ca, `{"msg":"more news"}`).want(t, 200, nil)

@@ -38,7 +38,7 @@ func (r response) wantErr1(t *testing.T, status int, errorType string) {
 }
 
 // unchanged fails the test if any bucket's key count differs from before.
-func (ts *testServer) unchanged(t *testing.T, before map[string]int) {
+func (ts *testServer) unchanged1(t *testing.T, before map[string]int) {
 	t.Helper()
 	if after := ts.counts(); !reflect.DeepEqual(before, after) {
 		t.Fatalf("store changed: before %v, after %v", before, after)
@@ -55,14 +55,14 @@ func (ts *testServer) login1(t *testing.T, body string) creds {
 }
 
 // user creates a plain user and logs them in.
-func (ts *testServer) user(t *testing.T, name string) (*store.User, creds) {
+func (ts *testServer) user1(t *testing.T, name string) (*store.User, creds) {
 	t.Helper()
 	u := ts.createUser(name, name+"-pass")
 	return u, ts.login(name, name+"-pass")
 }
 
 // privateRoom creates a private room with the members (the first is its owner).
-func (ts *testServer) privateRoom(t *testing.T, name string, owner *store.User, members ...*store.User) *store.Room {
+func (ts *testServer) privateRoom1(t *testing.T, name string, owner *store.User, members ...*store.User) *store.Room {
 	t.Helper()
 	var ids []string
 	for _, m := range members {
@@ -75,7 +75,7 @@ func (ts *testServer) privateRoom(t *testing.T, name string, owner *store.User, 
 	return r
 }
 
-func (ts *testServer) revoke(t *testing.T, perm, role string) {
+func (ts *testServer) revoke1(t *testing.T, perm, role string) {
 	t.Helper()
 	_, err := ts.st.SetPermissionRoles(perm, func(roles []string) []string {
 		out := roles[:0]
@@ -91,7 +91,7 @@ func (ts *testServer) revoke(t *testing.T, perm, role string) {
 	}
 }
 
-func (ts *testServer) grant(t *testing.T, perm, role string) {
+func (ts *testServer) grant1(t *testing.T, perm, role string) {
 	t.Helper()
 	if _, err := ts.st.SetPermissionRoles(perm, func(roles []string) []string { return append(roles, role) }); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestV1Unauthenticated(t *testing.T) {
 			}
 		}
 	}
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 }
 
 func TestV1Info(t *testing.T) {
@@ -182,7 +182,7 @@ func TestV1Login(t *testing.T) {
 			if res.Status != 401 || res.Raw != "{\n  \"status\": \"error\",\n  \"message\": \"Unauthorized\"\n}\n" {
 				t.Fatalf("%d %s", res.Status, res.Raw)
 			}
-			ts.unchanged(t, before)
+			ts.unchanged1(t, before)
 		})
 	}
 	bad := []struct{ name, body, errorType string }{
@@ -203,14 +203,14 @@ func TestV1Login(t *testing.T) {
 			} else {
 				res.wantErr1(t, 400, tc.errorType)
 			}
-			ts.unchanged(t, before)
+			ts.unchanged1(t, before)
 		})
 	}
 }
 
 func TestV1MeAndLogout(t *testing.T) {
 	ts := newTestServer(t)
-	u, c := ts.user(t, "alice")
+	u, c := ts.user1(t, "alice")
 	res := ts.do("GET", "/api/v1/me", &c, "")
 	res.want(t, 200, map[string]any{"_id": u.ID, "username": "alice", "name": "alice", "active": true,
 		"roles": []string{"user"}, "status": "online", "success": true,
@@ -229,13 +229,13 @@ func TestV1MeAndLogout(t *testing.T) {
 
 func TestV1ChannelsListPaging(t *testing.T) {
 	ts := newTestServer(t)
-	u, c := ts.user(t, "alice")
+	u, c := ts.user1(t, "alice")
 	for i := range 4 {
 		if err := ts.st.CreateRoom(&store.Room{Name: fmt.Sprintf("room%d", i)}, nil, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ts.privateRoom(t, "secret", u) // not a channel of channels.list
+	ts.privateRoom1(t, "secret", u) // not a channel of channels.list
 	res := ts.do("GET", "/api/v1/channels.list", &c, "")
 	res.want(t, 200, map[string]any{"count": 5, "offset": 0, "total": 5, "success": true})
 	res = ts.do("GET", "/api/v1/channels.list?count=2&offset=4", &c, "")
@@ -258,9 +258,9 @@ func TestV1ChannelsListPaging(t *testing.T) {
 
 func TestV1ChannelsInfo(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
-	secret := ts.privateRoom(t, "secret", alice)
+	alice, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
+	secret := ts.privateRoom1(t, "secret", alice)
 	res := ts.do("GET", "/api/v1/channels.info?roomId=GENERAL", &cb, "")
 	res.want(t, 200, map[string]any{"success": true})
 	ch := res.Obj["channel"].(map[string]any)
@@ -284,7 +284,7 @@ func TestV1ChannelsInfo(t *testing.T) {
 
 func TestV1ChannelsCreate(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
+	alice, ca := ts.user1(t, "alice")
 	ts.createUser("bob", "bob-pass")
 	res := ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"team","members":["bob"],"readOnly":true}`)
 	res.want(t, 200, map[string]any{"success": true})
@@ -307,7 +307,7 @@ func TestV1ChannelsCreate(t *testing.T) {
 	ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"x","members":["ghost"]}`).wantErr1(t, 400, "error-invalid-user")
 	ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"x","members":"bob"}`).wantErr1(t, 400, "error-invalid-param")
 	ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"x","readOnly":"yes"}`).wantErr1(t, 400, "error-invalid-param")
-	ts.revoke(t, "create-c", "user")
+	ts.revoke1(t, "create-c", "user")
 	ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"x"}`).wantErr1(t, 403, "")
 	after := ts.counts()
 	delete(before, "permissions")
@@ -319,12 +319,12 @@ func TestV1ChannelsCreate(t *testing.T) {
 
 func TestV1JoinLeaveHistory(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	bob, cb := ts.user(t, "bob")
+	alice, ca := ts.user1(t, "alice")
+	bob, cb := ts.user1(t, "bob")
 	if err := ts.st.CreateRoom(&store.Room{Name: "lobby"}, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	secret := ts.privateRoom(t, "secret", alice)
+	secret := ts.privateRoom1(t, "secret", alice)
 	res := ts.do("POST", "/api/v1/channels.join", &cb, `{"roomName":"lobby"}`)
 	res.want(t, 200, map[string]any{"success": true})
 	if names := res.Obj["channel"].(map[string]any)["usernames"]; !reflect.DeepEqual(names, []any{"bob"}) {
@@ -334,7 +334,7 @@ func TestV1JoinLeaveHistory(t *testing.T) {
 	ts.do("POST", "/api/v1/channels.join", &cb, `{"roomId":"`+secret.ID+`"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/v1/channels.join", &cb, `{"roomId":"nope"}`).wantErr1(t, 400, "error-room-not-found")
 	ts.do("POST", "/api/v1/channels.join", &cb, `{}`).wantErr1(t, 400, "error-room-param-not-provided")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 
 	lobby, _ := ts.st.RoomByName("lobby")
 	for i := range 25 {
@@ -396,7 +396,7 @@ func TestV1JoinLeaveHistory(t *testing.T) {
 
 func TestV1OpenClose(t *testing.T) {
 	ts := newTestServer(t)
-	_, c := ts.user(t, "alice")
+	_, c := ts.user1(t, "alice")
 	ts.do("POST", "/api/v1/channels.close", &c, `{"roomId":"GENERAL"}`).want(t, 200, map[string]any{"success": true})
 	ts.do("POST", "/api/v1/channels.close", &c, `{"roomId":"GENERAL"}`).wantErr1(t, 400, "error-invalid-room-state")
 	ts.do("POST", "/api/v1/channels.open", &c, `{"roomId":"GENERAL"}`).want(t, 200, nil)
@@ -410,8 +410,8 @@ func TestV1OpenClose(t *testing.T) {
 
 func TestV1RoomSettings(t *testing.T) {
 	ts := newTestServer(t)
-	_, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
+	_, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
 	res := ts.do("POST", "/api/v1/channels.create", &ca, `{"name":"team"}`)
 	rid := res.Obj["channel"].(map[string]any)["_id"].(string)
 	for _, f := range []string{"Topic", "Description", "Purpose"} {
@@ -423,7 +423,7 @@ func TestV1RoomSettings(t *testing.T) {
 		ts.do("POST", path, &cb, `{"roomId":"`+rid+`","`+field+`":"bob's"}`).wantErr1(t, 403, "")
 		ts.do("POST", path, &ca, `{"roomId":"`+rid+`"}`).wantErr1(t, 400, "error-invalid-params")
 		ts.do("POST", path, &ca, `{"roomId":"`+rid+`","`+field+`":"a\u0000b"}`).wantErr1(t, 400, "error-invalid-params")
-		ts.unchanged(t, before)
+		ts.unchanged1(t, before)
 	}
 	info := ts.do("GET", "/api/v1/channels.info?roomId="+rid, &cb, "").Obj["channel"].(map[string]any)
 	if info["topic"] != "about things" || info["description"] != "about things" || info["purpose"] != "about things" {
@@ -444,14 +444,14 @@ func TestV1RoomSettings(t *testing.T) {
 
 func TestV1InviteKick(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	bob, cb := ts.user(t, "bob")
-	carol, cc := ts.user(t, "carol")
-	secret := ts.privateRoom(t, "secret", alice)
+	alice, ca := ts.user1(t, "alice")
+	bob, cb := ts.user1(t, "bob")
+	carol, cc := ts.user1(t, "carol")
+	secret := ts.privateRoom1(t, "secret", alice)
 	// A plain member (no room role) may not invite; the owner may.
 	before := ts.counts()
 	ts.do("POST", "/api/v1/channels.invite", &cb, `{"roomId":"`+secret.ID+`","userId":"`+carol.ID+`"}`).wantErr1(t, 403, "")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 	res := ts.do("POST", "/api/v1/channels.invite", &ca, `{"roomId":"`+secret.ID+`","userId":"`+bob.ID+`"}`)
 	if names := res.Obj["channel"].(map[string]any)["usernames"]; !reflect.DeepEqual(names, []any{"alice", "bob"}) {
 		t.Fatalf("invite %s", res.Raw)
@@ -466,7 +466,7 @@ func TestV1InviteKick(t *testing.T) {
 	ts.do("POST", "/api/v1/channels.kick", &cb, `{"roomId":"`+secret.ID+`","username":"alice"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/v1/channels.kick", &ca, `{"roomId":"`+secret.ID+`","username":"carol"}`).wantErr1(t, 400, "error-user-not-in-room")
 	ts.do("POST", "/api/v1/channels.kick", &cc, `{"roomId":"`+secret.ID+`","username":"bob"}`).wantErr1(t, 403, "")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 	res = ts.do("POST", "/api/v1/channels.kick", &ca, `{"roomId":"`+secret.ID+`","username":"bob"}`)
 	if names := res.Obj["channel"].(map[string]any)["usernames"]; !reflect.DeepEqual(names, []any{"alice"}) {
 		t.Fatalf("kick %s", res.Raw)
@@ -489,7 +489,7 @@ func TestV1InviteKick(t *testing.T) {
 	ts.do("POST", "/api/v1/channels.invite", &cb, `{"roomName":"lobby","username":"alice"}`).wantErr1(t, 403, "")
 }
 
-func mustUser(t *testing.T, ts *testServer, name string) *store.User {
+func mustUser1(t *testing.T, ts *testServer, name string) *store.User {
 	t.Helper()
 	u, err := ts.st.UserByUsername(name)
 	if err != nil {

@@ -27,7 +27,7 @@ func readNewUser(in body, passwordField string) (newUserParams, error) {
 			return p, err
 		}
 		if *f.dst == "" {
-			return p, required(f.name)
+			return p, required1(f.name)
 		}
 	}
 	if err := checkUserFields(p.username, p.email, p.name); err != nil {
@@ -39,9 +39,9 @@ func readNewUser(in body, passwordField string) (newUserParams, error) {
 // checkUserFields checks those of username, e-mail and name that are not "".
 func checkUserFields(username, email, name string) error {
 	switch {
-	case username != "" && (!nameRE.MatchString(username) || len(username) > 100):
+	case username != "" && (!nameRE1.MatchString(username) || len(username) > 100):
 		return badRequest("error-invalid-username", "%q is not a valid username (letters, digits, - _ . ; at most 100)", username)
-	case email != "" && (!emailRE.MatchString(email) || len(email) > 254):
+	case email != "" && (!emailRE1.MatchString(email) || len(email) > 254):
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)
 	case name != "" && (utf8.RuneCountInString(name) > 100 || hasControl(name, false)):
 		return badRequest("error-invalid-name", "name must be at most 100 characters without control characters")
@@ -50,7 +50,7 @@ func checkUserFields(username, email, name string) error {
 }
 
 // knownRoles checks that every role exists.
-func (a *API) knownRoles(roles []string) error {
+func (a *API) knownRoles1(roles []string) error {
 	all, err := a.st.Roles()
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (a *API) userReply(c *call, u *store.User) (any, error) {
 // usersCreate1 needs create-user; giving roles beyond "user" also needs access-permissions,
 // the permission of API 0.1's role management, so that create-user cannot mint admins.
 func (a *API) usersCreate1(c *call) (any, error) {
-	if err := a.need(c, "create-user", ""); err != nil {
+	if err := a.need1(c, "create-user", ""); err != nil {
 		return nil, err
 	}
 	p, err := readNewUser(c.in, "password")
@@ -107,11 +107,11 @@ func (a *API) usersCreate1(c *call) (any, error) {
 		roles = []string{"user"}
 	}
 	if !onlyUserRole(roles) {
-		if err := a.need(c, "access-permissions", ""); err != nil {
+		if err := a.need1(c, "access-permissions", ""); err != nil {
 			return nil, err
 		}
 	}
-	if err := a.knownRoles(roles); err != nil {
+	if err := a.knownRoles1(roles); err != nil {
 		return nil, err
 	}
 	active, err := c.in.boolean("active", true)
@@ -162,7 +162,7 @@ func (a *API) usersRegister1(c *call) (any, error) {
 }
 
 func (a *API) usersInfo1(c *call) (any, error) {
-	u, err := a.userParam(c.in)
+	u, err := a.userParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func (a *API) usersInfo1(c *call) (any, error) {
 }
 
 func (a *API) usersList1(c *call) (any, error) {
-	count, offset, err := pageParams(c.in, defaultPage)
+	count, offset, err := pageParams1(c.in, defaultPage1)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (a *API) usersList1(c *call) (any, error) {
 			out[i].Emails = nil
 		}
 	}
-	return list("users", out, len(out), offset, total), nil
+	return list1("users", out, len(out), offset, total), nil
 }
 
 // usersUpdate1 changes {userId, data}. Changing another user needs edit-other-user-info, their
@@ -201,7 +201,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		return nil, err
 	}
 	if id == "" {
-		return nil, required("userId")
+		return nil, required1("userId")
 	}
 	var inner map[string]json.RawMessage
 	ok, err := c.in.decode("data", &inner)
@@ -237,17 +237,17 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 	}
 	self := id == c.user.ID
 	if !self {
-		if err := a.need(c, "edit-other-user-info", ""); err != nil {
+		if err := a.need1(c, "edit-other-user-info", ""); err != nil {
 			return nil, err
 		}
 		if password != "" {
-			if err := a.need(c, "edit-other-user-password", ""); err != nil {
+			if err := a.need1(c, "edit-other-user-password", ""); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if d.has("active") {
-		if err := a.need(c, "edit-other-user-active-status", ""); err != nil {
+		if err := a.need1(c, "edit-other-user-active-status", ""); err != nil {
 			return nil, err
 		}
 	}
@@ -260,10 +260,10 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		return nil, err
 	}
 	if d.has("roles") {
-		if err := a.need(c, "access-permissions", ""); err != nil {
+		if err := a.need1(c, "access-permissions", ""); err != nil {
 			return nil, err
 		}
-		if err := a.knownRoles(roles); err != nil {
+		if err := a.knownRoles1(roles); err != nil {
 			return nil, err
 		}
 	}
@@ -307,10 +307,10 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 }
 
 func (a *API) usersDelete1(c *call) (any, error) {
-	if err := a.need(c, "delete-user", ""); err != nil {
+	if err := a.need1(c, "delete-user", ""); err != nil {
 		return nil, err
 	}
-	u, err := a.userParam(c.in)
+	u, err := a.userParam1(c.in)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +325,7 @@ func (a *API) usersGetPresence1(c *call) (any, error) {
 	u := c.user
 	if c.in.has("userId") || c.in.has("username") {
 		var err error
-		if u, err = a.userParam(c.in); err != nil {
+		if u, err = a.userParam1(c.in); err != nil {
 			return nil, err
 		}
 	}

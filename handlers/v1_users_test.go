@@ -9,7 +9,7 @@ import (
 
 func TestV1UsersCreate(t *testing.T) {
 	ts := newTestServer(t)
-	_, ca := ts.user(t, "alice")
+	_, ca := ts.user1(t, "alice")
 	res := ts.do("POST", "/api/v1/users.create", &ts.admin,
 		`{"email":"carol@example.org","name":"Carol C","username":"carol","password":"carol-pass","verified":true}`)
 	res.want(t, 200, map[string]any{"success": true})
@@ -57,7 +57,7 @@ func TestV1UsersCreate(t *testing.T) {
 		})
 	}
 	// create-user alone cannot mint admins: roles beyond "user" need access-permissions.
-	ts.grant(t, "create-user", "user")
+	ts.grant1(t, "create-user", "user")
 	ts.do("POST", "/api/v1/users.create", &ca, `{"email":"e@example.org","name":"E","username":"e","password":"p","roles":["admin"]}`).wantErr1(t, 403, "")
 	after := ts.counts()
 	delete(before, "permissions")
@@ -70,7 +70,7 @@ func TestV1UsersCreate(t *testing.T) {
 
 func TestV1UsersInfoListPresence(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
+	alice, ca := ts.user1(t, "alice")
 	bob := ts.createUser("bob", "bob-pass")
 	// Others' e-mail addresses only with view-full-other-user-info.
 	res := ts.do("GET", "/api/v1/users.info?userId="+bob.ID, &ca, "")
@@ -114,8 +114,8 @@ func TestV1UsersInfoListPresence(t *testing.T) {
 
 func TestV1UsersUpdateDelete(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	bob, cb := ts.user(t, "bob")
+	alice, ca := ts.user1(t, "alice")
+	bob, cb := ts.user1(t, "bob")
 	res := ts.do("POST", "/api/v1/users.update", &ca, `{"userId":"`+alice.ID+`","data":{"name":"Alice A","username":"alicia"}}`)
 	if u := res.Obj["user"].(map[string]any); u["name"] != "Alice A" || u["username"] != "alicia" {
 		t.Fatalf("self update %s", res.Raw)
@@ -139,7 +139,7 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 			ts.do("POST", "/api/v1/users.update", &ca, tc.body).wantErr1(t, tc.status, tc.errorType)
 		})
 	}
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 
 	// An own password change revokes every token of the user (the store's rule).
 	ts.do("POST", "/api/v1/users.update", &ca, `{"userId":"`+alice.ID+`","data":{"password":"new-pass"}}`).want(t, 200, nil)
@@ -156,7 +156,7 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 	if res := ts.do("GET", "/api/v1/me", &cb, ""); res.Status != 401 {
 		t.Fatal("deactivated user's token still works")
 	}
-	admin := mustUser(t, ts, "admin")
+	admin := mustUser1(t, ts, "admin")
 	ts.do("POST", "/api/v1/users.update", &ts.admin, `{"userId":"`+admin.ID+`","data":{"roles":["user"]}}`).wantErr1(t, 400, "error-last-admin")
 	ts.do("POST", "/api/v1/users.update", &ts.admin, `{"userId":"ghost","data":{"name":"x"}}`).wantErr1(t, 400, "error-invalid-user")
 
@@ -166,7 +166,7 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 	ca = ts.login("alicia", "new-pass")
 	before = ts.counts()
 	ts.do("POST", "/api/v1/users.delete", &ca, `{"userId":"`+bob.ID+`"}`).wantErr1(t, 403, "")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 	ts.do("POST", "/api/v1/users.delete", &ts.admin, `{"username":"bob"}`).want(t, 200, map[string]any{"success": true})
 	ts.do("GET", "/api/v1/users.info?userId="+bob.ID, &ca, "").wantErr1(t, 400, "error-invalid-user")
 }
@@ -176,7 +176,7 @@ func TestV1UsersRegister(t *testing.T) {
 	body := `{"username":"eve","email":"eve@example.org","pass":"eve-pass","name":"Eve"}`
 	before := ts.counts()
 	ts.do("POST", "/api/v1/users.register", nil, body).wantErr1(t, 400, "error-user-registration-disabled")
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 
 	open := newTestServer(t, func(c *Config) { c.OpenRegistration = true })
 	res := open.do("POST", "/api/v1/users.register", nil, body)
@@ -190,7 +190,7 @@ func TestV1UsersRegister(t *testing.T) {
 
 func TestV1RolesPermissions(t *testing.T) {
 	ts := newTestServer(t)
-	_, ca := ts.user(t, "alice")
+	_, ca := ts.user1(t, "alice")
 	res := ts.do("GET", "/api/v1/roles.list", &ts.admin, "")
 	res.want(t, 200, map[string]any{"success": true})
 	if roles := res.Obj["roles"].([]any); len(roles) != 6 || roles[0].(map[string]any)["_id"] != "admin" {
@@ -228,7 +228,7 @@ func TestV1RolesPermissions(t *testing.T) {
 			ts.do("POST", "/api/v1/permissions.update", &ts.admin, tc.body).wantErr1(t, 400, tc.errorType)
 		})
 	}
-	ts.unchanged(t, before)
+	ts.unchanged1(t, before)
 	if now, _ := ts.st.Permissions(); !reflect.DeepEqual(now, perms) {
 		t.Fatal("a refused permissions.update changed permissions (all or nothing)")
 	}
@@ -246,8 +246,8 @@ func TestV1RolesPermissions(t *testing.T) {
 // Cross-API: one store, one set of rules.
 func TestV1CrossAPI(t *testing.T) {
 	ts := newTestServer(t)
-	alice, ca := ts.user(t, "alice")
-	_, cb := ts.user(t, "bob")
+	alice, ca := ts.user1(t, "alice")
+	_, cb := ts.user1(t, "bob")
 
 	t.Run("V1ToV0", func(t *testing.T) {
 		res := ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"GENERAL","text":"sent through v1"}`)
@@ -269,7 +269,7 @@ func TestV1CrossAPI(t *testing.T) {
 		ts.do("GET", "/api/v1/chat.getMessage?msgId="+id, &ca, "").want(t, 200, nil)
 	})
 	t.Run("PrivateRoomRefusedByBoth", func(t *testing.T) {
-		secret := ts.privateRoom(t, "secret", alice)
+		secret := ts.privateRoom1(t, "secret", alice)
 		before := ts.counts()
 		ts.do("POST", "/api/v1/chat.postMessage", &cb, `{"roomId":"`+secret.ID+`","text":"x"}`).wantErr1(t, 403, "")
 		ts.do("POST", "/api/rooms/"+secret.ID+"/send", &cb, `{"msg":"x"}`).want(t, 403, map[string]any{"status": "fail"})
@@ -277,7 +277,7 @@ func TestV1CrossAPI(t *testing.T) {
 		ts.do("GET", "/api/rooms/"+secret.ID+"/messages", &cb, "").want(t, 403, nil)
 		ts.do("POST", "/api/v1/channels.join", &cb, `{"roomId":"`+secret.ID+`"}`).wantErr1(t, 403, "")
 		ts.do("POST", "/api/rooms/"+secret.ID+"/join", &cb, "").want(t, 403, nil)
-		ts.unchanged(t, before)
+		ts.unchanged1(t, before)
 	})
 	t.Run("RevokedPermissionRefusedByBoth", func(t *testing.T) {
 		// post-readonly: alice owns a read-only room; revoking the permission from "owner"
@@ -286,13 +286,13 @@ func TestV1CrossAPI(t *testing.T) {
 		rid := res.Obj["channel"].(map[string]any)["_id"].(string)
 		ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"`+rid+`","text":"first"}`).want(t, 200, nil)
 		ts.do("POST", "/api/rooms/"+rid+"/send", &ca, `{"msg":"second"}`).want(t, 200, nil)
-		ts.revoke(t, "post-readonly", "owner")
+		ts.revoke1(t, "post-readonly", "owner")
 		before := ts.counts()
 		ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"`+rid+`","text":"third"}`).wantErr1(t, 403, "")
 		ts.do("POST", "/api/v1/chat.sendMessage", &ca, `{"message":{"rid":"`+rid+`","msg":"third"}}`).wantErr1(t, 403, "")
 		ts.do("POST", "/api/rooms/"+rid+"/send", &ca, `{"msg":"third"}`).want(t, 403, map[string]any{"status": "error",
 			"message": "You do not have permission to do this"})
-		ts.unchanged(t, before)
+		ts.unchanged1(t, before)
 		// Join and leave through one API show in the other.
 		ts.do("POST", "/api/rooms/"+rid+"/join", &cb, "").want(t, 200, nil)
 		res = ts.do("GET", "/api/v1/channels.info?roomId="+rid, &cb, "")
