@@ -174,9 +174,6 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	if q.Unread, err = c.in.boolean("unreads", false); err != nil {
-		return nil, err
-	}
 	msgs, err := a.st.History(rid, c.user.ID, q)
 	if err != nil {
 		return nil, err

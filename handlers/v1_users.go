@@ -8,6 +8,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"rocketlite/auth"
 	"rocketlite/store"
 )
 
@@ -245,6 +246,17 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 				return nil, err
 			}
 		}
+	} else if password != "" {
+		// A token alone must not be enough to take over the account: prove the old password.
+		if err := a.checkCurrentPassword(c.user, d); err != nil {
+			return nil, err
+		}
+	}
+	if d.has("verified") && self {
+		// Vouching for an address is the administrator's call, never the user's own.
+		if err := a.need1(c, "edit-other-user-info", ""); err != nil {
+			return nil, err
+		}
 	}
 	if d.has("active") {
 		if err := a.need1(c, "edit-other-user-active-status", ""); err != nil {
@@ -338,4 +350,24 @@ func (a *API) usersGetPresence1(c *call) (any, error) {
 		presence = "online"
 	}
 	return J("presence", presence, "success", true), nil
+}
+
+// errCurrentPassword refuses a password change whose currentPassword is missing or wrong.
+var errCurrentPassword = &store.Error{Kind: store.Invalid, Code: "error-invalid-password",
+	Message: "The current password (data.currentPassword) is missing or wrong"}
+
+// checkCurrentPassword checks data.currentPassword of an own password change: the password,
+// or its SHA-256 hex digest as Rocket.Chat's clients send it.
+func (a *API) checkCurrentPassword(u *store.User, d body) error {
+	cur, err := d.str("currentPassword")
+	if err != nil {
+		return err
+	}
+	if cur == "" {
+		return errCurrentPassword
+	}
+	if a.cfg.Hasher.Check(u.Hash, cur) || (auth.ValidDigest(cur) && a.cfg.Hasher.CheckDigest(u.Hash, cur)) {
+		return nil
+	}
+	return errCurrentPassword
 }

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"reflect"
 	"testing"
 
@@ -134,6 +136,9 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 		{"BadEmail", `{"userId":"` + alice.ID + `","data":{"email":"x"}}`, "error-invalid-email", 400},
 		{"TakenName", `{"userId":"` + alice.ID + `","data":{"username":"BOB"}}`, "error-username-taken", 400},
 		{"NameType", `{"userId":"` + alice.ID + `","data":{"name":7}}`, "error-invalid-param", 400},
+		{"OwnVerified", `{"userId":"` + alice.ID + `","data":{"verified":true}}`, "", 403},
+		{"OwnPasswordNoCurrent", `{"userId":"` + alice.ID + `","data":{"password":"new-pass"}}`, "error-invalid-password", 400},
+		{"OwnPasswordWrongCurrent", `{"userId":"` + alice.ID + `","data":{"password":"new-pass","currentPassword":"nope"}}`, "error-invalid-password", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts.do("POST", "/api/v1/users.update", &ca, tc.body).wantErr1(t, tc.status, tc.errorType)
@@ -142,11 +147,15 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 	ts.unchanged1(t, before)
 
 	// An own password change revokes every token of the user (the store's rule).
-	ts.do("POST", "/api/v1/users.update", &ca, `{"userId":"`+alice.ID+`","data":{"password":"new-pass"}}`).want(t, 200, nil)
+	ts.do("POST", "/api/v1/users.update", &ca, `{"userId":"`+alice.ID+`","data":{"password":"new-pass","currentPassword":"alice-pass"}}`).want(t, 200, nil)
 	if res := ts.do("GET", "/api/v1/me", &ca, ""); res.Status != 401 {
 		t.Fatalf("old token after password change: %d", res.Status)
 	}
-	ts.login("alicia", "new-pass")
+	ca = ts.login("alicia", "new-pass")
+	// currentPassword may also be the SHA-256 digest, as Rocket.Chat's clients send it.
+	sum := sha256.Sum256([]byte("new-pass"))
+	ts.do("POST", "/api/v1/users.update", &ca, `{"userId":"`+alice.ID+`","data":{"password":"newer-pass","currentPassword":"`+hex.EncodeToString(sum[:])+`"}}`).want(t, 200, nil)
+	ts.login("alicia", "newer-pass")
 
 	// The admin: others' info, password, active flag and roles.
 	res = ts.do("POST", "/api/v1/users.update", &ts.admin, `{"userId":"`+bob.ID+`","data":{"active":false,"roles":["user","bot"],"email":"b@example.org"}}`)
@@ -163,7 +172,7 @@ func TestV1UsersUpdateDelete(t *testing.T) {
 	before = ts.counts()
 	ts.do("POST", "/api/v1/users.delete", &ts.admin, `{"userId":"`+admin.ID+`"}`).wantErr1(t, 400, "error-last-admin")
 	ts.do("POST", "/api/v1/users.delete", &ts.admin, `{"userId":"ghost"}`).wantErr1(t, 400, "error-invalid-user")
-	ca = ts.login("alicia", "new-pass")
+	ca = ts.login("alicia", "newer-pass")
 	before = ts.counts()
 	ts.do("POST", "/api/v1/users.delete", &ca, `{"userId":"`+bob.ID+`"}`).wantErr1(t, 403, "")
 	ts.unchanged1(t, before)
