@@ -40,14 +40,18 @@ func asV1(e *store.Error) *store.Error {
 		return errRoomNotFound1
 	}
 	switch e.Kind {
-	case store.Invalid, store.NotFound, store.Conflict:
-		code := e.Code
-		if code != "" && !strings.HasPrefix(code, "error-") {
-			code = "error-" + code
-		}
-		return &store.Error{Kind: store.Invalid, Code: code, Message: e.Message}
+	case store.Unauthorized, store.Denied, store.Forbidden:
+		return e // fixed bodies, no errorType
 	}
-	return e
+	out := *e
+	if out.Code != "" && !strings.HasPrefix(out.Code, "error-") {
+		out.Code = "error-" + out.Code
+	}
+	switch out.Kind {
+	case store.NotFound, store.Conflict:
+		out.Kind = store.Invalid
+	}
+	return &out
 }
 
 // need refuses the call unless the caller holds perm, globally or (rid != "") through a room

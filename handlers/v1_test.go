@@ -128,6 +128,15 @@ func TestV1Unauthenticated(t *testing.T) {
 	ts.unchanged1(t, before)
 }
 
+func TestV1BodyErrors(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxBody = 64 })
+	before := ts.counts()
+	ts.do("POST", "/api/v1/chat.postMessage", &ts.admin, `{"roomId":"GENERAL","text":"`+strings.Repeat("x", 100)+`"}`).wantErr1(t, 413, "error-body-too-large")
+	ts.do("POST", "/api/v1/chat.postMessage", &ts.admin, `{"roomId":"GENERAL",`).wantErr1(t, 400, "error-invalid-json")
+	ts.do("POST", "/api/v1/chat.postMessage", &ts.admin, `{"roomId":"GENERAL"} x`).wantErr1(t, 400, "error-invalid-json")
+	ts.unchanged1(t, before)
+}
+
 func TestV1Info(t *testing.T) {
 	ts := newTestServer(t)
 	res := ts.do("GET", "/api/info", nil, "")
