@@ -54,7 +54,7 @@ func asV1(e *store.Error) *store.Error {
 	return &out
 }
 
-// need refuses the call unless the caller holds perm, globally or (rid != "") through a room
+// need1 refuses the call unless the caller holds perm, globally or (rid != "") through a room
 // role there.
 func (a *API) need1(c *call, perm, rid string) error {
 	ok, err := a.st.HasPermission(c.user, perm, rid)
