@@ -33,6 +33,7 @@ type serveConfig struct {
 	tokenSweep    time.Duration
 	logLevel      string
 	logFormat     string
+	openRegister  bool
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -49,6 +50,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.tokenSweep, "token-sweep", time.Hour, "interval between sweeps of expired tokens")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: console or json (default: console on a terminal, json otherwise)")
+	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -122,7 +124,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version})
+	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
+		OpenRegistration: cfg.openRegister})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -17,6 +19,14 @@ import (
 const MaxPasswordBytes = 72
 
 // Hasher hashes and checks passwords at a fixed bcrypt cost.
+//
+// What bcrypt hashes is not the password itself but its digest (Digest: the lower-case hex
+// SHA-256 of the password), exactly as Rocket.Chat stores services.password.bcrypt. So a
+// client may log in with the plain password (the server takes the digest) or with the digest
+// alone ({"digest": …, "algorithm": "sha-256"}, what Rocket.Chat's own clients send), and
+// both verify against the one stored hash; hashes taken from a Rocket.Chat database work as
+// they are. Every caller (login, seeding, user creation) goes through Hash and Check, so no
+// caller can store or compare the other form by mistake.
 type Hasher struct {
 	cost  int
 	dummy []byte
@@ -26,7 +36,7 @@ type Hasher struct {
 // the same cost so that a login for an unknown user costs as much as one for a known user.
 func NewHasher(cost int) (*Hasher, error) {
 	cost = max(min(cost, bcrypt.MaxCost), bcrypt.MinCost)
-	dummy, err := bcrypt.GenerateFromPassword([]byte("rocketlite dummy password"), cost)
+	dummy, err := bcrypt.GenerateFromPassword([]byte(Digest("rocketlite dummy password")), cost)
 	if err != nil {
 		return nil, err
 	}
@@ -36,25 +46,52 @@ func NewHasher(cost int) (*Hasher, error) {
 // Cost is the bcrypt cost in use.
 func (h *Hasher) Cost() int { return h.cost }
 
-// Hash returns the bcrypt hash of password.
+// Digest is the form of a password that bcrypt hashes: the lower-case hex SHA-256 of it.
+func Digest(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidDigest reports whether s looks like a Digest (64 hex digits, either case).
+func ValidDigest(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Hash returns the bcrypt hash of the password's Digest. Passwords stay capped at
+// MaxPasswordBytes, bcrypt's own limit, so that a password set here also works on a server
+// that hashes the plain text.
 func (h *Hasher) Hash(password string) (string, error) {
 	if len(password) > MaxPasswordBytes {
 		return "", store.Errorf(store.Invalid, "password-too-long", "Password is longer than %d bytes", MaxPasswordBytes)
 	}
-	b, err := bcrypt.GenerateFromPassword([]byte(password), h.cost)
+	b, err := bcrypt.GenerateFromPassword([]byte(Digest(password)), h.cost)
 	return string(b), err
 }
 
 // Check reports whether password matches hash. With hash == "" it compares against the dummy
 // hash and returns false, taking the same time as a real check.
 func (h *Hasher) Check(hash, password string) bool {
-	// bcrypt reads only 72 bytes: a longer password would match a 72-byte one that it merely
-	// starts with. Hash refuses such passwords, so none can be right; spend the same time anyway.
-	if hash == "" || len(password) > MaxPasswordBytes {
-		bcrypt.CompareHashAndPassword(h.dummy, []byte(password))
+	if len(password) > MaxPasswordBytes {
+		// No such password can have been set (Hash refuses it): same work, same answer.
+		h.CheckDigest("", Digest(password))
 		return false
 	}
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	return h.CheckDigest(hash, Digest(password))
+}
+
+// CheckDigest reports whether digest (see Digest; either case) matches hash, with the same
+// dummy comparison as Check for hash == "".
+func (h *Hasher) CheckDigest(hash, digest string) bool {
+	d := []byte(strings.ToLower(digest))
+	if hash == "" {
+		bcrypt.CompareHashAndPassword(h.dummy, d)
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), d) == nil
 }
 
 // NewToken returns a new login token: 43 characters of [A-Za-z0-9_-] from 256 random bits.

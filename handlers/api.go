@@ -23,6 +23,8 @@ type Config struct {
 	TokenTTL time.Duration // lifetime of a login token; 0 means 90 days
 	MaxBody  int64         // request body cap in bytes; 0 means 1 MiB
 	Version  string        // the program's version, shown by /api/info
+	// OpenRegistration lets anyone create an account with POST /api/v1/users.register.
+	OpenRegistration bool
 }
 
 // API is the HTTP handler of rocketlite.
@@ -192,6 +194,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) 
 	}
 	body := errorBody0(e)
 	if st == v1 {
+		e = asV1(e)
 		body = errorBody1(e)
 	}
 	writeJSON(w, statusOf(e.Kind), body)

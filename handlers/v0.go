@@ -32,6 +32,16 @@ func loginName(in body) (name string, byEmail bool, err error) {
 // login checks the password and issues a new token. Every refusal is the same error after
 // the same bcrypt work, so neither the answer nor its timing tells whether a user exists.
 func (a *API) login(name string, byEmail bool, password string) (*store.User, string, error) {
+	digest := ""
+	if password != "" {
+		digest = auth.Digest(password)
+	}
+	return a.loginDigest(name, byEmail, digest)
+}
+
+// loginDigest is login with the password's digest (auth.Digest) instead of the password: what
+// API v1 clients may send. An empty digest is refused like a wrong one.
+func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User, string, error) {
 	var u *store.User
 	var err error
 	if name != "" {
@@ -48,7 +58,7 @@ func (a *API) login(name string, byEmail bool, password string) (*store.User, st
 	if u != nil {
 		hash = u.Hash
 	}
-	if !a.cfg.Hasher.Check(hash, password) || password == "" || u == nil || !u.Active {
+	if !a.cfg.Hasher.CheckDigest(hash, digest) || digest == "" || u == nil || !u.Active {
 		return nil, "", store.ErrLoginRefused
 	}
 	tok := auth.NewToken()

@@ -43,7 +43,9 @@ type Permission struct {
 	Roles []string `json:"roles"`
 }
 
-// User is an account to create. Exactly one of Password and Bcrypt is given.
+// User is an account to create. Exactly one of Password and Bcrypt is given. Bcrypt is a
+// bcrypt hash of the password's hex SHA-256 (auth.Digest), the form Rocket.Chat stores in
+// services.password.bcrypt, so hashes exported from Rocket.Chat can be used as they are.
 type User struct {
 	Username string   `json:"username"`
 	Name     string   `json:"name"`

@@ -37,7 +37,8 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 
 // PostMessage stores m in room rid as written by author, once its transaction committed to
 // disk. The author needs read access to the room (any public room, or a private room they
-// are in). The store sets the room, time and sequence; it keeps m.ID if set and unused.
+// are in), and in a read-only room the permission post-readonly. The store sets the room,
+// time and sequence; it keeps m.ID if set and unused.
 func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
 	now := ms(s.now())
 	id := m.ID
@@ -48,6 +49,15 @@ func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
 		}
 		if !canRead(tx, r, author.ID) {
 			return ErrCannotAccess
+		}
+		if r.ReadOnly {
+			u, err := getUser(tx, author.ID)
+			if err != nil {
+				return err
+			}
+			if ok, err := hasPermission(tx, u, "post-readonly", rid); err != nil || !ok {
+				return firstErr(err, ErrNoPermission)
+			}
 		}
 		m.ID, m.TS, m.User = id, now, author
 		return appendMessage(tx, r, m)

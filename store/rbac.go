@@ -211,34 +211,36 @@ func (s *Store) SetPermissionRoles(id string, change func(roles []string) []stri
 // not empty, through a room role of their membership there. It reads the store each time, so
 // a grant or revoke counts from the next call on.
 func (s *Store) HasPermission(u *User, perm, rid string) (ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		p, err := getPermission(tx, perm)
-		if err != nil {
-			if err == ErrPermNotFound {
-				return nil // an unknown permission is granted to nobody
-			}
-			return err
-		}
-		for _, r := range p.Roles {
-			if u.HasRole(r) {
-				ok = true
-				return nil
-			}
-		}
-		if rid == "" {
-			return nil
-		}
-		m, err := getMember(tx, rid, u.ID)
-		if err != nil || m == nil {
-			return err
-		}
-		for _, r := range p.Roles {
-			if m.HasRole(r) {
-				ok = true
-				return nil
-			}
-		}
-		return nil
-	})
+	err = s.view(func(tx *bolt.Tx) error { ok, err = hasPermission(tx, u, perm, rid); return err })
 	return ok, err
+}
+
+// hasPermission is HasPermission inside a transaction (for checks that must see the same
+// state as the write they guard).
+func hasPermission(tx *bolt.Tx, u *User, perm, rid string) (bool, error) {
+	p, err := getPermission(tx, perm)
+	if err != nil {
+		if err == ErrPermNotFound {
+			return false, nil // an unknown permission is granted to nobody
+		}
+		return false, err
+	}
+	for _, r := range p.Roles {
+		if u.HasRole(r) {
+			return true, nil
+		}
+	}
+	if rid == "" {
+		return false, nil
+	}
+	m, err := getMember(tx, rid, u.ID)
+	if err != nil || m == nil {
+		return false, err
+	}
+	for _, r := range p.Roles {
+		if m.HasRole(r) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

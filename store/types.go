@@ -71,6 +71,7 @@ type Member struct {
 	Username string    `json:"u"`
 	Roles    []string  `json:"roles,omitempty"` // room roles: owner, moderator
 	Joined   time.Time `json:"ts"`
+	Hidden   bool      `json:"hidden,omitempty"` // closed (hidden from the member's room list), API v1 channels.close
 }
 
 // HasRole reports whether the membership holds the room role.

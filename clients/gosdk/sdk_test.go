@@ -1,0 +1,217 @@
+package gosdk_test
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/RocketChat/Rocket.Chat.Go.SDK/models"
+	"github.com/RocketChat/Rocket.Chat.Go.SDK/rest"
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/handlers"
+	"rocketlite/seed"
+	"rocketlite/store"
+)
+
+const admin = "rocketchat.internal.admin.test" // user name and password of the test seed's admin
+
+// startServer serves the API on a new database with the default seed and the Rocket.Chat
+// test seed of testdata/.
+func startServer(t *testing.T) (*url.URL, *store.Store) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "sdk.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.ApplyDefault(st, h); err != nil {
+		t.Fatal(err)
+	}
+	const seedFile = "../../testdata/rocketchat-test-seed.json"
+	f, err := seed.Load(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Apply(st, h, seedFile, f); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handlers.New(handlers.Config{Store: st, Hasher: h, Log: zerolog.Nop(), Version: "7.0.0-test"}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, st
+}
+
+func channelIDs(chs []models.Channel) []string {
+	var ids []string
+	for _, c := range chs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+func TestGoSDKRestClient(t *testing.T) {
+	u, st := startServer(t)
+	c := rest.NewClient(u, false)
+
+	info, err := c.GetServerInfo()
+	if err != nil || info.Version != "7.0.0-test" {
+		t.Fatalf("GetServerInfo = %+v, %v", info, err)
+	}
+
+	// Login: the SDK sends a form body user=…&password=….
+	creds := &models.UserCredentials{Email: admin, Password: admin}
+	if err := c.Login(creds); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	me, err := st.UserByUsername(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.ID != me.ID || len(creds.Token) != 43 {
+		t.Fatalf("Login gave id %q token %q, want id %q and a 43-character token", creds.ID, creds.Token, me.ID)
+	}
+
+	pub, err := c.GetPublicChannels()
+	if err != nil {
+		t.Fatalf("GetPublicChannels: %v", err)
+	}
+	if !slices.Contains(channelIDs(pub.Channels), "GENERAL") || pub.Total != len(pub.Channels) || pub.Count != len(pub.Channels) {
+		t.Fatalf("GetPublicChannels = %+v", pub)
+	}
+	joined, err := c.GetJoinedChannels(nil)
+	if err != nil || !slices.Contains(channelIDs(joined.Channels), "GENERAL") {
+		t.Fatalf("GetJoinedChannels = %+v, %v", joined, err)
+	}
+
+	general, err := c.GetChannelInfo(&models.Channel{ID: "GENERAL"})
+	if err != nil || general.Name != "general" || general.Type != "c" || !general.Default || general.Timestamp == nil || general.UpdatedAt == nil {
+		t.Fatalf("GetChannelInfo(id) = %+v, %v", general, err)
+	}
+	byName, err := c.GetChannelInfo(&models.Channel{Name: "general"})
+	if err != nil || byName.ID != "GENERAL" {
+		t.Fatalf("GetChannelInfo(name) = %+v, %v", byName, err)
+	}
+	if _, err := c.GetChannelInfo(&models.Channel{Name: "no-such-room"}); err == nil || !strings.Contains(err.Error(), "does not match any channel") {
+		t.Fatalf("GetChannelInfo(unknown) error = %v, want error-room-not-found's text", err)
+	}
+
+	// Create through the client's generic Post.
+	var created rest.ChannelResponse
+	if err := c.Post("channels.create", strings.NewReader(`{"name":"gosdk-room"}`), &created); err != nil {
+		t.Fatalf("channels.create: %v", err)
+	}
+	room := created.Channel
+	if room.ID == "" || room.Name != "gosdk-room" || room.Type != "c" || room.User == nil || room.User.UserName != admin {
+		t.Fatalf("channels.create = %+v", room)
+	}
+
+	posted, err := c.PostMessage(&models.PostMessage{RoomID: room.ID, Text: "hello from the Go SDK"})
+	if err != nil {
+		t.Fatalf("PostMessage: %v", err)
+	}
+	msg := posted.Message
+	if msg.ID == "" || msg.RoomID != room.ID || msg.Msg != "hello from the Go SDK" || msg.User == nil || msg.User.UserName != admin || msg.Timestamp == nil {
+		t.Fatalf("PostMessage = %+v", msg)
+	}
+	// Send addresses the room by name and HTML-escapes the text.
+	if err := c.Send(&models.Channel{Name: "gosdk-room"}, "second <b>"); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+
+	msgs, err := c.GetMessages(&room, &models.Pagination{Count: 10})
+	if err != nil || len(msgs) != 2 || msgs[0].Msg != "second &lt;b&gt;" || msgs[1].ID != msg.ID {
+		t.Fatalf("GetMessages = %+v, %v", msgs, err)
+	}
+	hist, err := c.ChannelHistory(&room, true, time.Now().Add(time.Minute), &models.Pagination{Count: 1})
+	if err != nil || len(hist) != 1 || hist[0].Msg != "second &lt;b&gt;" {
+		t.Fatalf("ChannelHistory = %+v, %v", hist, err)
+	}
+	old, err := c.ChannelHistory(&room, true, time.Now().Add(-time.Hour), nil)
+	if err != nil || len(old) != 0 {
+		t.Fatalf("ChannelHistory before the room existed = %+v, %v", old, err)
+	}
+
+	got, err := c.GetMessage(msg.ID)
+	if err != nil || got.ID != msg.ID || got.Msg != msg.Msg || got.RoomID != room.ID {
+		t.Fatalf("GetMessage = %+v, %v", got, err)
+	}
+
+	upd, err := c.UpdateMessage(&models.UpdateMessage{RoomID: room.ID, MsgID: msg.ID, Text: "edited by the Go SDK"})
+	if err != nil || upd.Message.Msg != "edited by the Go SDK" || upd.Message.EditedAt == nil {
+		t.Fatalf("UpdateMessage = %+v, %v", upd, err)
+	}
+	if got, err := c.GetMessage(msg.ID); err != nil || got.Msg != "edited by the Go SDK" {
+		t.Fatalf("GetMessage after update = %+v, %v", got, err)
+	}
+
+	found, err := c.SearchMessages(&room, "EDITED")
+	if err != nil || len(found) != 1 || found[0].ID != msg.ID {
+		t.Fatalf("SearchMessages = %+v, %v", found, err)
+	}
+
+	// (The SDK's DeleteMessageResponse cannot receive the deleted message: its untagged
+	// Message field loses the "message" key to Status.Message. Success is what it can check.)
+	del, err := c.DeleteMessage(&models.DeleteMessage{RoomID: room.ID, MsgID: msg.ID})
+	if err != nil || !del.Success {
+		t.Fatalf("DeleteMessage = %+v, %v", del, err)
+	}
+	if _, err := c.GetMessage(msg.ID); err == nil {
+		t.Fatal("GetMessage of a deleted message succeeded")
+	}
+
+	// A second user, created through the SDK, logs in and joins through Post.
+	nu, err := c.CreateUser(&models.CreateUserRequest{Name: "Go Bot", Email: "gobot@example.org", Password: "gobot-password", Username: "gobot"})
+	if err != nil || nu.User.ID == "" || nu.User.Username != "gobot" || !nu.User.Active || nu.User.CreatedAt.IsZero() || !slices.Equal(nu.User.Roles, []string{"user"}) {
+		t.Fatalf("CreateUser = %+v, %v", nu, err)
+	}
+	c2 := rest.NewClient(u, false)
+	if err := c2.Login(&models.UserCredentials{Email: "gobot@example.org", Password: "gobot-password"}); err != nil {
+		t.Fatalf("Login of the new user by e-mail: %v", err)
+	}
+	var joinedRoom rest.ChannelResponse
+	if err := c2.Post("channels.join", strings.NewReader(`{"roomId":"`+room.ID+`"}`), &joinedRoom); err != nil {
+		t.Fatalf("channels.join: %v", err)
+	}
+	if joinedRoom.Channel.ID != room.ID {
+		t.Fatalf("channels.join = %+v", joinedRoom.Channel)
+	}
+	j2, err := c2.GetJoinedChannels(nil)
+	if err != nil || !slices.Contains(channelIDs(j2.Channels), room.ID) {
+		t.Fatalf("GetJoinedChannels after join = %+v, %v", j2, err)
+	}
+	// The new user may not edit the admin's message.
+	if _, err := c2.UpdateMessage(&models.UpdateMessage{RoomID: room.ID, MsgID: msgs[0].ID, Text: "hijacked"}); err == nil || err.Error() != "unauthorized" {
+		t.Fatalf("UpdateMessage of another's message: %v, want unauthorized", err)
+	}
+
+	if err := c.LeaveChannel(&room); err != nil {
+		t.Fatalf("LeaveChannel: %v", err)
+	}
+	j3, err := c.GetJoinedChannels(nil)
+	if err != nil || slices.Contains(channelIDs(j3.Channels), room.ID) {
+		t.Fatalf("GetJoinedChannels after leave = %+v, %v", j3, err)
+	}
+
+	bye, err := c.Logout()
+	if err != nil || bye != "You've been logged out!" {
+		t.Fatalf("Logout = %q, %v", bye, err)
+	}
+	// The client still sends the old token: it must be refused now.
+	if _, err := c.GetPublicChannels(); err == nil || !strings.Contains(err.Error(), "You must be logged in") {
+		t.Fatalf("GetPublicChannels after logout: %v", err)
+	}
+}

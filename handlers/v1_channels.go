@@ -1,0 +1,361 @@
+package handlers
+
+// API v1 channels.* (API-v1.md §2). A private room (t "p") is served to its members only,
+// through the same store checks as API 0.1.
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"rocketlite/store"
+)
+
+// channel1 is the reply of the channels.* routes that return the room.
+func (a *API) channel1(rid, uid string) (any, error) {
+	r, err := a.st.ReadableRoom(rid, uid)
+	if err != nil {
+		return nil, err
+	}
+	return J("channel", roomOf(r), "success", true), nil
+}
+
+// channelsList1 is the twin of publicRooms: every public room.
+func (a *API) channelsList1(c *call) (any, error) {
+	count, offset, err := pageParams1(c.in, defaultPage1)
+	if err != nil {
+		return nil, err
+	}
+	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	if err != nil {
+		return nil, err
+	}
+	p := page(rooms, offset, count)
+	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+}
+
+// channelsListJoined1 lists the public rooms the caller is in, by name.
+func (a *API) channelsListJoined1(c *call) (any, error) {
+	count, offset, err := pageParams1(c.in, defaultPage1)
+	if err != nil {
+		return nil, err
+	}
+	rooms, err := a.st.UserRooms(c.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	rooms = slices.DeleteFunc(rooms, func(r store.RoomWithMembers) bool { return r.Type != store.Public })
+	slices.SortFunc(rooms, func(x, y store.RoomWithMembers) int { return strings.Compare(x.Name, y.Name) })
+	p := page(rooms, offset, count)
+	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+}
+
+func (a *API) channelsInfo1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	return a.channel1(rid, c.user.ID)
+}
+
+// roomName checks a new room name.
+func roomNameParam1(in body) (string, error) {
+	name, err := in.str("name")
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", required1("name")
+	}
+	if !nameRE1.MatchString(name) || len(name) > 100 {
+		return "", badRequest("error-invalid-room-name", "%q is not a valid room name (letters, digits, - _ . ; at most 100)", name)
+	}
+	return name, nil
+}
+
+// channelsCreate1 creates a public room (permission create-c, as for API 0.1's createRoom);
+// the caller becomes its owner.
+func (a *API) channelsCreate1(c *call) (any, error) {
+	if err := a.need1(c, "create-c", ""); err != nil {
+		return nil, err
+	}
+	name, err := roomNameParam1(c.in)
+	if err != nil {
+		return nil, err
+	}
+	members, err := c.in.strings("members")
+	if err != nil {
+		return nil, err
+	}
+	ro, err := c.in.boolean("readOnly", false)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range members {
+		u, err := a.st.UserByUsername(m)
+		if store.KindOf(err) == store.NotFound {
+			return nil, badRequest("error-invalid-user", "Member %q does not exist", m)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
+			ids = append(ids, u.ID)
+		}
+	}
+	creator := c.user.Ref()
+	r := &store.Room{Name: name, Type: store.Public, ReadOnly: ro, Creator: &creator}
+	if err := a.st.CreateRoom(r, ids, c.user.ID); err != nil {
+		return nil, err
+	}
+	return a.channel1(r.ID, c.user.ID)
+}
+
+// channelsJoin1 is the twin of join0.
+func (a *API) channelsJoin1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.Join(rid, c.user.ID); err != nil {
+		return nil, err
+	}
+	return a.channel1(rid, c.user.ID)
+}
+
+// channelsLeave1 is the twin of leave0.
+func (a *API) channelsLeave1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.Leave(rid, c.user.ID); err != nil {
+		return nil, err
+	}
+	// The caller may have just left a private room: show it as it now is, without them.
+	r, err := a.st.RoomMembers(rid)
+	if err != nil {
+		return nil, err
+	}
+	return J("channel", roomOf(r), "success", true), nil
+}
+
+// timeParam reads an ISO-8601 time parameter (zero if absent).
+func timeParam1(in body, name string) (time.Time, error) {
+	s, err := in.str(name)
+	if err != nil || s == "" {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, badRequest("error-invalid-date", "%s must be an ISO-8601 date such as 2017-12-04T10:00:00.000Z", name)
+	}
+	return t, nil
+}
+
+// channelsHistory1 is the twin of messages0: newest first, latest/oldest bound by time.
+func (a *API) channelsHistory1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	q := store.HistoryQuery{}
+	if q.Count, q.Offset, err = pageParams1(c.in, 20); err != nil {
+		return nil, err
+	}
+	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
+		return nil, err
+	}
+	if q.After, err = timeParam1(c.in, "oldest"); err != nil {
+		return nil, err
+	}
+	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
+		return nil, err
+	}
+	msgs, err := a.st.History(rid, c.user.ID, q)
+	if err != nil {
+		return nil, err
+	}
+	return J("messages", messagesOf(msgs), "success", true), nil
+}
+
+// channelsOpen1 and channelsClose1 show or hide the room in the caller's own list.
+func (a *API) channelsOpen1(c *call) (any, error)  { return a.setOpen(c, true) }
+func (a *API) channelsClose1(c *call) (any, error) { return a.setOpen(c, false) }
+
+func (a *API) setOpen(c *call, open bool) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.st.ReadableRoom(rid, c.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := a.st.SetRoomOpen(rid, c.user.ID, open)
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		state := "open"
+		if !open {
+			state = "closed"
+		}
+		return nil, badRequest("error-invalid-room-state", "The channel, %s, is already %s to the sender", r.Name, state)
+	}
+	return J("success", true), nil
+}
+
+// editableRoom checks that the caller may change room rid's settings: edit-room, globally or
+// as the room's owner or moderator.
+func (a *API) editableRoom(c *call) (string, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return "", err
+	}
+	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
+		return "", err
+	}
+	return rid, a.need1(c, "edit-room", rid)
+}
+
+func (a *API) channelsRename1(c *call) (any, error) {
+	name, err := roomNameParam1(c.in)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := a.editableRoom(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.UpdateRoom(rid, func(r *store.Room) error { r.Name = name; return nil }); err != nil {
+		return nil, err
+	}
+	return a.channel1(rid, c.user.ID)
+}
+
+// roomText reads a topic, description or purpose: one line or more of text, no other
+// control characters, at most 1000 characters; "" clears it.
+func roomText(in body, field string) (string, error) {
+	s, err := in.str(field)
+	if err != nil {
+		return "", err
+	}
+	if !in.has(field) {
+		return "", required1(field)
+	}
+	if utf8.RuneCountInString(s) > 1000 || hasControl(s, true) {
+		return "", badRequest("error-invalid-params", "%s must be at most 1000 characters of text", field)
+	}
+	return s, nil
+}
+
+func (a *API) channelsSetTopic1(c *call) (any, error) {
+	return a.setRoomText(c, "topic", func(r *store.Room, s string) { r.Topic = s })
+}
+
+func (a *API) channelsSetDescription1(c *call) (any, error) {
+	return a.setRoomText(c, "description", func(r *store.Room, s string) { r.Description = s })
+}
+
+func (a *API) channelsSetPurpose1(c *call) (any, error) {
+	return a.setRoomText(c, "purpose", func(r *store.Room, s string) { r.Purpose = s })
+}
+
+func (a *API) setRoomText(c *call, field string, set func(r *store.Room, s string)) (any, error) {
+	s, err := roomText(c.in, field)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := a.editableRoom(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.UpdateRoom(rid, func(r *store.Room) error { set(r, s); return nil }); err != nil {
+		return nil, err
+	}
+	return J(field, s, "success", true), nil
+}
+
+// userParam finds the user a call names by userId or else username.
+func (a *API) userParam1(in body) (*store.User, error) {
+	id, err := in.str("userId")
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		return a.st.User(id)
+	}
+	name, err := in.str("username")
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, badRequest("error-invalid-params", `The parameter "userId" or "username" is required`)
+	}
+	return a.st.UserByUsername(name)
+}
+
+// channelsInvite1 adds a user to the room: a member with add-user-to-joined-room (owners and
+// moderators by default), or anyone with add-user-to-any-c-room (-p-room for a private room).
+func (a *API) channelsInvite1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.userParam1(c.in)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.st.ReadableRoom(rid, c.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	allowed := false
+	if slices.Contains(r.Usernames, c.user.Username) {
+		if allowed, err = a.st.HasPermission(c.user, "add-user-to-joined-room", rid); err != nil {
+			return nil, err
+		}
+	}
+	if !allowed {
+		perm := "add-user-to-any-c-room"
+		if r.Type == store.Private {
+			perm = "add-user-to-any-p-room"
+		}
+		if err := a.need1(c, perm, ""); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.st.AddMember(rid, u.ID); err != nil {
+		return nil, err
+	}
+	return a.channel1(rid, c.user.ID)
+}
+
+// channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).
+func (a *API) channelsKick1(c *call) (any, error) {
+	rid, err := a.roomParam(c.in)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.userParam1(c.in)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
+		return nil, err
+	}
+	if err := a.need1(c, "remove-user", rid); err != nil {
+		return nil, err
+	}
+	if err := a.st.RemoveMember(rid, u.ID, c.user.Ref()); err != nil {
+		return nil, err
+	}
+	r, err := a.st.RoomMembers(rid)
+	if err != nil {
+		return nil, err
+	}
+	return J("channel", roomOf(r), "success", true), nil
+}

@@ -1,0 +1,64 @@
+package seed
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/store"
+)
+
+// The development seed of testdata/ mirrors Rocket.Chat's test fixtures (API-v1.md).
+func TestRocketChatTestSeed(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyDefault(st, h); err != nil {
+		t.Fatal(err)
+	}
+	const path = "../testdata/rocketchat-test-seed.json"
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := Apply(st, h, path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 3 { // two users and the admin's membership of GENERAL
+		t.Fatalf("created %v", created)
+	}
+	const admin = "rocketchat.internal.admin.test"
+	u, err := st.UserByEmail("rocketchat.internal.admin.test@rocket.chat")
+	if err != nil || u.Username != admin || !u.HasRole("admin") || !u.Active || !h.Check(u.Hash, admin) {
+		t.Fatalf("admin = %+v, %v", u, err)
+	}
+	if m, err := st.Membership("GENERAL", u.ID); err != nil || m == nil {
+		t.Fatalf("admin not in GENERAL: %v", err)
+	}
+	g, err := st.RoomMembers("GENERAL")
+	if err != nil || g.Name != "general" || g.Type != store.Public || !g.Default || !slices.Equal(g.Usernames, []string{admin}) {
+		t.Fatalf("GENERAL = %+v, %v", g, err)
+	}
+	cat, err := st.UserByUsername("rocket.cat")
+	if err != nil || cat.Type != "bot" || !cat.HasRole("bot") || h.Check(cat.Hash, "") || h.Check(cat.Hash, "rocket.cat") {
+		t.Fatalf("rocket.cat = %+v, %v", cat, err)
+	}
+	// Applying again (every start) creates nothing.
+	if again, err := Apply(st, h, path, f); err != nil || len(again) != 0 {
+		t.Fatalf("second apply: %v, %v", again, err)
+	}
+	// EnsureAdmin sees users and creates no other admin.
+	if _, made, err := EnsureAdmin(st, h, "admin", ""); err != nil || made {
+		t.Fatalf("EnsureAdmin after the seed: %v, %v", made, err)
+	}
+}
