@@ -551,7 +551,7 @@ func TestSeedIdempotent(t *testing.T) {
   "permissions": [{"_id": "answer-questions", "roles": ["support", "admin"]}],
   "users": [
     {"username": "sing", "name": "Sing", "email": "sing@example.org", "password": "MySECRET", "roles": ["user", "support"]},
-    {"username": "hashed", "email": "h@example.org", "bcrypt": "$2a$04$bub.Rq49SHk0X/1JTJ9jVeHLubK/P/lvegcZeX/QYemJP4p1Rb.om"},
+    {"username": "hashed", "email": "h@example.org", "bcrypt": "$2a$04$zbku3TAMtkB5NpoTKGQTt.qEuwsf8u6CJGhHU2ayaS4SXrk7kWgTa"},
     {"username": "gone", "password": "gonepass", "active": false}
   ],
   "rooms": [
