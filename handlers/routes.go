@@ -17,4 +17,10 @@ func (a *API) routes() {
 	a.handle(get, "/api/rooms/:id/messages", v0, authed, a.messages0)
 	a.handle(post, "/api/rooms/:id/read", v0, authed, a.read0)
 	a.handle(post, "/api/rooms/:id/send", v0, authed, a.send0)
+
+	// Operations (health.go, backup.go): probes for supervisors and load balancers, and an
+	// online backup (permission "backup").
+	a.handle(get, "/healthz", v0, open, a.healthz)
+	a.handle(get, "/readyz", v0, open, a.readyz)
+	a.handle(get, "/api/backup", v0, authed, a.backup)
 }

@@ -44,13 +44,25 @@ func (a *API) login(name string, byEmail bool, password string) (*store.User, st
 			return nil, "", err
 		}
 	}
-	hash := ""
+	// Throttle by the account if it exists, else by the name tried, so that a 429 never
+	// tells whether a user exists. A lock-out refuses even the right password.
+	account, hash := strings.ToLower(name), ""
 	if u != nil {
-		hash = u.Hash
+		account, hash = u.ID, u.Hash
 	}
-	if !a.cfg.Hasher.Check(hash, password) || password == "" || u == nil || !u.Active {
+	if name != "" {
+		if err := a.checkLoginAccount(account); err != nil {
+			return nil, "", err
+		}
+	}
+	// bcrypt reads only 72 bytes: a longer password must not log in on its first 72.
+	if !a.cfg.Hasher.Check(hash, password) || password == "" || len(password) > auth.MaxPasswordBytes || u == nil || !u.Active {
+		if name != "" {
+			a.loginAccount.add(account, a.st.Now())
+		}
 		return nil, "", store.ErrLoginRefused
 	}
+	a.loginAccount.reset(account)
 	tok := auth.NewToken()
 	if err := a.st.AddToken(u.ID, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
 		return nil, "", err
@@ -163,6 +175,9 @@ func (a *API) send0(c *call) (any, error) {
 		return nil, err
 	}
 	if err := checkMessageText("msg", text, c.in.has("msg")); err != nil {
+		return nil, err
+	}
+	if err := a.allowSend(c.user); err != nil {
 		return nil, err
 	}
 	m := &store.Message{Text: text}
