@@ -102,7 +102,9 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	fz := &fuzzAPI{st: st, api: New(Config{Store: st, Hasher: h, Log: zerolog.Nop(), MaxBody: 16 << 10,
 		Limits: Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}})}
 	res := fz.serve("POST", "/api/login", "application/x-www-form-urlencoded", []byte("user=admin&password=adminpass"), nil)
-	var out struct{ Data struct{ UserID, AuthToken string } }
+	var out struct {
+		Data struct{ UserID, AuthToken string }
+	}
 	if err := json.Unmarshal(res.Body.Bytes(), &out); err != nil || res.Code != 200 {
 		f.Fatalf("login: %d %s", res.Code, res.Body)
 	}
