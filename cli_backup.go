@@ -69,11 +69,19 @@ func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 }
 
 // checkCmd verifies a database file: bbolt's page check and the store's invariants.
-func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	db, _, err := parseDBFlag("check", args, getenv, stderr, 0, "")
 	if err != nil {
 		return err
 	}
+	// bbolt panics on some damaged pages rather than returning an error: that is a finding.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintln(stdout, "problem: the file is damaged:", p)
+			fmt.Fprintf(stderr, "rocketlite check: %s is damaged\n", db)
+			err = errReported
+		}
+	}()
 	st, err := openStopped(db)
 	if err != nil {
 		return err

@@ -231,10 +231,10 @@ func runCheck(t *testing.T, bin, db string) {
 	}
 }
 
-func must[T any](t *testing.T, v T, err error) T {
-	t.Helper()
+// must returns v, or panics (failing the test) on an error that setup code does not expect.
+func must[T any](v T, err error) T {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return v
 }

@@ -208,10 +208,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).Msg("listening")
 	if tlsCfg == nil {
 		log.Warn().Msg("serving plain HTTP: put rocketlite behind TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it beyond this machine")
 	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).Msg("listening")
 	if cfg.maxDBSize > 0 {
 		if fi, err := os.Stat(cfg.db); err == nil && fi.Size() >= cfg.maxDBSize {
 			log.Warn().Int64("size", fi.Size()).Int64("max", cfg.maxDBSize).Msg("the database is at its size cap: writes answer 507 until space is freed or --max-db-size is raised")
