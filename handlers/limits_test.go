@@ -48,8 +48,11 @@ func (ts *testServer) doFrom(xff, method, path string, c *creds, body string) re
 	return response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 }
 
+// withDefaultLimits gives a test server the production limits (the harness turns them off).
+func withDefaultLimits(c *Config) { c.Limits = Limits{} }
+
 func TestLoginThrottlePerAccount(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withDefaultLimits)
 	ts.createUser("alice", "alicepass")
 	for i := 0; i < 10; i++ {
 		ts.do("POST", "/api/login", nil, "user=alice&password=wrong").want(t, 401, map[string]any{"message": "Unauthorized"})
@@ -75,7 +78,7 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 }
 
 func TestLoginThrottleDecaysGradually(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withDefaultLimits)
 	ts.createUser("bob", "bobpass12")
 	for i := 0; i < 10; i++ {
 		ts.do("POST", "/api/login", nil, "user=bob&password=wrong").want(t, 401, nil)
@@ -101,7 +104,7 @@ func TestLoginThrottleDecaysGradually(t *testing.T) {
 }
 
 func TestLoginThrottleUnknownUserLooksTheSame(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withDefaultLimits)
 	for i := 0; i < 10; i++ {
 		ts.do("POST", "/api/login", nil, "user=nobody&password=x").want(t, 401, map[string]any{"message": "Unauthorized"})
 	}
@@ -113,7 +116,7 @@ func TestLoginThrottleUnknownUserLooksTheSame(t *testing.T) {
 }
 
 func TestLoginThrottlePerAddress(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withDefaultLimits)
 	// 30 failures from one address, each on a different name (no account reaches its cap).
 	for i := 0; i < 30; i++ {
 		// Without trusted proxies, X-Forwarded-For is ignored: every try counts for 127.0.0.1.
@@ -131,7 +134,7 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 
 func TestLoginThrottleTrustedProxy(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) {
-		c.Limits.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.Limits = Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	})
 	for i := 0; i < 30; i++ {
 		ts.doFrom("203.0.113.7", "POST", "/api/login", nil, "user=n"+strings.Repeat("y", i)+"&password=x").want(t, 401, nil)
@@ -215,7 +218,7 @@ func TestSendRateLimitOff(t *testing.T) {
 }
 
 func TestSendRateLimitDefaults(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withDefaultLimits)
 	if ts.api.limits.SendRate != 50 || ts.api.limits.SendBurst != 200 || ts.api.limits.LoginPerAccount != 10 ||
 		ts.api.limits.LoginPerAddress != 30 || ts.api.limits.LoginWindow != 15*time.Minute {
 		t.Fatalf("defaults: %+v", ts.api.limits)
