@@ -81,10 +81,11 @@ func retryAfterSeconds(d time.Duration) string {
 
 // failures counts failed logins per key within a sliding window.
 type failures struct {
-	mu     sync.Mutex
-	window time.Duration
-	max    int
-	seen   map[string][]time.Time // failure times, oldest first, all within window
+	mu      sync.Mutex
+	window  time.Duration
+	max     int
+	seen    map[string][]time.Time // failure times, oldest first, all within window
+	pruneAt int                    // prune the map when it grows past this
 }
 
 func newFailures(window time.Duration, max int) *failures {
@@ -124,10 +125,11 @@ func (f *failures) locked(key string, now time.Time) time.Duration {
 func (f *failures) add(key string, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.seen) > limiterPruneN {
+	if len(f.seen) > max(f.pruneAt, limiterPruneN) {
 		for k := range f.seen {
 			f.live(k, now)
 		}
+		f.pruneAt = 2 * len(f.seen) // amortized: a map full of live entries is not rescanned at every add
 	}
 	ts := append(f.live(key, now), now)
 	if len(ts) > f.max {
@@ -238,10 +240,11 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 
 // sendLimiter is a token bucket per user.
 type sendLimiter struct {
-	mu    sync.Mutex
-	limit rate.Limit
-	burst int
-	users map[string]*rate.Limiter
+	mu      sync.Mutex
+	limit   rate.Limit
+	burst   int
+	users   map[string]*rate.Limiter
+	pruneAt int
 }
 
 // allowSend takes one token from the user's bucket, or returns a 429 saying when the next
@@ -254,12 +257,13 @@ func (a *API) allowSend(u *store.User) error {
 	now := a.st.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.users) > limiterPruneN {
+	if len(s.users) > max(s.pruneAt, limiterPruneN) {
 		for id, l := range s.users {
 			if l.TokensAt(now) >= float64(s.burst) {
 				delete(s.users, id) // a full bucket is the same as no bucket
 			}
 		}
+		s.pruneAt = 2 * len(s.users)
 	}
 	l := s.users[u.ID]
 	if l == nil {

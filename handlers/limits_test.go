@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -327,5 +328,32 @@ func TestNameChecks(t *testing.T) {
 	}
 	if checkText("topic", strings.Repeat("t", MaxTextChars+1), MaxTextChars, false) == nil || checkText("topic", "", MaxTextChars, false) != nil {
 		t.Fatal("checkText")
+	}
+}
+
+// TestLimiterMapsArePruned: an attacker trying many names, or many users sending once, must not
+// grow the limiters' memory without bound.
+func TestLimiterMapsArePruned(t *testing.T) {
+	ts := newTestServer(t, withDefaultLimits)
+	now := ts.st.Now()
+	f := ts.api.loginAccount
+	for i := 0; i <= limiterPruneN; i++ {
+		f.add("name"+strconv.Itoa(i), now)
+	}
+	f.add("late", now.Add(15*time.Minute))
+	if n := len(f.seen); n != 1 {
+		t.Fatalf("%d failure entries after the window passed, want 1", n)
+	}
+	for i := 0; i <= limiterPruneN; i++ {
+		if err := ts.api.allowSend(&store.User{ID: "u" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.clock.Advance(time.Second) // at 50/s every one-token-short bucket is full again
+	if err := ts.api.allowSend(&store.User{ID: "last"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ts.api.sends.users); n > 1 {
+		t.Fatalf("%d send buckets kept, want 1", n)
 	}
 }
