@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -192,6 +193,13 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	verifyAcked(t, db, acks)
 	runCheck(t, bin, db)
+	// Neither the password nor the token reached the log or the file in clear.
+	file := must(os.ReadFile(db))
+	for _, secret := range []string{"adminpass", cr.Token} {
+		if strings.Contains(p.log.String(), secret) || bytes.Contains(file, []byte(secret)) {
+			t.Fatalf("%q is in the log or the database file", secret)
+		}
+	}
 	// An immediate restart finds the file unlocked and serves.
 	p2 := startProc(t, nil, bin, "--db", db)
 	if st, _, err := call(newClient(), "GET", p2.base+"/readyz", nil, nil); err != nil || st != 200 {
