@@ -1,6 +1,7 @@
 package store
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,3 +232,59 @@ func TestFailedCommitFlipsHealthy(t *testing.T) {
 }
 
 func errMaxSize() error { return berrors.ErrMaxSizeReached }
+
+// TestBackupDoesNotStopWriters holds a backup in the middle of its stream and writes: the write
+// commits at once, and the copy is the snapshot from before it.
+func TestBackupDoesNotStopWriters(t *testing.T) {
+	s, ids := populated(t)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Backup(nil, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	head := make([]byte, 4096)
+	if _, err := io.ReadFull(pr, head); err != nil {
+		t.Fatal(err)
+	}
+	// The backup's read transaction is open, blocked on the pipe.
+	m := &Message{Text: "written during the backup"}
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.PostMessage("GENERAL", UserRef{ID: ids["ann"], Username: "ann"}, m) }()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write waited for the backup")
+	}
+	out := filepath.Join(t.TempDir(), "snap.db")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(head)
+	if _, err := io.Copy(f, pr); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(out, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if errs := b.Check(); errs != nil {
+		t.Fatal(errs)
+	}
+	if _, err := b.Message(m.ID, ids["ann"]); err != ErrMsgNotFound {
+		t.Fatalf("the copy holds a message written after it began: %v", err)
+	}
+	if _, err := s.Message(m.ID, ids["ann"]); err != nil {
+		t.Fatalf("the live store lost the message: %v", err)
+	}
+}
