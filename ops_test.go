@@ -415,3 +415,50 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+func TestSelfSignedLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSignedPaths(filepath.Join(dir, "x.db"))
+	now := time.Now()
+	if made, err := ensureSelfSigned(cert, key, now); err != nil || !made {
+		t.Fatalf("first: %v %v", made, err)
+	}
+	first := must(os.ReadFile(cert))
+	if made, err := ensureSelfSigned(cert, key, now.Add(24*time.Hour)); err != nil || made {
+		t.Fatalf("second: %v %v", made, err)
+	}
+	// Less than a day of validity left: a new pair replaces it.
+	if made, err := ensureSelfSigned(cert, key, now.Add(825*24*time.Hour-time.Hour)); err != nil || !made {
+		t.Fatalf("renewal: %v %v", made, err)
+	}
+	if bytes.Equal(first, must(os.ReadFile(cert))) {
+		t.Fatal("the certificate was not renewed")
+	}
+	pair := must(tls.LoadX509KeyPair(cert, key))
+	if err := pair.Leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.Leaf.VerifyHostname("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	// A damaged pair is reported, not overwritten.
+	if err := os.WriteFile(key, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ensureSelfSigned(cert, key, now); err == nil {
+		t.Fatal("a damaged key was accepted")
+	}
+	if string(must(os.ReadFile(key))) != "garbage" {
+		t.Fatal("a damaged key was overwritten")
+	}
+	// --tls-cert with files that do not load: serve refuses to start.
+	err := run(t.Context(), []string{"rocketlite", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "y.db"),
+		"--tls-cert", cert, "--tls-key", key, "--bcrypt-cost", "4", "--admin-password", "adminpass"},
+		func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Fatalf("serve with a bad key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "y.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed start left a database behind: %v", err)
+	}
+}

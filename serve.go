@@ -168,6 +168,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 
+	// TLS first: a certificate that does not load must not leave a new database behind.
+	tlsCfg, err := serverTLS(cfg, log)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize)})
 	if err != nil {
 		return err
@@ -182,10 +187,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	tlsCfg, err := serverTLS(cfg, log)
-	if err != nil {
-		return err
-	}
 	sendRate := cfg.sendRate
 	if sendRate == 0 {
 		sendRate = -1 // handlers.Limits: negative is off, zero is the default

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -40,13 +39,7 @@ func (ts *testServer) doFrom(xff, method, path string, c *creds, body string) re
 		req.Header.Set("X-User-Id", c.UserID)
 		req.Header.Set("X-Auth-Token", c.Token)
 	}
-	res, err := ts.srv.Client().Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	return send(ts.t, req)
 }
 
 // withDefaultLimits gives a test server the production limits (the harness turns them off).

@@ -191,14 +191,7 @@ func TestBackupFile(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("temporary files left behind: %v", entries)
 	}
-	b, err := Open(out, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if errs := b.Check(); errs != nil {
-		t.Fatal(errs)
-	}
+	b := openChecked(t, out)
 	want, _ := s.Counts()
 	got, _ := b.Counts()
 	for k, n := range want {
@@ -273,18 +266,25 @@ func TestBackupDoesNotStopWriters(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(out, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if errs := b.Check(); errs != nil {
-		t.Fatal(errs)
-	}
+	b := openChecked(t, out)
 	if _, err := b.Message(m.ID, ids["ann"]); err != ErrMsgNotFound {
 		t.Fatalf("the copy holds a message written after it began: %v", err)
 	}
 	if _, err := s.Message(m.ID, ids["ann"]); err != nil {
 		t.Fatalf("the live store lost the message: %v", err)
 	}
+}
+
+// openChecked opens a copy read-only and fails the test unless it passes the check.
+func openChecked(t *testing.T, path string) *Store {
+	t.Helper()
+	b, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if errs := b.Check(); errs != nil {
+		t.Fatal(errs)
+	}
+	return b
 }
