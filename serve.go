@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -129,6 +130,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-body must be at least 1K"}
 	case c.maxDBSize != 0 && c.maxDBSize < 1<<20:
 		return nil, usageError{"--max-db-size must be at least 1M"}
+	case c.maxDBSize > math.MaxInt:
+		return nil, usageError{"--max-db-size is larger than this machine can map"}
 	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
 		return nil, usageError{"timeouts must be positive"}
 	}
@@ -202,7 +205,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         tlsCfg,
-		// net/http's own complaints (TLS handshake errors, bad requests) go to the log as warnings.
+		// net/http's own complaints (TLS handshake errors, bad requests) go to the log.
 		ErrorLog: stdlog.New(log.With().Str("from", "net/http").Logger(), "", 0),
 	}
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -144,13 +144,13 @@ func (f *failures) reset(key string) {
 	f.mu.Unlock()
 }
 
-var errLoginThrottled = "Too many failed login attempts; try again later"
+const loginThrottledMsg = "Too many failed login attempts; try again later"
 
 // checkLoginAccount refuses a login for an account (a user id, or the lower-cased name tried
 // when no such user exists) that failed too often, whatever the password.
 func (a *API) checkLoginAccount(account string) error {
 	if d := a.loginAccount.locked(account, a.st.Now()); d > 0 {
-		return tooMany(errLoginThrottled, d)
+		return tooMany(loginThrottledMsg, d)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (a *API) checkLoginAccount(account string) error {
 // checkLoginAddress refuses a login from a client address that failed too often.
 func (a *API) checkLoginAddress(r *http.Request) error {
 	if d := a.loginAddress.locked(a.clientAddr(r), a.st.Now()); d > 0 {
-		return tooMany(errLoginThrottled, d)
+		return tooMany(loginThrottledMsg, d)
 	}
 	return nil
 }
