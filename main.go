@@ -55,6 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "user", "role", "permission":
 		return admin(cmd, rest, getenv, stdin, stdout, stderr)
+	case "backup":
+		return backupCmd(rest, getenv, stdout, stderr)
+	case "check":
+		return checkCmd(rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "rocketlite", version)
 		return nil
@@ -68,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 const usage = `Usage:
   rocketlite [serve] [flags]   serve the Rocket.Chat REST API (rocketlite serve -h lists the flags)
+  rocketlite backup [--db FILE] OUT   copy the database of a stopped server to OUT
+  rocketlite check [--db FILE]        verify a database file (pages and invariants)
   rocketlite version           print the version
   rocketlite user|role|permission …   manage users, roles and permissions (rocketlite user help)
 `

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -34,6 +37,21 @@ type serveConfig struct {
 	logLevel      string
 	logFormat     string
 	openRegister  bool
+
+	// Hardening (readme-hard): TLS, abuse limits, CORS, size caps and timeouts.
+	tlsCert, tlsKey   string
+	tlsSelfSigned     bool
+	trustedProxies    []netip.Prefix
+	corsOrigins       []string
+	sendRate          float64
+	sendBurst         int
+	maxBody           int64
+	maxDBSize         int64
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	drainTimeout      time.Duration
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -51,6 +69,41 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: console or json (default: console on a terminal, json otherwise)")
 	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate kept beside the database (created on first start)")
+	fs.Func("trusted-proxies", "comma-separated CIDR networks of reverse proxies whose X-Forwarded-For is believed", func(s string) (err error) {
+		c.trustedProxies, err = handlers.ParseTrustedProxies(s)
+		return err
+	})
+	fs.Func("cors-origins", "comma-separated browser origins (https://host[:port]) allowed to call the API", func(s string) error {
+		c.corsOrigins = nil
+		for _, o := range strings.Split(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+					return fmt.Errorf("%q: an origin is scheme://host[:port]", o)
+				}
+				c.corsOrigins = append(c.corsOrigins, o)
+			}
+		}
+		return nil
+	})
+	fs.Float64Var(&c.sendRate, "send-rate", 50, "messages per second one user may post, sustained (0: no limit)")
+	fs.IntVar(&c.sendBurst, "send-burst", 200, "messages one user may post at once before --send-rate applies")
+	c.maxBody = 1 << 20
+	fs.Func("max-body", "largest request body, in bytes (suffixes K, M, G; default 1M)", func(s string) (err error) {
+		c.maxBody, err = parseSize(s)
+		return err
+	})
+	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap); past it writes answer 507", func(s string) (err error) {
+		c.maxDBSize, err = parseSize(s)
+		return err
+	})
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -73,6 +126,20 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--token-sweep must be positive"}
 	case c.logFormat != "" && c.logFormat != "console" && c.logFormat != "json":
 		return nil, usageError{fmt.Sprintf("--log-format %q: must be console or json", c.logFormat)}
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return nil, usageError{"--tls-cert and --tls-key go together"}
+	case c.tlsCert != "" && c.tlsSelfSigned:
+		return nil, usageError{"--tls-self-signed and --tls-cert exclude each other"}
+	case c.sendRate < 0 || c.sendBurst < 1:
+		return nil, usageError{"--send-rate must be 0 or more and --send-burst at least 1"}
+	case c.maxBody < 1024:
+		return nil, usageError{"--max-body must be at least 1K"}
+	case c.maxDBSize != 0 && c.maxDBSize < 1<<20:
+		return nil, usageError{"--max-db-size must be at least 1M"}
+	case c.maxDBSize > math.MaxInt:
+		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
+		return nil, usageError{"timeouts must be positive"}
 	}
 	if _, err := zerolog.ParseLevel(c.logLevel); err != nil || c.logLevel == "" {
 		return nil, usageError{fmt.Sprintf("--log-level %q: must be debug, info, warn or error", c.logLevel)}
@@ -110,7 +177,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 
-	st, err := openStore(cfg.db, store.Options{})
+	// TLS first: a certificate that does not load must not leave a new database behind.
+	tlsCfg, err := serverTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize)})
 	if err != nil {
 		return err
 	}
@@ -124,23 +196,37 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	sendRate := cfg.sendRate
+	if sendRate == 0 {
+		sendRate = -1 // handlers.Limits: negative is off, zero is the default
+	}
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
-		OpenRegistration: cfg.openRegister})
+		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
+		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
+		TLSConfig:         tlsCfg,
+		// net/http's own complaints (TLS handshake errors, bad requests) go to the log.
+		ErrorLog: stdlog.New(log.With().Str("from", "net/http").Logger(), "", 0),
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("db", cfg.db).Str("version", version).Msg("listening")
-	log.Warn().Msg("serving plain HTTP: put rocketlite behind TLS before exposing it beyond this machine")
+	if tlsCfg == nil {
+		log.Warn().Msg("serving plain HTTP: put rocketlite behind TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it beyond this machine")
+	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).Msg("listening")
+	if cfg.maxDBSize > 0 {
+		if fi, err := os.Stat(cfg.db); err == nil && fi.Size() >= cfg.maxDBSize {
+			log.Warn().Int64("size", fi.Size()).Int64("max", cfg.maxDBSize).Msg("the database is at its size cap: writes answer 507 until space is freed or --max-db-size is raised")
+		}
+	}
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -153,13 +239,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
 
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		log.Info().Msg("shutting down: draining requests")
-		shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		shutCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 		err = srv.Shutdown(shutCtx)
 		cancel()
 		if err != nil {

@@ -4,12 +4,14 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
 	"rocketlite/store"
@@ -25,6 +27,9 @@ type Config struct {
 	Version  string        // the program's version, shown by /api/info
 	// OpenRegistration lets anyone create an account with POST /api/v1/users.register.
 	OpenRegistration bool
+	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
+	CORSOrigins []string
 }
 
 // API is the HTTP handler of rocketlite.
@@ -33,7 +38,23 @@ type API struct {
 	st     *store.Store
 	log    zerolog.Logger
 	router *httprouter.Router
+
+	limits       Limits
+	loginAccount *failures    // failed logins per account
+	loginAddress *failures    // failed logins per client address
+	sends        *sendLimiter // nil when sends are not limited
+	cors         map[string]bool
+	registered   []Route
 }
+
+// Route is one registered method and path, and whether it needs credentials.
+type Route struct {
+	Method, Path string
+	Open         bool
+}
+
+// Routes lists every registered route, in registration order (tests walk it).
+func (a *API) Routes() []Route { return append([]Route(nil), a.registered...) }
 
 // New builds the API with every route of routes.go.
 func New(cfg Config) *API {
@@ -43,7 +64,14 @@ func New(cfg Config) *API {
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 1 << 20
 	}
-	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Log}
+	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Log, limits: cfg.Limits}
+	a.limits.setDefaults()
+	a.loginAccount = newFailures(a.limits.LoginWindow, a.limits.LoginPerAccount)
+	a.loginAddress = newFailures(a.limits.LoginWindow, a.limits.LoginPerAddress)
+	if a.limits.SendRate > 0 {
+		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
+	}
+	a.cors = corsOrigins(cfg.CORSOrigins)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
 	// redirect would turn a POST into a GET in many clients.
@@ -59,6 +87,7 @@ func New(cfg Config) *API {
 		writeJSON(w, http.StatusMethodNotAllowed, J("status", "error", "message", "API endpoint does not exist"))
 	})
 	r.PanicHandler = a.panicked
+	r.GlobalOPTIONS = http.HandlerFunc(a.preflight)
 	a.router = r
 	a.routes()
 	return a
@@ -70,6 +99,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := store.NewID()
 	sw := &statusWriter{ResponseWriter: w}
 	sw.Header().Set("X-Request-Id", id)
+	if r.TLS != nil {
+		sw.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	a.allowOrigin(sw.Header(), r)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 		r.URL.Path = strings.TrimRight(p, "/")
@@ -152,6 +185,10 @@ func (c *call) ctx() context.Context { return c.r.Context() }
 
 type handlerFunc func(c *call) (any, error)
 
+// rawReply is what a handler returns when it writes the response itself (a stream, a status
+// other than 200).
+type rawReply func(w http.ResponseWriter)
+
 type access int
 
 const (
@@ -161,11 +198,16 @@ const (
 
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
+	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
+	login := isLoginPath(path)
 	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc == authed {
 			c.user, c.token, err = a.authenticate(r)
+		}
+		if err == nil && login {
+			err = a.checkLoginAddress(r)
 		}
 		if err == nil {
 			c.in, err = parseBody(r, a.cfg.MaxBody)
@@ -174,8 +216,15 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 		if err == nil {
 			out, err = fn(c)
 		}
+		if login && errors.Is(err, store.ErrLoginRefused) {
+			a.loginAddress.add(a.clientAddr(r), a.st.Now())
+		}
 		if err != nil {
 			a.fail(w, r, st, err)
+			return
+		}
+		if raw, ok := out.(rawReply); ok {
+			raw(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -191,6 +240,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) 
 	}
 	if e.Kind == store.Full {
 		a.log.Warn().Str("id", requestID(r)).Msg("write refused: database size limit reached")
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", retryAfterSeconds(re.after))
 	}
 	body := errorBody0(e)
 	if st == v1 {

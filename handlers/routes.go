@@ -68,9 +68,17 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/users.update", v1, authed, a.usersUpdate1)
 	a.handle(post, "/api/v1/users.delete", v1, authed, a.usersDelete1)
 	a.handle(get, "/api/v1/users.getPresence", v1, authed, a.usersGetPresence1)
-	a.handle(post, "/api/v1/users.register", v1, open, a.usersRegister1)
+	// Anyone may register only with --open-registration; otherwise the route is closed like
+	// every other (401 without credentials, and a refusal with them).
+	a.handle(post, "/api/v1/users.register", v1, a.registration(), a.usersRegister1)
 	// Roles and permissions (access-permissions, as API 0.1's management routes).
 	a.handle(get, "/api/v1/roles.list", v1, authed, a.rolesList1)
 	a.handle(get, "/api/v1/permissions.listAll", v1, authed, a.permissionsListAll1)
 	a.handle(post, "/api/v1/permissions.update", v1, authed, a.permissionsUpdate1)
+
+	// Operations (health.go, backup.go): probes for supervisors and load balancers, and an
+	// online backup (permission "backup").
+	a.handle(get, "/healthz", v0, open, a.healthz)
+	a.handle(get, "/readyz", v0, open, a.readyz)
+	a.handle(get, "/api/backup", v0, authed, a.backup)
 }

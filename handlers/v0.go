@@ -33,7 +33,8 @@ func loginName(in body) (name string, byEmail bool, err error) {
 // the same bcrypt work, so neither the answer nor its timing tells whether a user exists.
 func (a *API) login(name string, byEmail bool, password string) (*store.User, string, error) {
 	digest := ""
-	if password != "" {
+	// No password over bcrypt's 72 bytes can have been set: refuse it (after the same work).
+	if password != "" && len(password) <= auth.MaxPasswordBytes {
 		digest = auth.Digest(password)
 	}
 	return a.loginDigest(name, byEmail, digest)
@@ -54,13 +55,24 @@ func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User
 			return nil, "", err
 		}
 	}
-	hash := ""
+	// Throttle by the account if it exists, else by the name tried, so that a 429 never
+	// tells whether a user exists. A lock-out refuses even the right password.
+	account, hash := strings.ToLower(name), ""
 	if u != nil {
-		hash = u.Hash
+		account, hash = u.ID, u.Hash
+	}
+	if name != "" {
+		if err := a.checkLoginAccount(account); err != nil {
+			return nil, "", err
+		}
 	}
 	if !a.cfg.Hasher.CheckDigest(hash, digest) || digest == "" || u == nil || !u.Active {
+		if name != "" {
+			a.loginAccount.add(account, a.st.Now())
+		}
 		return nil, "", store.ErrLoginRefused
 	}
+	a.loginAccount.reset(account)
 	tok := auth.NewToken()
 	if err := a.st.AddToken(u.ID, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
 		return nil, "", err
@@ -173,6 +185,9 @@ func (a *API) send0(c *call) (any, error) {
 		return nil, err
 	}
 	if err := checkMessageText("msg", text, c.in.has("msg")); err != nil {
+		return nil, err
+	}
+	if err := a.allowSend(c.user); err != nil {
 		return nil, err
 	}
 	m := &store.Message{Text: text}

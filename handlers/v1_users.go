@@ -141,6 +141,13 @@ func (a *API) usersCreate1(c *call) (any, error) {
 
 // usersRegister1 lets anyone create a plain user account, if the server allows it
 // (Config.OpenRegistration); off by default.
+func (a *API) registration() access {
+	if a.cfg.OpenRegistration {
+		return open
+	}
+	return authed
+}
+
 func (a *API) usersRegister1(c *call) (any, error) {
 	if !a.cfg.OpenRegistration {
 		return nil, badRequest("error-user-registration-disabled", "User registration is disabled")

@@ -184,7 +184,9 @@ func TestV1UsersRegister(t *testing.T) {
 	ts := newTestServer(t)
 	body := `{"username":"eve","email":"eve@example.org","pass":"eve-pass","name":"Eve"}`
 	before := ts.counts()
-	ts.do("POST", "/api/v1/users.register", nil, body).wantErr1(t, 400, "error-user-registration-disabled")
+	// Closed registration: the route needs credentials like any other, and refuses anyway.
+	ts.do("POST", "/api/v1/users.register", nil, body).want(t, 401, map[string]any{"message": "You must be logged in to do this."})
+	ts.do("POST", "/api/v1/users.register", &ts.admin, body).wantErr1(t, 400, "error-user-registration-disabled")
 	ts.unchanged1(t, before)
 
 	open := newTestServer(t, func(c *Config) { c.OpenRegistration = true })

@@ -42,6 +42,9 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
 	now := ms(s.now())
 	id := m.ID
+	if err := validMessage(m); err != nil {
+		return err
+	}
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
 		if err != nil {
@@ -251,6 +254,9 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 			return err
 		}
 		if err := change(m); err != nil {
+			return err
+		}
+		if err := validMessage(m); err != nil {
 			return err
 		}
 		ed := editor

@@ -53,6 +53,9 @@ func (s *Store) CreateRooms(rooms []NewRoom) error {
 		byName := tx.Bucket(bRoomsByName)
 		for _, nr := range rooms {
 			r := nr.Room
+			if err := validRoom(r); err != nil {
+				return err
+			}
 			if byName.Get(lower(r.Name)) != nil {
 				return Errorf(Invalid, "duplicate-name", "A room named %q already exists", r.Name)
 			}
@@ -350,6 +353,9 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 		}
 		r.ID = id
 		r.UpdatedAt = now
+		if err := validRoom(r); err != nil {
+			return err
+		}
 		if !equalFold(oldName, r.Name) {
 			byName := tx.Bucket(bRoomsByName)
 			if byName.Get(lower(r.Name)) != nil {

@@ -35,6 +35,9 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 			}
 		}
 		for i, u := range users {
+			if err := validUser(u); err != nil {
+				return err
+			}
 			if byName.Get(lower(u.Username)) != nil {
 				return Errorf(Invalid, "username-taken", "Username %q is already in use", u.Username)
 			}
@@ -175,6 +178,9 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 		}
 		u.ID = old.ID
 		u.UpdatedAt = now
+		if err := validUser(u); err != nil {
+			return err
+		}
 		if err := reindex(tx, bUsersByName, old.Username, u.Username, id, ErrUsernameTaken); err != nil {
 			return err
 		}
