@@ -204,6 +204,28 @@ func TestSendRateLimit(t *testing.T) {
 	ts.do("POST", "/api/rooms/GENERAL/send", &ts.admin, "msg=again").want(t, 429, nil)
 }
 
+// One bucket per user across both APIs: v1's chat routes draw from the bucket 0.1's send
+// drained, and a refused post writes nothing.
+func TestSendRateLimitSharedByV1(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.SendRate, c.Limits.SendBurst = 1, 2 })
+	ts.do("POST", "/api/rooms/GENERAL/send", &ts.admin, "msg=one").want(t, 200, nil)
+	ts.do("POST", "/api/v1/chat.postMessage", &ts.admin, `{"roomId":"GENERAL","text":"two"}`).want(t, 200, nil)
+	before := ts.counts()["messages"]
+	for _, tc := range []struct{ path, body string }{
+		{"/api/v1/chat.postMessage", `{"roomId":"GENERAL","text":"three"}`},
+		{"/api/v1/chat.sendMessage", `{"message":{"rid":"GENERAL","msg":"three"}}`},
+		{"/api/rooms/GENERAL/send", "msg=three"},
+	} {
+		res := ts.do("POST", tc.path, &ts.admin, tc.body)
+		if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s: %d %s", tc.path, res.Status, res.Raw)
+		}
+	}
+	if ts.counts()["messages"] != before {
+		t.Fatal("a throttled post wrote")
+	}
+}
+
 func TestSendRateLimitOff(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Limits.SendRate, c.Limits.SendBurst = -1, 1 })
 	for i := 0; i < 5; i++ {

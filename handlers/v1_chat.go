@@ -96,7 +96,7 @@ func (a *API) chatPostMessage1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.st.PostMessage(rid, c.user.Ref(), m); err != nil {
+	if err := a.post(c.user, rid, m); err != nil {
 		return nil, err
 	}
 	if channel == "" {
@@ -136,7 +136,7 @@ func (a *API) chatSendMessage1(c *call) (any, error) {
 		return nil, err
 	}
 	m.ID = id
-	if err := a.st.PostMessage(rid, c.user.Ref(), m); err != nil {
+	if err := a.post(c.user, rid, m); err != nil {
 		return nil, err
 	}
 	return J("message", messageOf(m), "success", true), nil
