@@ -231,10 +231,10 @@ func findUser(st *store.Store, key string) (*store.User, error) {
 
 func (c *adminCmd) userAdd(st *store.Store) error {
 	username, email, display := c.args[0], c.email, c.display
-	if !seed.NameRE.MatchString(username) {
-		return fmt.Errorf("username %q must match %s", username, seed.NameRE)
+	if !store.NameRE.MatchString(username) {
+		return fmt.Errorf("username %q must match %s", username, store.NameRE)
 	}
-	if email != "" && !seed.ValidEmail(email) {
+	if email != "" && !store.ValidEmail(email) {
 		return fmt.Errorf("--email %q is not an e-mail address", email)
 	}
 	if display == "" {

@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,11 +20,6 @@ import (
 
 // MaxBulkRecords is the most users or rooms one bulk call may carry.
 const MaxBulkRecords = 1000
-
-// bulkNameRE is what usernames and room names may look like (API.md §2).
-var bulkNameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
-
-var bulkEmailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 // maxDisplayName bounds a user's display name in bytes.
 const maxDisplayName = 200
@@ -59,9 +53,9 @@ func parseUserRecord(raw json.RawMessage) (r userRecord, ok bool) {
 	if r.Username == "" {
 		r.Username = r.Name
 	}
-	ok = bulkNameRE.MatchString(r.Username) &&
+	ok = store.ValidName(r.Username) &&
 		r.Name != "" && len(r.Name) <= maxDisplayName && utf8.ValidString(r.Name) && !hasControl(r.Name, false) &&
-		bulkEmailRE.MatchString(r.Email) &&
+		store.ValidEmail(r.Email) &&
 		r.Pass != "" && len(r.Pass) <= auth.MaxPasswordBytes
 	return r, ok
 }
@@ -204,7 +198,7 @@ type roomRecord struct {
 // parseRoomRecord reads one bulk/createRoom record: a valid name and at least two distinct
 // members (usernames, compared without case).
 func parseRoomRecord(raw json.RawMessage) (r roomRecord, ok bool) {
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &r) != nil || !bulkNameRE.MatchString(r.Name) {
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &r) != nil || !store.ValidName(r.Name) {
 		return r, false
 	}
 	seen := map[string]bool{}

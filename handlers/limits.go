@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -53,13 +52,8 @@ func (l *Limits) setDefaults() {
 	}
 }
 
-// Caps on what a client may store.
-const (
-	MaxNameChars  = 64   // usernames, room and role names
-	MaxTextChars  = 1000 // display names, topics, descriptions
-	MaxBatch      = 1000 // records in one bulk call
-	limiterPruneN = 4096 // prune a limiter map when it grows past this many entries
-)
+// limiterPruneN: prune a limiter map when it grows past this many entries.
+const limiterPruneN = 4096
 
 // retryError is a 429 that tells the client when to come back (the Retry-After header).
 type retryError struct {
@@ -274,35 +268,6 @@ func (a *API) allowSend(u *store.User) error {
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return tooMany("Too many messages; slow down", d)
-	}
-	return nil
-}
-
-// checkName validates a username, room or role name: present, valid UTF-8, no control
-// characters, at most MaxNameChars characters.
-func checkName(field, s string) error {
-	return checkText(field, s, MaxNameChars, true)
-}
-
-// checkText validates free text (display names, topics) of at most maxChars characters.
-func checkText(field, s string, maxChars int, required bool) error {
-	switch {
-	case s == "" && required:
-		return badRequest("invalid-"+field, "%s is missing", field)
-	case !utf8.ValidString(s):
-		return badRequest("invalid-"+field, "%s is not valid UTF-8", field)
-	case hasControl(s, false):
-		return badRequest("invalid-"+field, "%s contains control characters", field)
-	case utf8.RuneCountInString(s) > maxChars:
-		return badRequest("invalid-"+field, "%s is longer than %d characters", field, maxChars)
-	}
-	return nil
-}
-
-// checkBatch caps the number of records of a bulk call.
-func checkBatch(field string, n int) error {
-	if n > MaxBatch {
-		return badRequest("too-many-records", "%s has %d records; at most %d per call", field, n, MaxBatch)
 	}
 	return nil
 }

@@ -316,36 +316,6 @@ func TestLongPasswords(t *testing.T) {
 	}
 }
 
-func TestNameChecks(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		ok       bool
-	}{
-		{"OK", "general-2", true},
-		{"Empty", "", false},
-		{"InvalidUTF8", "a\xffb", false},
-		{"Control", "a\tb", false},
-		{"TooLong", strings.Repeat("n", MaxNameChars+1), false},
-		{"LongestOK", strings.Repeat("ñ", MaxNameChars), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checkName("name", tc.in)
-			if (err == nil) != tc.ok {
-				t.Fatalf("checkName(%q) = %v", tc.in, err)
-			}
-			if err != nil && store.KindOf(err) != store.Invalid {
-				t.Fatalf("kind %v", store.KindOf(err))
-			}
-		})
-	}
-	if checkBatch("users", MaxBatch) != nil || store.KindOf(checkBatch("users", MaxBatch+1)) != store.Invalid {
-		t.Fatal("checkBatch")
-	}
-	if checkText("topic", strings.Repeat("t", MaxTextChars+1), MaxTextChars, false) == nil || checkText("topic", "", MaxTextChars, false) != nil {
-		t.Fatal("checkText")
-	}
-}
-
 // TestLimiterMapsArePruned: an attacker trying many names, or many users sending once, must not
 // grow the limiters' memory without bound.
 func TestLimiterMapsArePruned(t *testing.T) {

@@ -6,19 +6,12 @@ package handlers
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 
 	"rocketlite/auth"
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
-
-// nameRE1 is what usernames and room names may look like (the same rule as seed.NameRE;
-// handlers do not import seed).
-var nameRE1 = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
-
-// emailRE1 is the same rule as seed.ValidEmail.
-var emailRE1 = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 const (
 	defaultPage1 = 50   // v1 list page size when count is absent or 0
@@ -55,16 +48,9 @@ func asV1(e *store.Error) *store.Error {
 }
 
 // need1 refuses the call unless the caller holds perm, globally or (rid != "") through a room
-// role there.
+// role there: the same rbac check as every API 0.1 route.
 func (a *API) need1(c *call, perm, rid string) error {
-	ok, err := a.st.HasPermission(c.user, perm, rid)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return store.ErrNoPermission
-	}
-	return nil
+	return rbac.RequireIn(a.st, c.user, rid, perm)
 }
 
 // roomParam returns the id of the room a call names by roomId or else roomName.

@@ -40,9 +40,9 @@ func readNewUser(in body, passwordField string) (newUserParams, error) {
 // checkUserFields checks those of username, e-mail and name that are not "".
 func checkUserFields(username, email, name string) error {
 	switch {
-	case username != "" && (!nameRE1.MatchString(username) || len(username) > 100):
+	case username != "" && (!store.ValidName(username) || len(username) > 100):
 		return badRequest("error-invalid-username", "%q is not a valid username (letters, digits, - _ . ; at most 100)", username)
-	case email != "" && (!emailRE1.MatchString(email) || len(email) > 254):
+	case email != "" && (!store.ValidEmail(email) || len(email) > 254):
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)
 	case name != "" && (utf8.RuneCountInString(name) > 100 || hasControl(name, false)):
 		return badRequest("error-invalid-name", "name must be at most 100 characters without control characters")

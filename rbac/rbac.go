@@ -6,7 +6,6 @@ package rbac
 
 import (
 	"fmt"
-	"regexp"
 
 	"rocketlite/store"
 )
@@ -60,8 +59,6 @@ func Has(st *store.Store, u *store.User, perm string) (bool, error) {
 	return st.HasPermission(u, perm, "")
 }
 
-var nameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
-
 // MaxRoleName bounds a role's name; role names end up in every user record that holds them.
 const MaxRoleName = 64
 
@@ -70,7 +67,7 @@ func NewRole(name, description, scope string) (*store.Role, error) {
 	switch {
 	case name == "":
 		return nil, store.Errorf(store.Invalid, "invalid-role-name", "The role name is missing")
-	case len(name) > MaxRoleName || !nameRE.MatchString(name):
+	case len(name) > MaxRoleName || !store.ValidName(name):
 		return nil, store.Errorf(store.Invalid, "invalid-role-name",
 			"Role name %q must be 1 to %d characters of 0-9 a-z A-Z - _ .", name, MaxRoleName)
 	case len(description) > 1000:

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 
 	"golang.org/x/crypto/bcrypt"
@@ -70,13 +69,8 @@ type Room struct {
 	Owner       string   `json:"owner"`
 }
 
-// NameRE is what usernames, room names and role names may look like.
-var NameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
-
-var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-
-// ValidEmail reports whether s looks like an e-mail address.
-func ValidEmail(s string) bool { return emailRE.MatchString(s) }
+// NameRE is what usernames, room names and role names may look like (store.NameRE).
+var NameRE = store.NameRE
 
 // Default returns the embedded default seed.
 func Default() *File {
@@ -124,7 +118,7 @@ func Parse(name string, data []byte) (*File, error) {
 		switch {
 		case !NameRE.MatchString(u.Username):
 			return nil, bad("users", i, "username %q must match %s", u.Username, NameRE)
-		case u.Email != "" && !ValidEmail(u.Email):
+		case u.Email != "" && !store.ValidEmail(u.Email):
 			return nil, bad("users", i, "(%s) email %q is not an e-mail address", u.Username, u.Email)
 		case (u.Password == "") == (u.Bcrypt == ""):
 			return nil, bad("users", i, "(%s) needs exactly one of password and bcrypt", u.Username)

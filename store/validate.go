@@ -1,6 +1,7 @@
 package store
 
 import (
+	"regexp"
 	"unicode"
 	"unicode/utf8"
 )
@@ -73,3 +74,15 @@ func validMessage(m *Message) error {
 	}
 	return nil
 }
+
+// NameRE is what usernames, room names, role and permission ids may look like (API.md §2).
+// One rule for every route, command and seed file.
+var NameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
+
+var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+// ValidName reports whether s is a valid user, room or role name.
+func ValidName(s string) bool { return NameRE.MatchString(s) }
+
+// ValidEmail reports whether s looks like an e-mail address.
+func ValidEmail(s string) bool { return emailRE.MatchString(s) }
