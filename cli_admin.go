@@ -231,7 +231,7 @@ func findUser(st *store.Store, key string) (*store.User, error) {
 
 func (c *adminCmd) userAdd(st *store.Store) error {
 	username, email, display := c.args[0], c.email, c.display
-	if !store.NameRE.MatchString(username) {
+	if !store.ValidName(username) {
 		return fmt.Errorf("username %q must match %s", username, store.NameRE)
 	}
 	if email != "" && !store.ValidEmail(email) {

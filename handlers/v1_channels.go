@@ -68,7 +68,7 @@ func roomNameParam1(in body) (string, error) {
 	if name == "" {
 		return "", required1("name")
 	}
-	if !store.ValidName(name) || len(name) > 100 {
+	if !store.ValidName(name) {
 		return "", badRequest("error-invalid-room-name", "%q is not a valid room name (letters, digits, - _ . ; at most 100)", name)
 	}
 	return name, nil

@@ -40,7 +40,7 @@ func readNewUser(in body, passwordField string) (newUserParams, error) {
 // checkUserFields checks those of username, e-mail and name that are not "".
 func checkUserFields(username, email, name string) error {
 	switch {
-	case username != "" && (!store.ValidName(username) || len(username) > 100):
+	case username != "" && !store.ValidName(username):
 		return badRequest("error-invalid-username", "%q is not a valid username (letters, digits, - _ . ; at most 100)", username)
 	case email != "" && (!store.ValidEmail(email) || len(email) > 254):
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)

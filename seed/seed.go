@@ -105,18 +105,18 @@ func Parse(name string, data []byte) (*File, error) {
 		return fmt.Errorf("seed %s: %s[%d]: %s", name, entry, i, fmt.Sprintf(format, args...))
 	}
 	for i, r := range f.Roles {
-		if !NameRE.MatchString(r.Name) {
+		if !store.ValidName(r.Name) {
 			return nil, bad("roles", i, "name %q must match %s", r.Name, NameRE)
 		}
 	}
 	for i, p := range f.Permissions {
-		if !NameRE.MatchString(p.ID) {
+		if !store.ValidName(p.ID) {
 			return nil, bad("permissions", i, "_id %q must match %s", p.ID, NameRE)
 		}
 	}
 	for i, u := range f.Users {
 		switch {
-		case !NameRE.MatchString(u.Username):
+		case !store.ValidName(u.Username):
 			return nil, bad("users", i, "username %q must match %s", u.Username, NameRE)
 		case u.Email != "" && !store.ValidEmail(u.Email):
 			return nil, bad("users", i, "(%s) email %q is not an e-mail address", u.Username, u.Email)
@@ -135,9 +135,9 @@ func Parse(name string, data []byte) (*File, error) {
 	}
 	for i, r := range f.Rooms {
 		switch {
-		case !NameRE.MatchString(r.Name):
+		case !store.ValidName(r.Name):
 			return nil, bad("rooms", i, "name %q must match %s", r.Name, NameRE)
-		case r.ID != "" && !NameRE.MatchString(r.ID):
+		case r.ID != "" && !store.ValidName(r.ID):
 			return nil, bad("rooms", i, "(%s) _id %q must match %s", r.Name, r.ID, NameRE)
 		case r.Type != "" && r.Type != store.Public && r.Type != store.Private:
 			return nil, bad("rooms", i, "(%s) t must be \"c\" or \"p\"", r.Name)
@@ -284,7 +284,7 @@ func EnsureAdmin(st *store.Store, h *auth.Hasher, username, password string) (ge
 	if err != nil || total > 0 {
 		return "", false, err
 	}
-	if !NameRE.MatchString(username) {
+	if !store.ValidName(username) {
 		return "", false, fmt.Errorf("admin user name %q must match %s", username, NameRE)
 	}
 	if password == "" {

@@ -81,8 +81,12 @@ var NameRE = regexp.MustCompile(`^[0-9a-zA-Z-_.]+$`)
 
 var emailRE = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
-// ValidName reports whether s is a valid user, room or role name.
-func ValidName(s string) bool { return NameRE.MatchString(s) }
+// MaxNameLen bounds user, room and role names.
+const MaxNameLen = 100
+
+// ValidName reports whether s is a valid user, room or role name: 1 to MaxNameLen characters
+// of NameRE.
+func ValidName(s string) bool { return len(s) <= MaxNameLen && NameRE.MatchString(s) }
 
 // ValidEmail reports whether s looks like an e-mail address.
 func ValidEmail(s string) bool { return emailRE.MatchString(s) }
