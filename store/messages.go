@@ -11,6 +11,14 @@ import (
 // appendMessage gives m the room's next sequence number (and an id and time if it has none),
 // stores it with its indexes and updates the room's msgs and lm.
 func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
+	if err := putMessage(tx, r, m); err != nil {
+		return err
+	}
+	return putRoom(tx, r)
+}
+
+// putMessage is appendMessage without saving r, so that a bulk load saves the room once.
+func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	ids := tx.Bucket(bMessageIDs)
 	if m.ID == "" {
 		m.ID = NewID()
@@ -29,10 +37,7 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bMessageTS).Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil); err != nil {
-		return err
-	}
-	return putRoom(tx, r)
+	return tx.Bucket(bMessageTS).Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil)
 }
 
 // PostMessage stores m in room rid as written by author, once its transaction committed to
