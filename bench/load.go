@@ -155,6 +155,10 @@ func load(ctx context.Context, c config, out io.Writer) error {
 		return err
 	}
 	cl.roomID = roomID
+	if c.wrkEnv {
+		fmt.Fprintf(out, "export RL_UID=%s RL_TOKEN=%s RL_ROOM=%s\n", admin.userID, admin.token, roomID)
+		return nil
+	}
 
 	sessions := []*session{admin}
 	if c.users > 0 {

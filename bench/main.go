@@ -34,6 +34,7 @@ type config struct {
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
 	sendEvery                            int
+	wrkEnv                               bool
 }
 
 const maxDuration = 10 * time.Minute
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.count, "count", 50, "history page size")
 	fs.IntVar(&c.sendEvery, "send-every", 5, "mixed: one request in this many is a send")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.BoolVar(&c.wrkEnv, "wrk-env", false, "log in, print RL_UID, RL_TOKEN and RL_ROOM for the bench/wrk scripts, and exit")
 	fs.StringVar(&c.fillDB, "fill-db", "", "fill mode: database file of a stopped server")
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
 	if err := fs.Parse(args); err != nil {

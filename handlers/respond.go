@@ -63,28 +63,40 @@ func marshalNoEscape(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bufPool recycles answer buffers. A buffer that grew past maxPooledBuf (a page of 1,000
+// long messages) is dropped rather than kept, so one huge answer does not pin its memory.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// writeJSON writes v pretty-printed with two spaces, as Rocket.Chat did.
+const maxPooledBuf = 1 << 20
+
+// writeJSON writes v pretty-printed with two spaces, as Rocket.Chat did (encode.go renders
+// it in one pass, byte for byte as json.Encoder with SetIndent("", "  ") would).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	enc := json.NewEncoder(buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		buf.WriteString(`{"status":"error","message":"Internal server error"}`)
+	bp := bufPool.Get().(*[]byte)
+	b, err := appendPretty((*bp)[:0], v, 0)
+	if err != nil {
+		b = append(b[:0], `{"status":"error","message":"Internal server error"}`...)
 		status = http.StatusInternalServerError
+	} else {
+		b = append(b, '\n')
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = nosniff
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(b)
+	if cap(b) <= maxPooledBuf {
+		*bp = b
+		bufPool.Put(bp)
+	}
 }
+
+// Shared header values: setting them does not allocate. net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	nosniff         = []string{"nosniff"}
+)
 
 func statusOf(kind store.Kind) int {
 	switch kind {
@@ -149,8 +161,9 @@ type jsTime time.Time
 
 const jsLayout = "2006-01-02T15:04:05.000Z"
 
-func (t jsTime) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(jsLayout)+2)
+func (t jsTime) MarshalJSON() ([]byte, error) { return t.appendJSON(make([]byte, 0, len(jsLayout)+2)) }
+
+func (t jsTime) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '"')
 	b = time.Time(t).UTC().AppendFormat(b, jsLayout)
 	return append(b, '"'), nil
