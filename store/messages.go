@@ -60,16 +60,20 @@ func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
 }
 
 func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
-	v := tx.Bucket(bMessages).Get(k)
+	return messageFrom(k, tx.Bucket(bMessages).Get(k))
+}
+
+// messageFrom decodes the message stored under k as v (nil: none).
+func messageFrom(k, v []byte) (*Message, error) {
 	if v == nil {
 		return nil, ErrMsgNotFound
 	}
-	var m Message
-	if err := unmarshal(v, &m); err != nil {
+	m := new(Message)
+	if err := decodeMessage(v, m); err != nil {
 		return nil, err
 	}
 	m.Seq = binary.BigEndian.Uint64(k[len(k)-8:])
-	return &m, nil
+	return m, nil
 }
 
 func messageByID(tx *bolt.Tx, id string) ([]byte, *Message, error) {
@@ -153,8 +157,8 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 		p := prefix(rid)
 		if q.Before.IsZero() && q.After.IsZero() {
 			c := tx.Bucket(bMessages).Cursor()
-			for k, _ := seekLE(c, msgKey(rid, maxSeq)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
-				m, err := messageAt(tx, k)
+			for k, v := seekLE(c, msgKey(rid, maxSeq)); k != nil && hasPrefix(k, p); k, v = c.Prev() {
+				m, err := messageFrom(k, v) // the cursor has the value: no second lookup
 				if err != nil {
 					return err
 				}
@@ -303,9 +307,9 @@ func (s *Store) Search(rid, uid, text string, count int) (msgs []*Message, err e
 		p := prefix(rid)
 		c := tx.Bucket(bMessages).Cursor()
 		scanned := 0
-		for k, _ := seekLE(c, msgKey(rid, r.Seq)); k != nil && hasPrefix(k, p) && len(msgs) < count && scanned < SearchScanLimit; k, _ = c.Prev() {
+		for k, v := seekLE(c, msgKey(rid, r.Seq)); k != nil && hasPrefix(k, p) && len(msgs) < count && scanned < SearchScanLimit; k, v = c.Prev() {
 			scanned++
-			m, err := messageAt(tx, k)
+			m, err := messageFrom(k, v)
 			if err != nil {
 				return err
 			}
