@@ -8,7 +8,7 @@ import (
 )
 
 func main() {
-	db, err := bolt.Open(os.Args[1], 0o600, &bolt.Options{ReadOnly: true})
+	db, err := bolt.Open(os.Args[1], 0o600, &bolt.Options{ReadOnly: len(os.Args) < 3})
 	if err != nil {
 		panic(err)
 	}

@@ -34,7 +34,7 @@ type config struct {
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
 	sendEvery                            int
-	wrkEnv                               bool
+	wrkEnv, compact                      bool
 }
 
 const maxDuration = 10 * time.Minute
@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&c.wrkEnv, "wrk-env", false, "log in, print RL_UID, RL_TOKEN and RL_ROOM for the bench/wrk scripts, and exit")
 	fs.StringVar(&c.fillDB, "fill-db", "", "fill mode: database file of a stopped server")
+	fs.BoolVar(&c.compact, "compact", true, "fill: compact the file afterwards (no leftover free pages)")
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
 	if err := fs.Parse(args); err != nil {
 		return err

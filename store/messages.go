@@ -17,6 +17,8 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	return putRoom(tx, r)
 }
 
+const appendFill = 0.9
+
 // putMessage is appendMessage without saving r, so that a bulk load saves the room once.
 func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	ids := tx.Bucket(bMessageIDs)
@@ -31,13 +33,17 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	m.UpdatedAt = m.TS
 	r.LastMessage = m.TS
 	k := msgKey(r.ID, m.Seq)
-	if err := putJSON(tx.Bucket(bMessages), k, m); err != nil {
+	// A room's messages and its time index only grow at the room's end, so split pages 90%
+	// full instead of bbolt's 50%: the file (and the page cache it needs) is about half.
+	mb, tb := tx.Bucket(bMessages), tx.Bucket(bMessageTS)
+	mb.FillPercent, tb.FillPercent = appendFill, appendFill
+	if err := putJSON(mb, k, m); err != nil {
 		return err
 	}
 	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
-	return tx.Bucket(bMessageTS).Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil)
+	return tb.Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil)
 }
 
 // PostMessage stores m in room rid as written by author, once its transaction committed to

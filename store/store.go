@@ -66,7 +66,13 @@ type Store struct {
 	closeOnce sync.Once
 	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
 	commitErr atomic.Pointer[error]
+	// commits and batched count the writer's transactions and the writes they carried.
+	commits, batched atomic.Int64
 }
+
+// WriterStats reports how many transactions the group-commit writer committed and how many
+// writes they carried (their ratio is the mean batch size).
+func (s *Store) WriterStats() (commits, writes int64) { return s.commits.Load(), s.batched.Load() }
 
 // Open opens (or creates, with mode 0600) the database at path, creates any missing bucket and
 // checks the schema version.

@@ -103,6 +103,8 @@ func (s *Store) runBatch(reqs []*writeReq) {
 		}
 		if failed < 0 {
 			err := s.commit(tx)
+			s.commits.Add(1)
+			s.batched.Add(int64(len(reqs)))
 			for _, r := range reqs {
 				r.done <- err
 			}
