@@ -101,3 +101,17 @@ func TestWriteJSONUnencodable(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestJSTimeMatchesFormat(t *testing.T) {
+	zone := time.FixedZone("x", -5*3600-1800)
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(2025, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1e6, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 15, 12, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 7, 8, 9, 10e6, zone), time.Now()}
+	for _, tm := range times {
+		got, _ := jsTime(tm).appendJSON(nil)
+		if want := `"` + tm.UTC().Format(jsLayout) + `"`; string(got) != want {
+			t.Errorf("%v: got %s, want %s", tm, got, want)
+		}
+	}
+}
