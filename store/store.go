@@ -101,7 +101,20 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if opts.ReadOnly {
+	// A file that has every bucket needs no write at start: that commit (two fsyncs) was a
+	// good part of the time to first answer.
+	complete := false
+	if !opts.ReadOnly {
+		_ = db.View(func(tx *bolt.Tx) error {
+			complete = true
+			for _, b := range allBuckets {
+				complete = complete && tx.Bucket(b) != nil
+			}
+			complete = complete && tx.Bucket(bMeta).Get([]byte("schema")) != nil
+			return nil
+		})
+	}
+	if opts.ReadOnly || complete {
 		err = db.View(checkSchema)
 	} else {
 		err = db.Update(func(tx *bolt.Tx) error {
