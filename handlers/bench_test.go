@@ -125,3 +125,31 @@ func benchmarkHTTPHistory(b *testing.B, msgs int) {
 
 // BenchmarkHTTPHistory reads the newest 50 messages of a room of 1,000.
 func BenchmarkHTTPHistory(b *testing.B) { benchmarkHTTPHistory(b, 1000) }
+
+// BenchmarkNetHistory goes through a real loopback HTTP server and keep-alive clients: the
+// profile's net/http.(*conn).serve subtree is the server's whole cost of a request.
+func BenchmarkNetHistory(b *testing.B) {
+	e := newBenchEnv(b, 1000)
+	srv := httptest.NewServer(e.api)
+	defer srv.Close()
+	url := srv.URL + "/api/rooms/" + e.roomID + "/messages?count=50"
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("X-User-Id", e.userID)
+			req.Header.Set("X-Auth-Token", e.tok)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatal(resp.Status)
+			}
+		}
+	})
+}
