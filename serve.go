@@ -103,6 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	tuneGC(getenv)
 
 	st, err := openStore(cfg.db, store.Options{})
 	if err != nil {
