@@ -153,3 +153,41 @@ func BenchmarkNetHistory(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLogin compares a whole login (lookup, bcrypt at the server's default cost 10, new
+// token committed to disk) with the bcrypt comparison alone: the login must cost one bcrypt
+// and little more.
+func BenchmarkLogin(b *testing.B) {
+	e := newBenchEnv(b, 0)
+	h, err := auth.NewHasher(10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hash, err := h.Hash("benchpass")
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := &store.User{Username: "bencher", Name: "bencher", Hash: hash, Active: true}
+	if err := e.api.st.CreateUser(u, false); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("bcrypt-compare", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if !h.Check(hash, "benchpass") {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("login", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			req := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"user":"bencher","password":"benchpass"}`))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			e.api.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("HTTP %d: %s", w.Code, w.Body.String())
+			}
+		}
+	})
+}
