@@ -63,16 +63,18 @@ func marshalNoEscape(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// bufPool recycles answer buffers. A buffer that grew past maxPooledBuf (a page of 1,000
+// answerBufs recycles answer buffers. A buffer that grew past maxPooledBuf (a page of 1,000
 // long messages) is dropped rather than kept, so one huge answer does not pin its memory.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// (It replaced bufPool, a pool of *bytes.Buffer: a new name, so that code written against
+// the old pool fails to compile instead of panicking.)
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 const maxPooledBuf = 1 << 20
 
 // writeJSON writes v pretty-printed with two spaces, as Rocket.Chat did (encode.go renders
 // it in one pass, byte for byte as json.Encoder with SetIndent("", "  ") would).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	bp := bufPool.Get().(*[]byte)
+	bp := answerBufs.Get().(*[]byte)
 	b, err := appendPretty((*bp)[:0], v, 0)
 	if err != nil {
 		b = append(b[:0], `{"status":"error","message":"Internal server error"}`...)
@@ -88,7 +90,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 	if cap(b) <= maxPooledBuf {
 		*bp = b
-		bufPool.Put(bp)
+		answerBufs.Put(bp)
 	}
 }
 
