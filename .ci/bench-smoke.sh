@@ -17,7 +17,7 @@ port=$((40000 + RANDOM % 20000))
 "$work/rocketlite" serve -addr "127.0.0.1:$port" -db "$work/db" -bcrypt-cost 4 2>"$work/server.log" &
 srv=$!
 for _ in $(seq 100); do
-	curl -fs -o /dev/null "http://127.0.0.1:$port/api/version" && break
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 	kill -0 "$srv" || { cat "$work/server.log"; exit 1; }
 	sleep 0.05
 done
