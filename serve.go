@@ -176,6 +176,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	tuneGC(getenv)
 
 	// TLS first: a certificate that does not load must not leave a new database behind.
 	tlsCfg, err := serverTLS(cfg, log)

@@ -1,108 +1,199 @@
 package store
 
+// Benchmarks of the store's hot paths. The 1,000,000-message room is built once per `go
+// test` process, and only when a benchmark that needs it runs: plain `go test` never pays.
+//
+//	go test ./store -run '^$' -bench . -benchmem
+
 import (
-	"fmt"
+	"crypto/sha256"
+	"os"
 	"path/filepath"
-	"sync/atomic"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// fillRoom writes n messages into a new room "R" in one transaction (setup only).
-func fillRoom(b *testing.B, s *Store, u *User, n int) {
-	b.Helper()
-	if err := s.CreateRoom(&Room{ID: "R", Name: "r", Type: Public}, nil, ""); err != nil {
-		b.Fatal(err)
-	}
-	ts := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for done := 0; done < n; {
-		chunk := min(n-done, 50000)
-		err := s.update(func(tx *bolt.Tx) error {
-			r, err := getRoom(tx, "R")
-			if err != nil {
-				return err
-			}
-			for i := range chunk {
-				m := &Message{Text: fmt.Sprintf("message %d", done+i), TS: ts.Add(time.Duration(done+i) * time.Millisecond), User: u.Ref()}
-				if err := appendMessage(tx, r, m); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		done += chunk
-	}
+type benchDB struct {
+	st    *Store
+	room  string
+	user  *User
+	token TokenHash
 }
 
-// BenchmarkHistoryPage reads the newest page of 50, and a page in the middle by id and by date,
-// in rooms of different sizes: the cost must not grow with the room.
-func BenchmarkHistoryPage(b *testing.B) {
-	for _, n := range []int{100, 10000, 300000} {
-		s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		u := &User{Username: "u", Active: true}
-		if err := s.CreateUser(u, false); err != nil {
-			b.Fatal(err)
-		}
-		fillRoom(b, s, u, n)
-		mid, err := s.History("R", u.ID, HistoryQuery{Count: 1, Offset: n/2 - 1})
-		if err != nil || len(mid) != 1 {
-			b.Fatal(err)
-		}
-		for _, q := range []struct {
-			name string
-			q    HistoryQuery
-		}{
-			{"newest", HistoryQuery{Count: 50}},
-			{"beforeID", HistoryQuery{Count: 50, BeforeID: mid[0].ID}},
-			{"beforeDate", HistoryQuery{Count: 50, Before: mid[0].TS}},
-		} {
-			b.Run(fmt.Sprintf("%s/msgs=%d", q.name, n), func(b *testing.B) {
-				for b.Loop() {
-					msgs, err := s.History("R", u.ID, q.q)
-					if err != nil || len(msgs) != 50 {
-						b.Fatalf("%d %v", len(msgs), err)
-					}
-				}
-			})
-		}
-		s.Close()
-	}
-}
-
-// BenchmarkPostMessageParallel measures sends from many goroutines sharing group commits.
-func BenchmarkPostMessageParallel(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+// openBenchDB opens a fresh store in dir with one user, one public room of msgs messages
+// and one token.
+func openBenchDB(tb testing.TB, dir string, msgs int) *benchDB {
+	tb.Helper()
+	st, err := Open(filepath.Join(dir, "bench.db"), Options{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer s.Close()
-	u := &User{Username: "u", Active: true}
-	if err := s.CreateUser(u, false); err != nil {
-		b.Fatal(err)
+	u := &User{Username: "alice", Name: "Alice", Hash: "x", Active: true, Roles: []string{"user"}}
+	if err := st.CreateUser(u, false); err != nil {
+		tb.Fatal(err)
 	}
-	if err := s.CreateRoom(&Room{ID: "R", Name: "r", Type: Public}, nil, ""); err != nil {
-		b.Fatal(err)
+	for _, r := range []string{"user", "owner", "admin"} {
+		if _, err := st.EnsureRole(&Role{Name: r}); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	var n atomic.Int64
-	b.SetParallelism(16)
+	if _, err := st.EnsurePermission(&Permission{ID: "delete-message", Roles: []string{"admin", "owner"}}); err != nil {
+		tb.Fatal(err)
+	}
+	r := &Room{Name: "bench", Type: Public}
+	if err := st.CreateRoom(r, nil, u.ID); err != nil {
+		tb.Fatal(err)
+	}
+	for done := 0; done < msgs; {
+		n := min(50000, msgs-done)
+		batch := make([]*Message, n)
+		for i := range batch {
+			batch[i] = &Message{Text: "message " + strconv.Itoa(done+i) + ": the quick brown fox jumps over the lazy dog", User: u.Ref()}
+		}
+		if err := st.AppendMessages(r.ID, batch); err != nil {
+			tb.Fatal(err)
+		}
+		done += n
+	}
+	tok := TokenHash(sha256.Sum256([]byte("token")))
+	if err := st.AddToken(u.ID, tok, time.Now().Add(time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+	return &benchDB{st: st, room: r.ID, user: u, token: tok}
+}
+
+func newBenchDB(b *testing.B, msgs int) *benchDB {
+	db := openBenchDB(b, b.TempDir(), msgs)
+	b.Cleanup(func() { db.st.Close() })
+	return db
+}
+
+// The big room: built once per process in its own temp dir, removed by TestMain.
+var (
+	bigOnce sync.Once
+	bigDB   *benchDB
+	bigDir  string
+)
+
+func bigRoom(b *testing.B) *benchDB {
+	bigOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rocketlite-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		bigDir = dir
+		start := time.Now()
+		bigDB = openBenchDB(b, dir, 1_000_000)
+		b.Logf("built the 1,000,000-message room in %s", time.Since(start).Round(time.Millisecond))
+	})
+	if bigDB == nil {
+		b.Fatal("big room setup failed")
+	}
+	return bigDB
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigDB != nil {
+		bigDB.st.Close()
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
+}
+
+func reportBatching(b *testing.B, st *Store, c0, w0 int64) {
+	c, w := st.WriterStats()
+	if c > c0 {
+		b.ReportMetric(float64(w-w0)/float64(c-c0), "writes/commit")
+	}
+}
+
+// BenchmarkPostMessage: one sender, each post waits for its own fsync'd commit.
+func BenchmarkPostMessage(b *testing.B) {
+	db := newBenchDB(b, 0)
+	c0, w0 := db.st.WriterStats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "hello"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportBatching(b, db.st, c0, w0)
+}
+
+// BenchmarkPostMessageParallel: 64 senders share commits (group commit).
+func BenchmarkPostMessageParallel(b *testing.B) {
+	db := newBenchDB(b, 0)
+	c0, w0 := db.st.WriterStats()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := s.PostMessage("R", u.Ref(), &Message{Text: "hello"}); err != nil {
-				b.Error(err)
-				return
+			if err := db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "hello"}); err != nil {
+				b.Fatal(err)
 			}
-			n.Add(1)
 		}
 	})
-	if r, _ := s.Room("R"); r.Msgs != n.Load() {
-		b.Fatalf("room has %d messages, sent %d", r.Msgs, n.Load())
+	reportBatching(b, db.st, c0, w0)
+}
+
+func benchmarkHistory(b *testing.B, db *benchDB) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msgs, err := db.st.History(db.room, db.user.ID, HistoryQuery{Count: 50})
+		if err != nil || len(msgs) != 50 {
+			b.Fatal(len(msgs), err)
+		}
+	}
+}
+
+// BenchmarkHistory1k and BenchmarkHistory1M read the newest 50 messages: the cost must
+// not depend on the size of the room.
+func BenchmarkHistory1k(b *testing.B) { benchmarkHistory(b, newBenchDB(b, 1000)) }
+func BenchmarkHistory1M(b *testing.B) { benchmarkHistory(b, bigRoom(b)) }
+
+// BenchmarkHistory1MDeep reads 50 messages before one in the middle of the big room.
+func BenchmarkHistory1MDeep(b *testing.B) {
+	db := bigRoom(b)
+	page, err := db.st.History(db.room, db.user.ID, HistoryQuery{Count: 1, Offset: 500000})
+	if err != nil || len(page) != 1 {
+		b.Fatal(err)
+	}
+	q := HistoryQuery{Count: 50, BeforeID: page[0].ID}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if msgs, err := db.st.History(db.room, db.user.ID, q); err != nil || len(msgs) != 50 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticate is the token check of every authenticated request.
+func BenchmarkAuthenticate(b *testing.B) {
+	db := newBenchDB(b, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := db.st.Authenticate(db.user.ID, db.token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHasPermission: a permission held through a room role (the longest path).
+func BenchmarkHasPermission(b *testing.B) {
+	db := newBenchDB(b, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ok, err := db.st.HasPermission(db.user, "delete-message", db.room); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
 	}
 }

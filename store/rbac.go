@@ -36,6 +36,9 @@ func (s *Store) AddRole(r *Role) error {
 
 // EnsureRole creates the role unless it exists (seeding). It reports whether it created it.
 func (s *Store) EnsureRole(r *Role) (created bool, err error) {
+	if s.has(bRoles, r.Name) {
+		return false, nil // seeding at every start: no commit when nothing is missing
+	}
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRoles)
 		created = b.Get([]byte(r.Name)) == nil
@@ -165,6 +168,9 @@ func (s *Store) Permissions() (perms []*Permission, err error) {
 
 // EnsurePermission creates the permission with its roles unless it exists (seeding).
 func (s *Store) EnsurePermission(p *Permission) (created bool, err error) {
+	if s.has(bPermissions, p.ID) {
+		return false, nil // seeding at every start: no commit when nothing is missing
+	}
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bPermissions)
@@ -243,4 +249,11 @@ func hasPermission(tx *bolt.Tx, u *User, perm, rid string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// has reports whether bucket holds key, in a read transaction: the Ensure functions skip
+// their write (a commit of two fsyncs each) when there is nothing to create.
+func (s *Store) has(bucket []byte, key string) (ok bool) {
+	_ = s.view(func(tx *bolt.Tx) error { ok = tx.Bucket(bucket).Get([]byte(key)) != nil; return nil })
+	return ok
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Smoke run of the load tool against a freshly built server: a small filled database, every
+# workload for a second at a few connections. Any numbers pass; errors or a crash fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+work=$(mktemp -d)
+srv=
+cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/rocketlite" .
+go build -o "$work/bench" ./bench
+"$work/bench" -fill-db "$work/db" -n 2000 -users 4 -password smoke-admin-pass
+
+# Port 0: the kernel picks a free port and the server logs it. No per-user send limit, as the
+# performance issue measures.
+"$work/rocketlite" serve -addr 127.0.0.1:0 -db "$work/db" -bcrypt-cost 4 -send-rate 0 \
+	-log-format json 2>"$work/server.log" &
+srv=$!
+addr=
+for _ in $(seq 100); do
+	addr=$(sed -n 's/.*"addr":"\(127\.0\.0\.1:[0-9]*\)".*"message":"listening".*/\1/p' "$work/server.log" | head -n1)
+	[ -n "$addr" ] && break
+	kill -0 "$srv" || { cat "$work/server.log"; exit 1; }
+	sleep 0.05
+done
+[ -n "$addr" ] || { echo "bench-smoke: server did not start" >&2; cat "$work/server.log"; exit 1; }
+
+for w in send history mixed login; do
+	"$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
+		-workload "$w" -c 4 -d 1s -warmup 200ms | tee "$work/out"
+	grep -q 'errors=0 ' "$work/out" || { echo "bench-smoke: $w had errors" >&2; exit 1; }
+	grep -q "^$w " "$work/out" || [ "$w" = mixed ] || { echo "bench-smoke: no $w results" >&2; exit 1; }
+done
+# The tool refuses anything but loopback.
+if "$work/bench" -addr http://192.0.2.1:3000 -password x 2>/dev/null; then
+	echo "bench-smoke: a non-loopback address was accepted" >&2
+	exit 1
+fi
+echo "bench smoke ok"

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/handlers"
+	"rocketlite/store"
+)
+
+func TestCheckLoopback(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:3000", "http://127.1.2.3:80/", "http://localhost:3000", "http://[::1]:3000"} {
+		if err := checkLoopback(ok); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://10.0.0.1:3000", "http://example.org", "https://127.0.0.1:3000",
+		"127.0.0.1:3000", "http://0.0.0.0:3000", "http://[::]:3000", "http://localhost.example.org", ""} {
+		if err := checkLoopback(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-password", "x", "-addr", "http://192.0.2.1:3000"},
+		{"-password", "x", "-d", "11m"},
+		{"-password", "x", "-c", "0"},
+		{"-d", "1s"}, // no password
+		{"-password", "x", "extra"},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// TestFillAndLoad fills a database with the fill mode, serves it with the real handlers on
+// loopback, and drives every workload for a moment: each must report results and no errors.
+func TestFillAndLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fill.db")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-fill-db", path, "-n", "1200", "-chunk", "500", "-users", "3", "-password", "adminpass"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "msgs=1200") {
+		t.Fatalf("fill said %q", out.String())
+	}
+	// A second fill appends and creates no user twice.
+	out.Reset()
+	if err := run(context.Background(), []string{"-fill-db", path, "-n", "10", "-users", "3"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "msgs=1210") || !strings.Contains(out.String(), "users created=0") {
+		t.Fatalf("second fill said %q", out.String())
+	}
+
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the issue measures: no per-user send limit (--send-rate 0).
+	srv := httptest.NewServer(handlers.New(handlers.Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard),
+		Limits: handlers.Limits{SendRate: -1}}))
+	defer srv.Close()
+
+	for _, w := range []string{"send", "history", "mixed", "login"} {
+		out.Reset()
+		args := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-workload", w,
+			"-c", "2", "-d", "300ms", "-warmup", "0"}
+		if err := run(context.Background(), args, &out, io.Discard); err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		res := out.String()
+		if !strings.Contains(res, "errors=0 ") {
+			t.Errorf("%s reported errors:\n%s", w, res)
+		}
+		want := w
+		if w == "mixed" {
+			want = "history"
+		}
+		if !strings.Contains(res, "\n"+want+" ") {
+			t.Errorf("%s: no %s line:\n%s", w, want, res)
+		}
+	}
+	// -n bounds the run by count.
+	out.Reset()
+	if err := run(context.Background(), []string{"-addr", srv.URL, "-password", "adminpass", "-workload", "send", "-c", "2", "-n", "7", "-warmup", "0"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ok=7 ") {
+		t.Errorf("-n 7 did not send 7:\n%s", out.String())
+	}
+	// A wrong password is an error, not a run.
+	if err := run(context.Background(), []string{"-addr", srv.URL, "-password", "wrong", "-d", "100ms"}, io.Discard, io.Discard); err == nil {
+		t.Error("a refused login still ran")
+	}
+}

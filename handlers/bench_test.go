@@ -1,0 +1,193 @@
+package handlers
+
+// HTTP-level benchmarks of the hot routes: the whole handler (routing, access log, token
+// check, body parsing, store, JSON) without the network. Run with
+//
+//	go test ./handlers -run '^$' -bench . -benchmem
+//
+// and add -cpuprofile to see where a request's time goes.
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/seed"
+	"rocketlite/store"
+)
+
+type benchEnv struct {
+	api          *API
+	roomID       string
+	userID, tok  string
+	sendBody     string
+	historyQuery string
+}
+
+// newBenchEnv builds a seeded store with a public room of msgs messages and a logged-in admin.
+func newBenchEnv(b *testing.B, msgs int) *benchEnv {
+	b.Helper()
+	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := seed.ApplyDefault(st, h); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := seed.EnsureAdmin(st, h, "admin", "adminpass"); err != nil {
+		b.Fatal(err)
+	}
+	admin, err := st.UserByUsername("admin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	room := &store.Room{Name: "bench", Type: store.Public}
+	if err := st.CreateRoom(room, nil, admin.ID); err != nil {
+		b.Fatal(err)
+	}
+	for done := 0; done < msgs; {
+		n := min(50000, msgs-done)
+		batch := make([]*store.Message, n)
+		for i := range batch {
+			batch[i] = &store.Message{Text: "message " + strconv.Itoa(done+i) + ": the quick brown fox jumps over the lazy dog", User: admin.Ref()}
+		}
+		if err := st.AppendMessages(room.ID, batch); err != nil {
+			b.Fatal(err)
+		}
+		done += n
+	}
+	tok := auth.NewToken()
+	if err := st.AddToken(admin.ID, auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	api := New(Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard), Version: "bench"})
+	return &benchEnv{api: api, roomID: room.ID, userID: admin.ID, tok: tok}
+}
+
+func (e *benchEnv) serve(b *testing.B, method, path, body string) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.Header.Set("X-User-Id", e.userID)
+	req.Header.Set("X-Auth-Token", e.tok)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		b.Fatalf("%s %s: HTTP %d: %s", method, path, w.Code, w.Body.String())
+	}
+}
+
+// BenchmarkHTTPSend posts messages from many goroutines: they share group commits, and
+// every answer still waits for its fsync.
+func BenchmarkHTTPSend(b *testing.B) {
+	e := newBenchEnv(b, 0)
+	path := "/api/rooms/" + e.roomID + "/send"
+	b.ReportAllocs()
+	b.SetParallelism(32) // 32 × GOMAXPROCS senders, like the 64-connection load run
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e.serve(b, http.MethodPost, path, `{"msg":"hello from the benchmark"}`)
+		}
+	})
+}
+
+func benchmarkHTTPHistory(b *testing.B, msgs int) {
+	e := newBenchEnv(b, msgs)
+	path := "/api/rooms/" + e.roomID + "/messages?count=50"
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e.serve(b, http.MethodGet, path, "")
+		}
+	})
+}
+
+// BenchmarkHTTPHistory reads the newest 50 messages of a room of 1,000.
+func BenchmarkHTTPHistory(b *testing.B) { benchmarkHTTPHistory(b, 1000) }
+
+// BenchmarkNetHistory goes through a real loopback HTTP server and keep-alive clients: the
+// profile's net/http.(*conn).serve subtree is the server's whole cost of a request.
+func BenchmarkNetHistory(b *testing.B) {
+	e := newBenchEnv(b, 1000)
+	srv := httptest.NewServer(e.api)
+	defer srv.Close()
+	url := srv.URL + "/api/rooms/" + e.roomID + "/messages?count=50"
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("X-User-Id", e.userID)
+			req.Header.Set("X-Auth-Token", e.tok)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatal(resp.Status)
+			}
+		}
+	})
+}
+
+// BenchmarkLogin compares a whole login (lookup, bcrypt at the server's default cost 10, new
+// token committed to disk) with the bcrypt comparison alone: the login must cost one bcrypt
+// and little more.
+func BenchmarkLogin(b *testing.B) {
+	e := newBenchEnv(b, 0)
+	h, err := auth.NewHasher(10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hash, err := h.Hash("benchpass")
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := &store.User{Username: "bencher", Name: "bencher", Hash: hash, Active: true}
+	if err := e.api.st.CreateUser(u, false); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("bcrypt-compare", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if !h.Check(hash, "benchpass") {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("login", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			req := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"user":"bencher","password":"benchpass"}`))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			e.api.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("HTTP %d: %s", w.Code, w.Body.String())
+			}
+		}
+	})
+}
