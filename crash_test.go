@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -319,4 +322,99 @@ func TestBulkCrashAllOrNothing(t *testing.T) {
 		t.Fatal(errs)
 	}
 	t.Logf("killed after %d acknowledged batches; %d batches on disk", acked+1, len(perBatch))
+}
+
+// TestBulkRouteCrashAllOrNothing drives POST /api/bulk/register on the built binary, one call
+// of bulkRouteBatch users after another, and SIGKILLs the server at a random moment, three
+// times: every batch is in the file whole or not at all, and every batch that got a 200 is
+// there.
+func TestBulkRouteCrashAllOrNothing(t *testing.T) {
+	const bulkRouteBatch = 200
+	bin := buildBinary(t)
+	db := filepath.Join(t.TempDir(), "bulkroute.db")
+	seedv := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seedv)
+	rng := rand.New(rand.NewPCG(seedv, 2))
+	acked := map[int]bool{}
+	var mu sync.Mutex
+	batch := 0
+	for round := 0; round < 3; round++ {
+		p := startProc(t, nil, bin, "--db", db)
+		cr := loginAdmin(t, newClient(), p.base)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c := newClient()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				b := batch
+				batch++
+				mu.Unlock()
+				users := make([]map[string]string, bulkRouteBatch)
+				for i := range users {
+					name := fmt.Sprintf("k%04d-u%04d", b, i)
+					users[i] = map[string]string{"name": name, "email": name + "@example.org", "pass": "pw"}
+				}
+				body, _ := json.Marshal(map[string]any{"users": users})
+				req, _ := http.NewRequest("POST", p.base+"/api/bulk/register", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-User-Id", cr.UserID)
+				req.Header.Set("X-Auth-Token", cr.Token)
+				res, err := c.Do(req)
+				if err != nil {
+					return // the server is gone
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					mu.Lock()
+					acked[b] = true
+					mu.Unlock()
+				}
+			}
+		}()
+		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.wait(t, 10*time.Second)
+		close(stop)
+		<-done
+		runCheck(t, bin, db)
+	}
+
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	users, _, err := st.Users(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perBatch := map[int]int{}
+	for _, u := range users {
+		var b, i int
+		if _, err := fmt.Sscanf(u.Username, "k%04d-u%04d", &b, &i); err == nil {
+			perBatch[b]++
+		}
+	}
+	for b, n := range perBatch {
+		if n != bulkRouteBatch {
+			t.Errorf("batch %d has %d of %d users", b, n, bulkRouteBatch)
+		}
+	}
+	for b := range acked {
+		if perBatch[b] != bulkRouteBatch {
+			t.Errorf("acknowledged batch %d is missing", b)
+		}
+	}
+	if len(acked) == 0 {
+		t.Fatal("no bulk call was ever acknowledged: the test proved nothing")
+	}
+	t.Logf("%d calls made, %d acknowledged, %d batches stored", batch, len(acked), len(perBatch))
 }
