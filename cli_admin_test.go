@@ -132,7 +132,7 @@ func TestCLIUsers(t *testing.T) {
 	c.fails(1, `no user "nobody" [invalid-user]`, "x\n", "user", "passwd", "nobody", "--password-stdin")
 
 	// disable/enable, with the last-admin rule.
-	c.fails(1, "Cannot remove the admin role from the last active admin [last-admin]", "", "user", "disable", "alice")
+	c.fails(1, "The last active admin cannot lose the admin role, be deactivated or be deleted [last-admin]", "", "user", "disable", "alice")
 	c.ok("", "user", "disable", "bob")
 	if c.user("bob").Active {
 		t.Fatal("bob still active")
