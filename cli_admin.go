@@ -151,14 +151,12 @@ type adminSpec struct {
 	run      func(c *adminCmd, st *store.Store) error
 }
 
-const userRoutes = "the REST API's user routes"
-
 var adminCommands = map[string]adminSpec{
-	"user add":          {params: []string{"USERNAME"}, password: true, route: "POST /api/bulk/register", run: (*adminCmd).userAdd},
-	"user passwd":       {params: []string{"USER"}, password: true, route: userRoutes, run: (*adminCmd).userPasswd},
-	"user disable":      {params: []string{"USER"}, route: userRoutes, run: (*adminCmd).userDisable},
-	"user enable":       {params: []string{"USER"}, route: userRoutes, run: (*adminCmd).userEnable},
-	"user list":         {readOnly: true, route: userRoutes, run: (*adminCmd).userList},
+	"user add":          {params: []string{"USERNAME"}, password: true, route: "POST /api/v1/users.create", run: (*adminCmd).userAdd},
+	"user passwd":       {params: []string{"USER"}, password: true, route: "POST /api/v1/users.update", run: (*adminCmd).userPasswd},
+	"user disable":      {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userDisable},
+	"user enable":       {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userEnable},
+	"user list":         {readOnly: true, route: "GET /api/v1/users.list", run: (*adminCmd).userList},
 	"user role add":     {params: []string{"USER", "ROLE"}, route: "POST /api/users/:id/roles", run: (*adminCmd).userRoleAdd},
 	"user role remove":  {params: []string{"USER", "ROLE"}, route: "DELETE /api/users/:id/roles/:role", run: (*adminCmd).userRoleRemove},
 	"role add":          {params: []string{"NAME"}, route: "POST /api/roles", run: (*adminCmd).roleAdd},
@@ -198,7 +196,7 @@ func (c *adminCmd) open() (*store.Store, error) {
 	}
 	st, err := store.Open(c.db, store.Options{LockTimeout: cliLockTimeout, ReadOnly: c.readOnly})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or do this through the server's REST API instead: %s (README, \"Roles and permissions\")", c.db, c.route)
+		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or do this through the server's REST API instead: %s (see the README)", c.db, c.route)
 	}
 	if err != nil {
 		return nil, err

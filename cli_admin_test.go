@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"rocketlite/auth"
+	"rocketlite/handlers"
 	"rocketlite/store"
 )
 
@@ -131,7 +132,7 @@ func TestCLIUsers(t *testing.T) {
 	c.fails(1, `no user "nobody" [invalid-user]`, "x\n", "user", "passwd", "nobody", "--password-stdin")
 
 	// disable/enable, with the last-admin rule.
-	c.fails(1, "Cannot remove the admin role from the last active admin [last-admin]", "", "user", "disable", "alice")
+	c.fails(1, "The last active admin cannot lose the admin role, be deactivated or be deleted [last-admin]", "", "user", "disable", "alice")
 	c.ok("", "user", "disable", "bob")
 	if c.user("bob").Active {
 		t.Fatal("bob still active")
@@ -219,6 +220,25 @@ func TestCLIUsage(t *testing.T) {
 	c.fails(1, "no database at", "", "role", "list")
 }
 
+// Every command names the one route that does its job on a running server, and that route is
+// served: a vague pointer ("the user routes") leaves the operator guessing.
+func TestCLIRouteHintsAreRoutes(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "routes.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	served := map[string]bool{}
+	for _, r := range handlers.New(handlers.Config{Store: st}).Routes() {
+		served[r.Method+" "+r.Path] = true
+	}
+	for name, spec := range adminCommands {
+		if !served[spec.route] {
+			t.Errorf("rocketlite %s points at %q, which is not a served route", name, spec.route)
+		}
+	}
+}
+
 // TestCLIFileInUse: with the file held (as a running server holds it), every command stops
 // after the one-second lock timeout, says so and names the REST route to use instead.
 func TestCLIFileInUse(t *testing.T) {
@@ -236,7 +256,10 @@ func TestCLIFileInUse(t *testing.T) {
 		{[]string{"user", "role", "add", "alice", "bot"}, "POST /api/users/:id/roles"},
 		{[]string{"role", "list"}, "GET /api/roles"},
 		{[]string{"permission", "revoke", "create-c", "user"}, "DELETE /api/permissions/:id/roles/:role"},
-		{[]string{"user", "add", "bob", "--password-stdin"}, "POST /api/bulk/register"},
+		{[]string{"user", "add", "bob", "--password-stdin"}, "POST /api/v1/users.create"},
+		{[]string{"user", "passwd", "alice", "--password-stdin"}, "POST /api/v1/users.update"},
+		{[]string{"user", "disable", "alice"}, "POST /api/v1/users.update"},
+		{[]string{"user", "list"}, "GET /api/v1/users.list"},
 	}
 	for _, tc := range cases {
 		start := time.Now()

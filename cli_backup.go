@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,9 +15,13 @@ import (
 // lock, and then the REST API is the way (GET /api/backup).
 func openStopped(path string) (*store.Store, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", path)
 	}
-	return openStore(path, store.Options{ReadOnly: true, LockTimeout: 2 * time.Second})
+	st, err := store.Open(path, store.Options{ReadOnly: true, LockTimeout: 2 * time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or do this through the server's REST API instead: GET /api/backup (then check the copy)", path)
+	}
+	return st, err
 }
 
 func parseDBFlag(name string, args []string, getenv func(string) string, stderr io.Writer, nargs int, argsUsage string) (db string, rest []string, err error) {
@@ -27,17 +32,19 @@ func parseDBFlag(name string, args []string, getenv func(string) string, stderr 
 		fmt.Fprintf(stderr, "Usage: rocketlite %s [--db FILE] %s\n", name, argsUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	// Flags may follow OUT, as in the user/role/permission commands.
+	rest, err = parseInterleaved(fs, args)
+	if err != nil {
 		return "", nil, err
 	}
 	if err := envFallback(fs, getenv); err != nil {
 		return "", nil, err
 	}
-	if fs.NArg() != nargs {
+	if len(rest) != nargs {
 		fs.Usage()
 		return "", nil, usageError{fmt.Sprintf("rocketlite %s takes %d argument(s)", name, nargs)}
 	}
-	return db, fs.Args(), nil
+	return db, rest, nil
 }
 
 // backupCmd copies the database of a stopped server to OUT (temp file, fsync, rename, 0600).

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
 	"rocketlite/store"
 )
 
@@ -353,6 +356,36 @@ func TestRandomAdminPassword(t *testing.T) {
 	s3 := start(t, "--db", filepath.Join(t.TempDir(), "other.db"))
 	if e3 := s3.stderr.find(t, "no user existed: created an admin"); e3 == nil || e3["password"] == password {
 		t.Fatalf("second database: %v", e3)
+	}
+}
+
+// A quiet --log-level must not swallow the generated admin password: it is shown nowhere else.
+func TestRandomAdminPasswordQuietLog(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "q.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := &serveConfig{adminUser: "admin", logLevel: "error"}
+	if err := applySeeds(st, h, cfg, newLogger(logs, "json", cfg.logLevel)); err != nil {
+		t.Fatal(err)
+	}
+	if logs.find(t, "seeded") != nil {
+		t.Fatalf("an info line passed --log-level error:\n%s", logs.String())
+	}
+	e := logs.find(t, "no user existed: created an admin")
+	if e == nil {
+		t.Fatalf("--log-level error hid the generated admin password:\n%s", logs.String())
+	}
+	password, _ := e["password"].(string)
+	u, err := st.UserByUsername("admin")
+	if err != nil || u == nil || !h.Check(u.Hash, password) {
+		t.Fatalf("the logged password %q does not log the admin in (%v)", password, err)
 	}
 }
 

@@ -341,13 +341,14 @@ func TestBackupAndCheckCommands(t *testing.T) {
 		return out.String() + errb.String(), err
 	}
 	// While the server runs, the file is locked: say so, and point at the REST API.
-	if out, err := runCmd("backup", "--db", db, filepath.Join(dir, "b.db")); err == nil || !strings.Contains(err.Error(), "REST API") {
+	if out, err := runCmd("backup", "--db", db, filepath.Join(dir, "b.db")); err == nil || !strings.Contains(err.Error(), "REST API instead: GET /api/backup") {
 		t.Fatalf("backup of a running server: %v %s", err, out)
 	}
 	srv.stop(t)
 
 	out := filepath.Join(dir, "b.db")
-	if msg, err := runCmd("backup", "--db", db, out); err != nil {
+	// --db may come after OUT too, as in the other commands.
+	if msg, err := runCmd("backup", out, "--db", db); err != nil {
 		t.Fatalf("backup: %v %s", err, msg)
 	}
 	if m := fileMode(t, out); m != 0o600 {
@@ -362,8 +363,8 @@ func TestBackupAndCheckCommands(t *testing.T) {
 	if _, err := runCmd("backup", "--db", db); exitCode(err) != 2 {
 		t.Fatalf("backup without OUT: %v", err)
 	}
-	if _, err := runCmd("check", "--db", filepath.Join(dir, "missing.db")); err == nil {
-		t.Fatal("check of a missing file passed")
+	if msg, err := runCmd("check", "--db", filepath.Join(dir, "missing.db")); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Fatalf("check of a missing file: %v %s", err, msg)
 	}
 
 	// Restore: the copy serves, with every message.

@@ -299,6 +299,11 @@ func applySeeds(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.L
 		return err
 	}
 	if made {
+		// Shown whatever --log-level says: a generated password hidden by "--log-level error"
+		// would be lost for good, and the admin with it.
+		if log.GetLevel() > zerolog.WarnLevel {
+			log = log.Level(zerolog.WarnLevel)
+		}
 		ev := log.Warn().Str("user", cfg.adminUser)
 		if generated != "" {
 			// The one time a password is logged: the operator has no other way to learn it.

@@ -223,7 +223,7 @@ func TestLastAdminConflict(t *testing.T) {
 	before := ts.counts()
 	ts.do("DELETE", "/api/users/admin/roles/admin", &ts.admin, "").want(t, 409, map[string]any{
 		"status": "fail", "error": "last-admin",
-		"message": "Cannot remove the admin role from the last active admin [last-admin]"})
+		"message": "The last active admin cannot lose the admin role, be deactivated or be deleted [last-admin]"})
 	if !maps.Equal(before, ts.counts()) {
 		t.Fatal("409 wrote something")
 	}

@@ -161,6 +161,8 @@ func (a *API) messages0(c *call) (any, error) {
 	if before != "" {
 		if t, err := time.Parse(time.RFC3339Nano, before); err == nil {
 			q.Before = t
+		} else if t, err := time.Parse(time.DateOnly, before); err == nil {
+			q.Before = t // an ISO date without a time: midnight UTC
 		} else {
 			q.BeforeID = before
 		}

@@ -589,6 +589,13 @@ func TestMessages(t *testing.T) {
 		if got := get("?before=2000-01-01T00:00:00.000Z"); len(got) != 0 {
 			t.Fatalf("before 2000: %v", got)
 		}
+		// A date without a time is ISO-8601 too (midnight UTC), not an unknown message id.
+		if got := get("?before=2000-01-01"); len(got) != 0 {
+			t.Fatalf("before 2000 (date only): %v", got)
+		}
+		if got := get("?count=1&before=2999-12-31"); len(got) != 1 {
+			t.Fatalf("before 2999 (date only): %v", got)
+		}
 	})
 	t.Run("Unread", func(t *testing.T) {
 		if got := get("?unread=true&count=1000"); len(got) != 60 {

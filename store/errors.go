@@ -61,7 +61,7 @@ var (
 	ErrUnauthorized   = &Error{Kind: Unauthorized, Message: "You must be logged in to do this."}
 	ErrLoginRefused   = &Error{Kind: Unauthorized, Message: "Unauthorized"}
 	ErrNoPermission   = &Error{Kind: Denied, Message: "You do not have permission to do this"}
-	ErrLastAdmin      = &Error{Kind: Conflict, Code: "last-admin", Message: "Cannot remove the admin role from the last active admin"}
+	ErrLastAdmin      = &Error{Kind: Conflict, Code: "last-admin", Message: "The last active admin cannot lose the admin role, be deactivated or be deleted"}
 	ErrUsernameTaken  = &Error{Kind: Invalid, Code: "username-taken", Message: "Username is already in use"}
 	ErrEmailTaken     = &Error{Kind: Invalid, Code: "email-taken", Message: "E-mail is already in use"}
 	ErrRoomNameTaken  = &Error{Kind: Invalid, Code: "duplicate-name", Message: "A room with that name already exists"}

@@ -160,7 +160,7 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 		if q.BeforeID != "" {
 			k := tx.Bucket(bMessageIDs).Get([]byte(q.BeforeID))
 			if k == nil || !hasPrefix(k, prefix(rid)) {
-				return Errorf(Invalid, "invalid-before", "before names no message of this room")
+				return Errorf(Invalid, "invalid-before", "before is neither the _id of a message of this room nor an ISO date such as 2015-07-24T14:35:23.542Z")
 			}
 			maxSeq = binary.BigEndian.Uint64(k[len(k)-8:]) - 1
 		}
