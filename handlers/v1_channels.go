@@ -131,10 +131,16 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.st.Leave(rid, c.user.ID); err != nil {
+	left, err := a.st.Leave(rid, c.user.ID)
+	if err != nil {
 		return nil, err
 	}
-	// The caller may have just left a private room: show it as it now is, without them.
+	if !left {
+		// Not a member: the room as the caller may see it (a private room: 403, never its
+		// members and texts).
+		return a.channel1(rid, c.user.ID)
+	}
+	// The caller has just left, maybe a private room: show it as it now is, without them.
 	r, err := a.st.RoomMembers(rid)
 	if err != nil {
 		return nil, err
