@@ -34,3 +34,34 @@ func TestV1LeavePrivateRoomNotMember(t *testing.T) {
 		t.Fatalf("usernames after leave = %v", names)
 	}
 }
+
+// access-permissions cannot be taken from the admin role, through any route: afterwards no
+// one could manage roles and permissions, and no route could give it back.
+func TestAdminKeepsAccessPermissions(t *testing.T) {
+	ts := newTestServer(t)
+	before := ts.counts()
+	ts.do("DELETE", "/api/permissions/access-permissions/roles/admin", &ts.admin, "").want(t, 409, map[string]any{
+		"status": "fail", "error": "admin-access"})
+	ts.do("POST", "/api/v1/permissions.update", &ts.admin,
+		`{"permissions":[{"_id":"access-permissions","roles":["user"]}]}`).wantErr1(t, 400, "error-admin-access")
+	ts.do("POST", "/api/v1/permissions.update", &ts.admin,
+		`{"permissions":[{"_id":"delete-user","roles":[]},{"_id":"access-permissions","roles":[]}]}`).wantErr1(t, 400, "error-admin-access")
+	ts.unchanged1(t, before)
+	p, err := ts.st.Permission("access-permissions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(p.Roles, ",") != "admin" {
+		t.Fatalf("access-permissions roles = %v", p.Roles)
+	}
+	p, err = ts.st.Permission("delete-user")
+	if err != nil || strings.Join(p.Roles, ",") != "admin" {
+		t.Fatalf("delete-user changed by a refused update: %v %v", p, err)
+	}
+	ts.do("GET", "/api/permissions", &ts.admin, "").want(t, 200, nil)
+	// Other roles may still be given it and taken away.
+	ts.do("POST", "/api/permissions/access-permissions/roles", &ts.admin, `{"role":"bot"}`).want(t, 200, nil)
+	ts.do("DELETE", "/api/permissions/access-permissions/roles/bot", &ts.admin, "").want(t, 200, nil)
+	ts.do("POST", "/api/v1/permissions.update", &ts.admin,
+		`{"permissions":[{"_id":"access-permissions","roles":["admin","bot"]}]}`).want(t, 200, nil)
+}
