@@ -73,7 +73,7 @@ func (a *API) roomParam(in body) (string, error) {
 	return r.ID, nil
 }
 
-// pageParams reads count and offset: count 0 or absent is the default page size.
+// pageParams1 reads count and offset: count 0 or absent is the default page size.
 func pageParams1(in body, def int) (count, offset int, err error) {
 	if count, err = in.integer("count", 0, 0, 1<<30); err != nil {
 		return 0, 0, err

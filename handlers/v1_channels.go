@@ -59,7 +59,7 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 	return a.channel1(rid, c.user.ID)
 }
 
-// roomName checks a new room name.
+// roomNameParam1 reads and checks a new room name.
 func roomNameParam1(in body) (string, error) {
 	name, err := in.str("name")
 	if err != nil {
@@ -148,7 +148,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	return J("channel", roomOf(r), "success", true), nil
 }
 
-// timeParam reads an ISO-8601 time parameter (zero if absent).
+// timeParam1 reads an ISO-8601 time parameter (zero if absent).
 func timeParam1(in body, name string) (time.Time, error) {
 	s, err := in.str(name)
 	if err != nil || s == "" {
@@ -285,7 +285,7 @@ func (a *API) setRoomText(c *call, field string, set func(r *store.Room, s strin
 	return J(field, s, "success", true), nil
 }
 
-// userParam finds the user a call names by userId or else username.
+// userParam1 finds the user a call names by userId or else username.
 func (a *API) userParam1(in body) (*store.User, error) {
 	id, err := in.str("userId")
 	if err != nil {

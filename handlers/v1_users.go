@@ -50,7 +50,7 @@ func checkUserFields(username, email, name string) error {
 	return nil
 }
 
-// knownRoles checks that every role exists.
+// knownRoles1 checks that every role exists.
 func (a *API) knownRoles1(roles []string) error {
 	all, err := a.st.Roles()
 	if err != nil {

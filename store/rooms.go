@@ -121,7 +121,7 @@ func (s *Store) RoomByName(name string) (r *Room, err error) {
 	return r, err
 }
 
-// RoomWithMembers is a room and the usernames of its members, in join order of their keys.
+// RoomWithMembers is a room and the usernames of its members, sorted.
 type RoomWithMembers struct {
 	*Room
 	Usernames []string

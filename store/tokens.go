@@ -91,11 +91,6 @@ func deleteToken(tx *bolt.Tx, h TokenHash) error {
 	return tx.Bucket(bTokensByUser).Delete(join2(uid, h[:]))
 }
 
-// RevokeUserTokens deletes every token of the user.
-func (s *Store) RevokeUserTokens(uid string) error {
-	return s.batch(func(tx *bolt.Tx) error { return revokeUserTokens(tx, uid) })
-}
-
 func revokeUserTokens(tx *bolt.Tx, uid string) error {
 	p := prefix(uid)
 	var hashes []TokenHash
@@ -142,7 +137,7 @@ func (s *Store) SweepTokens(limit int) (int, error) {
 	return n, err
 }
 
-// TokenCount is the number of stored tokens (for tests and the check command).
+// TokenCount is the number of stored tokens (tests).
 func (s *Store) TokenCount() (n int, err error) {
 	err = s.view(func(tx *bolt.Tx) error { n = tx.Bucket(bTokens).Stats().KeyN; return nil })
 	return n, err
