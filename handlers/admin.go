@@ -41,6 +41,14 @@ func permissionOf(p *store.Permission) permissionView {
 	return permissionView{ID: p.ID, Roles: roles, UpdatedAt: jsTime(p.UpdatedAt)}
 }
 
+func permissionsOf(ps []*store.Permission) []permissionView {
+	out := make([]permissionView, len(ps))
+	for i, p := range ps {
+		out[i] = permissionOf(p)
+	}
+	return out
+}
+
 func (a *API) mayManage(c *call) error { return rbac.Require(a.st, c.user, rbac.AccessPermissions) }
 
 // requiredStr reads a string parameter that must be present and not empty.
@@ -159,11 +167,7 @@ func (a *API) listPermissions(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]permissionView, len(perms))
-	for i, p := range perms {
-		out[i] = permissionOf(p)
-	}
-	return J("status", "success", "permissions", out), nil
+	return J("status", "success", "permissions", permissionsOf(perms)), nil
 }
 
 // POST /api/permissions/:id/roles {"role"}

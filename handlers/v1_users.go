@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"rocketlite/auth"
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -46,20 +47,6 @@ func checkUserFields(username, email, name string) error {
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)
 	case name != "" && (utf8.RuneCountInString(name) > 100 || hasControl(name, false)):
 		return badRequest("error-invalid-name", "name must be at most 100 characters without control characters")
-	}
-	return nil
-}
-
-// knownRoles1 checks that every role exists.
-func (a *API) knownRoles1(roles []string) error {
-	all, err := a.st.Roles()
-	if err != nil {
-		return err
-	}
-	for _, r := range roles {
-		if !slices.ContainsFunc(all, func(x *store.Role) bool { return x.Name == r }) {
-			return badRequest("error-invalid-role", "Role %q does not exist", r)
-		}
 	}
 	return nil
 }
@@ -112,7 +99,7 @@ func (a *API) usersCreate1(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if err := a.knownRoles1(roles); err != nil {
+	if err := rbac.CheckRoles(a.st, roles); err != nil {
 		return nil, err
 	}
 	active, err := c.in.boolean("active", true)
@@ -282,7 +269,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		if err := a.need1(c, "access-permissions", ""); err != nil {
 			return nil, err
 		}
-		if err := a.knownRoles1(roles); err != nil {
+		if err := rbac.CheckRoles(a.st, roles); err != nil {
 			return nil, err
 		}
 	}
