@@ -112,11 +112,11 @@ func (a *API) publicRooms(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	rooms, _, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	return J("status", "success", "rooms", roomsOf(page(rooms, offset, count))), nil
+	return J("status", "success", "rooms", roomsOf(rooms)), nil
 }
 
 // page cuts a list to offset and count (count 0: everything after offset).

@@ -27,12 +27,11 @@ func (a *API) channelsList1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	rooms, total, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	p := page(rooms, offset, count)
-	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
 }
 
 // channelsListJoined1 lists the public rooms the caller is in, by name.

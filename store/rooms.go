@@ -156,31 +156,48 @@ func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
 	return r, err
 }
 
-// Rooms returns every room for which keep returns true, with member names, most messages
-// first (ties by name).
-func (s *Store) Rooms(keep func(*Room) bool) (rooms []RoomWithMembers, err error) {
+// Rooms returns the rooms for which keep returns true, most messages first (ties by name):
+// offset skipped, at most count of them (count 0: all the rest), with their members' names,
+// and how many rooms keep accepted in all. Only the page's members are read, so a short page
+// of a store with many big rooms stays cheap.
+func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		rooms = rooms[:0]
-		return tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
+		var all []*Room
+		err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
 			var r Room
 			if err := unmarshal(v, &r); err != nil {
 				return err
 			}
-			if !keep(&r) {
-				return nil
+			if keep(&r) {
+				all = append(all, &r)
 			}
-			names, err := roomUsernames(tx, r.ID)
-			rooms = append(rooms, RoomWithMembers{Room: &r, Usernames: names})
-			return err
+			return nil
 		})
-	})
-	sort.SliceStable(rooms, func(i, j int) bool {
-		if rooms[i].Msgs != rooms[j].Msgs {
-			return rooms[i].Msgs > rooms[j].Msgs
+		if err != nil {
+			return err
 		}
-		return rooms[i].Name < rooms[j].Name
+		sort.SliceStable(all, func(i, j int) bool {
+			if all[i].Msgs != all[j].Msgs {
+				return all[i].Msgs > all[j].Msgs
+			}
+			return all[i].Name < all[j].Name
+		})
+		total = len(all)
+		all = all[min(offset, len(all)):]
+		if count > 0 && count < len(all) {
+			all = all[:count]
+		}
+		rooms = make([]RoomWithMembers, len(all))
+		for i, r := range all {
+			names, err := roomUsernames(tx, r.ID)
+			if err != nil {
+				return err
+			}
+			rooms[i] = RoomWithMembers{Room: r, Usernames: names}
+		}
+		return nil
 	})
-	return rooms, err
+	return rooms, total, err
 }
 
 // UserRooms returns the rooms the user is a member of, with member names.
