@@ -119,18 +119,6 @@ func (a *API) publicRooms(c *call) (any, error) {
 	return J("status", "success", "rooms", roomsOf(rooms)), nil
 }
 
-// page cuts a list to offset and count (count 0: everything after offset).
-func page[T any](list []T, offset, count int) []T {
-	if offset >= len(list) {
-		return list[:0]
-	}
-	list = list[offset:]
-	if count > 0 && count < len(list) {
-		list = list[:count]
-	}
-	return list
-}
-
 func (a *API) join0(c *call) (any, error) {
 	if _, err := a.st.Join(c.ps.ByName("id"), c.user.ID); err != nil {
 		return nil, err

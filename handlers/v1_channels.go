@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -40,14 +39,11 @@ func (a *API) channelsListJoined1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.UserRooms(c.user.ID)
+	rooms, total, err := a.st.UserRooms(c.user.ID, func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	rooms = slices.DeleteFunc(rooms, func(r store.RoomWithMembers) bool { return r.Type != store.Public })
-	slices.SortFunc(rooms, func(x, y store.RoomWithMembers) int { return strings.Compare(x.Name, y.Name) })
-	p := page(rooms, offset, count)
-	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {

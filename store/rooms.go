@@ -183,45 +183,53 @@ func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWit
 			return all[i].Name < all[j].Name
 		})
 		total = len(all)
-		all = all[min(offset, len(all)):]
-		if count > 0 && count < len(all) {
-			all = all[:count]
-		}
-		rooms = make([]RoomWithMembers, len(all))
-		for i, r := range all {
-			names, err := roomUsernames(tx, r.ID)
-			if err != nil {
-				return err
-			}
-			rooms[i] = RoomWithMembers{Room: r, Usernames: names}
-		}
-		return nil
+		rooms, err = pageWithMembers(tx, all, offset, count)
+		return err
 	})
 	return rooms, total, err
 }
 
-// UserRooms returns the rooms the user is a member of, with member names.
-func (s *Store) UserRooms(uid string) (rooms []RoomWithMembers, err error) {
+// UserRooms is Rooms for the rooms the user is a member of, sorted by name.
+func (s *Store) UserRooms(uid string, keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ids, err := userRoomIDs(tx, uid)
 		if err != nil {
 			return err
 		}
-		rooms = rooms[:0]
+		var all []*Room
 		for _, id := range ids {
 			r, err := getRoom(tx, id)
 			if err != nil {
 				return err
 			}
-			names, err := roomUsernames(tx, id)
-			if err != nil {
-				return err
+			if keep(r) {
+				all = append(all, r)
 			}
-			rooms = append(rooms, RoomWithMembers{Room: r, Usernames: names})
 		}
-		return nil
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+		total = len(all)
+		rooms, err = pageWithMembers(tx, all, offset, count)
+		return err
 	})
-	return rooms, err
+	return rooms, total, err
+}
+
+// pageWithMembers cuts rooms to offset and count (0: all the rest) and reads the members of
+// the rooms left.
+func pageWithMembers(tx *bolt.Tx, rooms []*Room, offset, count int) ([]RoomWithMembers, error) {
+	rooms = rooms[min(offset, len(rooms)):]
+	if count > 0 && count < len(rooms) {
+		rooms = rooms[:count]
+	}
+	out := make([]RoomWithMembers, len(rooms))
+	for i, r := range rooms {
+		names, err := roomUsernames(tx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = RoomWithMembers{Room: r, Usernames: names}
+	}
+	return out, nil
 }
 
 func userRoomIDs(tx *bolt.Tx, uid string) ([]string, error) {

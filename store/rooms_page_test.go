@@ -97,3 +97,50 @@ func BenchmarkRoomsPage(b *testing.B) {
 		}
 	}
 }
+
+// TestUserRoomsPage: the user's rooms that keep accepts, by name, paged, with the total.
+func TestUserRoomsPage(t *testing.T) {
+	f := newFixture(t)
+	u := &User{Username: "u", Active: true}
+	other := &User{Username: "other", Active: true}
+	if err := f.s.CreateUsers([]*User{u, other}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"c", "a", "p", "b", "notmine"} {
+		r := &Room{Name: name, Type: Public}
+		members := []string{u.ID, other.ID}
+		switch name {
+		case "p":
+			r.Type = Private
+		case "notmine":
+			members = []string{other.ID}
+		}
+		if err := f.s.CreateRoom(r, members, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	public := func(r *Room) bool { return r.Type == Public }
+	for _, c := range []struct {
+		offset, count int
+		want          []string
+	}{
+		{0, 0, []string{"a", "b", "c"}},
+		{1, 1, []string{"b"}},
+		{3, 0, nil},
+	} {
+		rooms, total, err := f.s.UserRooms(u.ID, public, c.offset, c.count)
+		if err != nil || total != 3 {
+			t.Fatalf("offset %d count %d: total %d, %v", c.offset, c.count, total, err)
+		}
+		var got []string
+		for _, r := range rooms {
+			got = append(got, r.Name)
+			if !slices.Equal(r.Usernames, []string{"other", "u"}) {
+				t.Fatalf("%s: usernames %v", r.Name, r.Usernames)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Fatalf("offset %d count %d: %v, want %v", c.offset, c.count, got, c.want)
+		}
+	}
+}
