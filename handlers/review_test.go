@@ -3,8 +3,10 @@ package handlers
 // Regression tests of the review (one per finding fixed).
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A non-member "leaving" a private room must not get the room's document (members, topic)
@@ -64,4 +66,29 @@ func TestAdminKeepsAccessPermissions(t *testing.T) {
 	ts.do("DELETE", "/api/permissions/access-permissions/roles/bot", &ts.admin, "").want(t, 200, nil)
 	ts.do("POST", "/api/v1/permissions.update", &ts.admin,
 		`{"permissions":[{"_id":"access-permissions","roles":["admin","bot"]}]}`).want(t, 200, nil)
+}
+
+// Guessing the current password through users.update counts against the account like failed
+// logins: after the limit even the right one is refused, and so is a login.
+func TestCurrentPasswordGuessesThrottled(t *testing.T) {
+	ts := newTestServer(t, withDefaultLimits)
+	alice, ca := ts.user1(t, "alice")
+	guess := func(pw string) response {
+		return ts.do("POST", "/api/v1/users.update", &ca,
+			`{"userId":"`+alice.ID+`","data":{"password":"new-pass","currentPassword":"`+pw+`"}}`)
+	}
+	for i := range 10 {
+		guess(fmt.Sprintf("guess-%d", i)).wantErr1(t, 400, "error-invalid-password")
+	}
+	before := ts.counts()
+	res := guess("alice-pass")
+	if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("right password after 10 wrong guesses: %d %s", res.Status, res.Raw)
+	}
+	ts.unchanged1(t, before)
+	if res := ts.do("POST", "/api/login", nil, "user=alice&password=alice-pass"); res.Status != 429 {
+		t.Fatalf("login after 10 wrong guesses: %d %s", res.Status, res.Raw)
+	}
+	ts.clock.Advance(16 * time.Minute)
+	guess("alice-pass").want(t, 200, map[string]any{"success": true})
 }

@@ -351,7 +351,9 @@ var errCurrentPassword = &store.Error{Kind: store.Invalid, Code: "error-invalid-
 	Message: "The current password (data.currentPassword) is missing or wrong"}
 
 // checkCurrentPassword checks data.currentPassword of an own password change: the password,
-// or its SHA-256 hex digest as Rocket.Chat's clients send it.
+// or its SHA-256 hex digest as Rocket.Chat's clients send it. A wrong one counts as a failed
+// login of the account, and a locked account is refused: else a stolen token could guess the
+// password here, unthrottled, and then change it.
 func (a *API) checkCurrentPassword(u *store.User, d body) error {
 	cur, err := d.str("currentPassword")
 	if err != nil {
@@ -360,8 +362,12 @@ func (a *API) checkCurrentPassword(u *store.User, d body) error {
 	if cur == "" {
 		return errCurrentPassword
 	}
+	if err := a.checkLoginAccount(u.ID); err != nil {
+		return err
+	}
 	if a.cfg.Hasher.Check(u.Hash, cur) || (auth.ValidDigest(cur) && a.cfg.Hasher.CheckDigest(u.Hash, cur)) {
 		return nil
 	}
+	a.loginAccount.add(u.ID, a.st.Now())
 	return errCurrentPassword
 }
