@@ -92,3 +92,16 @@ func TestCurrentPasswordGuessesThrottled(t *testing.T) {
 	ts.clock.Advance(16 * time.Minute)
 	guess("alice-pass").want(t, 200, map[string]any{"success": true})
 }
+
+// An e-mail address longer than any real one is a bad record of bulk/register, found before
+// any password is hashed, not a store error after the whole batch was hashed.
+func TestBulkRegisterLongEmailIsBadRecord(t *testing.T) {
+	ts := newTestServer(t)
+	long := strings.Repeat("a", 250) + "@example.org"
+	before := ts.counts()
+	ts.do("POST", "/api/bulk/register", &ts.admin,
+		`{"users":[{"email":"ok@example.org","name":"ok","pass":"p"},{"email":"`+long+`","name":"long","pass":"p"}]}`).
+		want(t, 400, map[string]any{"status": "fail", "error": "invalid-user-record",
+			"message": "[restapi] bulk/register -> record #1 is invalid [invalid-user-record]"})
+	ts.unchanged1(t, before)
+}

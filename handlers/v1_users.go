@@ -43,7 +43,7 @@ func checkUserFields(username, email, name string) error {
 	switch {
 	case username != "" && !store.ValidName(username):
 		return badRequest("error-invalid-username", "%q is not a valid username (letters, digits, - _ . ; at most 100)", username)
-	case email != "" && (!store.ValidEmail(email) || len(email) > 254):
+	case email != "" && !store.ValidEmail(email):
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)
 	case name != "" && (utf8.RuneCountInString(name) > 100 || hasControl(name, false)):
 		return badRequest("error-invalid-name", "name must be at most 100 characters without control characters")
