@@ -60,8 +60,8 @@ func requiredStr(in body, name string) (string, error) {
 	return v, err
 }
 
-// GET /api/roles
-func (a *API) listRoles(c *call) (any, error) {
+// managedRoles is every role, for a caller holding access-permissions (both APIs' lists).
+func (a *API) managedRoles(c *call) ([]roleView, error) {
 	if err := a.mayManage(c); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,16 @@ func (a *API) listRoles(c *call) (any, error) {
 	for i, r := range roles {
 		out[i] = roleOf(r)
 	}
-	return J("status", "success", "roles", out), nil
+	return out, nil
+}
+
+// GET /api/roles
+func (a *API) listRoles(c *call) (any, error) {
+	roles, err := a.managedRoles(c)
+	if err != nil {
+		return nil, err
+	}
+	return J("status", "success", "roles", roles), nil
 }
 
 // POST /api/roles {"name","description"?,"scope"?}

@@ -183,18 +183,11 @@ func (a *API) me1(c *call) (any, error) {
 // access-permissions (API.md §3) ---
 
 func (a *API) rolesList1(c *call) (any, error) {
-	if err := a.need1(c, "access-permissions", ""); err != nil {
-		return nil, err
-	}
-	roles, err := a.st.Roles()
+	roles, err := a.managedRoles(c)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]roleView, len(roles))
-	for i, r := range roles {
-		out[i] = roleOf(r)
-	}
-	return J("roles", out, "success", true), nil
+	return J("roles", roles, "success", true), nil
 }
 
 func (a *API) permissionsListAll1(c *call) (any, error) {
