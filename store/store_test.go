@@ -550,14 +550,44 @@ func TestUpdateUserRevokesTokens(t *testing.T) {
 func TestInactiveUserRefused(t *testing.T) {
 	f := newFixture(t)
 	f.user("admin")
-	u := &User{Username: "ghost", Hash: "h", Active: false}
+	u := &User{Username: "ghost", Hash: "h", Active: true}
 	if err := f.s.CreateUser(u, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.AddToken(u.ID, TokenHash{7}, f.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.s.Authenticate(u.ID, TokenHash{7})
+	// Deactivate without the token revocation UpdateUser does: the flag alone must refuse.
+	err := f.s.update(func(tx *bolt.Tx) error {
+		u.Active = false
+		return putUser(tx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.Authenticate(u.ID, TokenHash{7})
+	wantKind(t, err, Unauthorized)
+}
+
+// A login that checked the password just before the user was deactivated must not store its
+// token afterwards: re-enabling the user would bring that session back to life.
+func TestAddTokenRefusesInactiveUser(t *testing.T) {
+	f := newFixture(t)
+	f.user("admin")
+	u := &User{Username: "ghost", Hash: "h", Active: false}
+	if err := f.s.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.s.Counts()
+	err := f.s.AddToken(u.ID, TokenHash{7}, f.clock.Now().Add(time.Hour))
+	wantKind(t, err, Unauthorized)
+	if after, _ := f.s.Counts(); after["tokens"] != before["tokens"] || after["tokens_by_user"] != before["tokens_by_user"] {
+		t.Fatalf("a refused token was stored: %v -> %v", before, after)
+	}
+	if _, err := f.s.UpdateUser(u.ID, func(u *User) error { u.Active = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.Authenticate(u.ID, TokenHash{7})
 	wantKind(t, err, Unauthorized)
 }
 

@@ -36,12 +36,18 @@ func expiryKey(expires time.Time, h TokenHash) []byte {
 	return append(be64(uint64(expires.UnixNano())), h[:]...)
 }
 
-// AddToken records a login token for uid, valid until expires.
+// AddToken records a login token for uid, valid until expires. A user deactivated since the
+// caller checked the password is refused (ErrLoginRefused): the token would come back to life
+// when the user is enabled again.
 func (s *Store) AddToken(uid string, h TokenHash, expires time.Time) error {
 	issued := s.now()
 	return s.batch(func(tx *bolt.Tx) error {
-		if _, err := getUser(tx, uid); err != nil {
+		u, err := getUser(tx, uid)
+		if err != nil {
 			return err
+		}
+		if !u.Active {
+			return ErrLoginRefused
 		}
 		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
 			return err
