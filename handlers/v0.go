@@ -74,7 +74,7 @@ func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User
 	}
 	a.loginAccount.reset(account)
 	tok := auth.NewToken()
-	if err := a.st.AddToken(u.ID, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
+	if err := a.st.AddToken(u, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
 		return nil, "", err
 	}
 	return u, tok, nil

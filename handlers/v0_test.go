@@ -286,7 +286,7 @@ func TestUnauthorized(t *testing.T) {
 				ts.t.Fatal(err)
 			}
 			tok := auth.NewToken()
-			if err := ts.st.AddToken(u.ID, auth.HashToken(tok), ts.clock.Now().Add(time.Hour)); err == nil {
+			if err := ts.st.AddToken(u, auth.HashToken(tok), ts.clock.Now().Add(time.Hour)); err == nil {
 				ts.t.Fatal("a token was stored for an inactive user")
 			}
 			return &creds{u.ID, tok}

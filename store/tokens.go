@@ -36,17 +36,19 @@ func expiryKey(expires time.Time, h TokenHash) []byte {
 	return append(be64(uint64(expires.UnixNano())), h[:]...)
 }
 
-// AddToken records a login token for uid, valid until expires. A user deactivated since the
-// caller checked the password is refused (ErrLoginRefused): the token would come back to life
-// when the user is enabled again.
-func (s *Store) AddToken(uid string, h TokenHash, expires time.Time) error {
+// AddToken records a login token for u, valid until expires. u is the user as the caller
+// found it when it checked the password: if the user has been deactivated or has changed
+// password since, the token is refused (ErrLoginRefused), else a login racing the change
+// would keep a session that the change revokes, or one that comes back on re-enabling.
+func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 	issued := s.now()
+	uid := u.ID
 	return s.batch(func(tx *bolt.Tx) error {
-		u, err := getUser(tx, uid)
+		now, err := getUser(tx, uid)
 		if err != nil {
 			return err
 		}
-		if !u.Active {
+		if !now.Active || now.Hash != u.Hash {
 			return ErrLoginRefused
 		}
 		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
