@@ -95,7 +95,7 @@ func TestSweepOnce(t *testing.T) {
 				if i >= expired {
 					exp = clk.Now().Add(time.Hour)
 				}
-				errs <- st.AddToken(u.ID, HashToken(NewToken()), exp)
+				errs <- st.AddToken(u, HashToken(NewToken()), exp)
 			}
 		}()
 	}

@@ -41,6 +41,14 @@ func permissionOf(p *store.Permission) permissionView {
 	return permissionView{ID: p.ID, Roles: roles, UpdatedAt: jsTime(p.UpdatedAt)}
 }
 
+func permissionsOf(ps []*store.Permission) []permissionView {
+	out := make([]permissionView, len(ps))
+	for i, p := range ps {
+		out[i] = permissionOf(p)
+	}
+	return out
+}
+
 func (a *API) mayManage(c *call) error { return rbac.Require(a.st, c.user, rbac.AccessPermissions) }
 
 // requiredStr reads a string parameter that must be present and not empty.
@@ -52,8 +60,8 @@ func requiredStr(in body, name string) (string, error) {
 	return v, err
 }
 
-// GET /api/roles
-func (a *API) listRoles(c *call) (any, error) {
+// managedRoles is every role, for a caller holding access-permissions (both APIs' lists).
+func (a *API) managedRoles(c *call) ([]roleView, error) {
 	if err := a.mayManage(c); err != nil {
 		return nil, err
 	}
@@ -65,7 +73,16 @@ func (a *API) listRoles(c *call) (any, error) {
 	for i, r := range roles {
 		out[i] = roleOf(r)
 	}
-	return J("status", "success", "roles", out), nil
+	return out, nil
+}
+
+// GET /api/roles
+func (a *API) listRoles(c *call) (any, error) {
+	roles, err := a.managedRoles(c)
+	if err != nil {
+		return nil, err
+	}
+	return J("status", "success", "roles", roles), nil
 }
 
 // POST /api/roles {"name","description"?,"scope"?}
@@ -159,11 +176,7 @@ func (a *API) listPermissions(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]permissionView, len(perms))
-	for i, p := range perms {
-		out[i] = permissionOf(p)
-	}
-	return J("status", "success", "permissions", out), nil
+	return J("status", "success", "permissions", permissionsOf(perms)), nil
 }
 
 // POST /api/permissions/:id/roles {"role"}

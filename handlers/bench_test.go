@@ -71,7 +71,7 @@ func newBenchEnv(b *testing.B, msgs int) *benchEnv {
 		done += n
 	}
 	tok := auth.NewToken()
-	if err := st.AddToken(admin.ID, auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
+	if err := st.AddToken(admin, auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
 	api := New(Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard), Version: "bench"})

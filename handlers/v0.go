@@ -74,7 +74,7 @@ func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User
 	}
 	a.loginAccount.reset(account)
 	tok := auth.NewToken()
-	if err := a.st.AddToken(u.ID, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
+	if err := a.st.AddToken(u, auth.HashToken(tok), a.st.Now().Add(a.cfg.TokenTTL)); err != nil {
 		return nil, "", err
 	}
 	return u, tok, nil
@@ -112,23 +112,11 @@ func (a *API) publicRooms(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	rooms, _, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	return J("status", "success", "rooms", roomsOf(page(rooms, offset, count))), nil
-}
-
-// page cuts a list to offset and count (count 0: everything after offset).
-func page[T any](list []T, offset, count int) []T {
-	if offset >= len(list) {
-		return list[:0]
-	}
-	list = list[offset:]
-	if count > 0 && count < len(list) {
-		list = list[:count]
-	}
-	return list
+	return J("status", "success", "rooms", roomsOf(rooms)), nil
 }
 
 func (a *API) join0(c *call) (any, error) {

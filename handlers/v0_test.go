@@ -279,14 +279,15 @@ func TestUnauthorized(t *testing.T) {
 			return &bob
 		}},
 		{"InactiveWithLiveToken", func(ts *testServer) *creds {
-			// A token that outlived its user's deactivation (UpdateUser revokes, so plant one).
+			// A token issued as its user is deactivated (a login racing the deactivation):
+			// the store refuses to keep it, and the API refuses it.
 			u := &store.User{Username: "ghost", Hash: "x", Active: false}
 			if err := ts.st.CreateUser(u, false); err != nil {
 				ts.t.Fatal(err)
 			}
 			tok := auth.NewToken()
-			if err := ts.st.AddToken(u.ID, auth.HashToken(tok), ts.clock.Now().Add(time.Hour)); err != nil {
-				ts.t.Fatal(err)
+			if err := ts.st.AddToken(u, auth.HashToken(tok), ts.clock.Now().Add(time.Hour)); err == nil {
+				ts.t.Fatal("a token was stored for an inactive user")
 			}
 			return &creds{u.ID, tok}
 		}},

@@ -73,7 +73,7 @@ func (a *API) roomParam(in body) (string, error) {
 	return r.ID, nil
 }
 
-// pageParams reads count and offset: count 0 or absent is the default page size.
+// pageParams1 reads count and offset: count 0 or absent is the default page size.
 func pageParams1(in body, def int) (count, offset int, err error) {
 	if count, err = in.integer("count", 0, 0, 1<<30); err != nil {
 		return 0, 0, err
@@ -182,45 +182,12 @@ func (a *API) me1(c *call) (any, error) {
 // --- roles and permissions: the twins of API 0.1's management routes, which need
 // access-permissions (API.md §3) ---
 
-type roleView1 struct {
-	ID          string `json:"_id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Scope       string `json:"scope"`
-	Protected   bool   `json:"protected"`
-}
-
 func (a *API) rolesList1(c *call) (any, error) {
-	if err := a.need1(c, "access-permissions", ""); err != nil {
-		return nil, err
-	}
-	roles, err := a.st.Roles()
+	roles, err := a.managedRoles(c)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]roleView1, len(roles))
-	for i, r := range roles {
-		out[i] = roleView1{ID: r.Name, Name: r.Name, Description: r.Description, Scope: r.Scope, Protected: r.Protected}
-	}
-	return J("roles", out, "success", true), nil
-}
-
-type permissionView1 struct {
-	ID        string   `json:"_id"`
-	Roles     []string `json:"roles"`
-	UpdatedAt jsTime   `json:"_updatedAt"`
-}
-
-func permissionsOf1(ps []*store.Permission) []permissionView1 {
-	out := make([]permissionView1, len(ps))
-	for i, p := range ps {
-		roles := p.Roles
-		if roles == nil {
-			roles = []string{}
-		}
-		out[i] = permissionView1{ID: p.ID, Roles: roles, UpdatedAt: jsTime(p.UpdatedAt)}
-	}
-	return out
+	return J("roles", roles, "success", true), nil
 }
 
 func (a *API) permissionsListAll1(c *call) (any, error) {
@@ -231,7 +198,7 @@ func (a *API) permissionsListAll1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return J("update", permissionsOf1(perms), "remove", []any{}, "success", true), nil
+	return J("update", permissionsOf(perms), "remove", []any{}, "success", true), nil
 }
 
 func (a *API) permissionsUpdate1(c *call) (any, error) {
@@ -263,5 +230,5 @@ func (a *API) permissionsUpdate1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return J("permissions", permissionsOf1(all), "success", true), nil
+	return J("permissions", permissionsOf(all), "success", true), nil
 }

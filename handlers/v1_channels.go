@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,12 +26,11 @@ func (a *API) channelsList1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public })
+	rooms, total, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	p := page(rooms, offset, count)
-	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
 }
 
 // channelsListJoined1 lists the public rooms the caller is in, by name.
@@ -41,14 +39,11 @@ func (a *API) channelsListJoined1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, err := a.st.UserRooms(c.user.ID)
+	rooms, total, err := a.st.UserRooms(c.user.ID, func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
 	if err != nil {
 		return nil, err
 	}
-	rooms = slices.DeleteFunc(rooms, func(r store.RoomWithMembers) bool { return r.Type != store.Public })
-	slices.SortFunc(rooms, func(x, y store.RoomWithMembers) int { return strings.Compare(x.Name, y.Name) })
-	p := page(rooms, offset, count)
-	return list1("channels", roomsOf(p), len(p), offset, len(rooms)), nil
+	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {
@@ -59,7 +54,7 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 	return a.channel1(rid, c.user.ID)
 }
 
-// roomName checks a new room name.
+// roomNameParam1 reads and checks a new room name.
 func roomNameParam1(in body) (string, error) {
 	name, err := in.str("name")
 	if err != nil {
@@ -131,10 +126,16 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.st.Leave(rid, c.user.ID); err != nil {
+	left, err := a.st.Leave(rid, c.user.ID)
+	if err != nil {
 		return nil, err
 	}
-	// The caller may have just left a private room: show it as it now is, without them.
+	if !left {
+		// Not a member: the room as the caller may see it (a private room: 403, never its
+		// members and texts).
+		return a.channel1(rid, c.user.ID)
+	}
+	// The caller has just left, maybe a private room: show it as it now is, without them.
 	r, err := a.st.RoomMembers(rid)
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	return J("channel", roomOf(r), "success", true), nil
 }
 
-// timeParam reads an ISO-8601 time parameter (zero if absent).
+// timeParam1 reads an ISO-8601 time parameter (zero if absent).
 func timeParam1(in body, name string) (time.Time, error) {
 	s, err := in.str(name)
 	if err != nil || s == "" {
@@ -279,7 +280,7 @@ func (a *API) setRoomText(c *call, field string, set func(r *store.Room, s strin
 	return J(field, s, "success", true), nil
 }
 
-// userParam finds the user a call names by userId or else username.
+// userParam1 finds the user a call names by userId or else username.
 func (a *API) userParam1(in body) (*store.User, error) {
 	id, err := in.str("userId")
 	if err != nil {

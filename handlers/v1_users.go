@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"rocketlite/auth"
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -42,24 +43,10 @@ func checkUserFields(username, email, name string) error {
 	switch {
 	case username != "" && !store.ValidName(username):
 		return badRequest("error-invalid-username", "%q is not a valid username (letters, digits, - _ . ; at most 100)", username)
-	case email != "" && (!store.ValidEmail(email) || len(email) > 254):
+	case email != "" && !store.ValidEmail(email):
 		return badRequest("error-invalid-email", "%q is not a valid e-mail address", email)
 	case name != "" && (utf8.RuneCountInString(name) > 100 || hasControl(name, false)):
 		return badRequest("error-invalid-name", "name must be at most 100 characters without control characters")
-	}
-	return nil
-}
-
-// knownRoles checks that every role exists.
-func (a *API) knownRoles1(roles []string) error {
-	all, err := a.st.Roles()
-	if err != nil {
-		return err
-	}
-	for _, r := range roles {
-		if !slices.ContainsFunc(all, func(x *store.Role) bool { return x.Name == r }) {
-			return badRequest("error-invalid-role", "Role %q does not exist", r)
-		}
 	}
 	return nil
 }
@@ -112,7 +99,7 @@ func (a *API) usersCreate1(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if err := a.knownRoles1(roles); err != nil {
+	if err := rbac.CheckRoles(a.st, roles); err != nil {
 		return nil, err
 	}
 	active, err := c.in.boolean("active", true)
@@ -282,7 +269,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		if err := a.need1(c, "access-permissions", ""); err != nil {
 			return nil, err
 		}
-		if err := a.knownRoles1(roles); err != nil {
+		if err := rbac.CheckRoles(a.st, roles); err != nil {
 			return nil, err
 		}
 	}
@@ -364,7 +351,9 @@ var errCurrentPassword = &store.Error{Kind: store.Invalid, Code: "error-invalid-
 	Message: "The current password (data.currentPassword) is missing or wrong"}
 
 // checkCurrentPassword checks data.currentPassword of an own password change: the password,
-// or its SHA-256 hex digest as Rocket.Chat's clients send it.
+// or its SHA-256 hex digest as Rocket.Chat's clients send it. A wrong one counts as a failed
+// login of the account, and a locked account is refused: else a stolen token could guess the
+// password here, unthrottled, and then change it.
 func (a *API) checkCurrentPassword(u *store.User, d body) error {
 	cur, err := d.str("currentPassword")
 	if err != nil {
@@ -373,8 +362,12 @@ func (a *API) checkCurrentPassword(u *store.User, d body) error {
 	if cur == "" {
 		return errCurrentPassword
 	}
+	if err := a.checkLoginAccount(u.ID); err != nil {
+		return err
+	}
 	if a.cfg.Hasher.Check(u.Hash, cur) || (auth.ValidDigest(cur) && a.cfg.Hasher.CheckDigest(u.Hash, cur)) {
 		return nil
 	}
+	a.loginAccount.add(u.ID, a.st.Now())
 	return errCurrentPassword
 }

@@ -54,11 +54,6 @@ func RequireIn(st *store.Store, u *store.User, rid string, perms ...string) erro
 	return nil
 }
 
-// Has reports whether u holds perm through a global role.
-func Has(st *store.Store, u *store.User, perm string) (bool, error) {
-	return st.HasPermission(u, perm, "")
-}
-
 // MaxRoleName bounds a role's name; role names end up in every user record that holds them.
 const MaxRoleName = 64
 

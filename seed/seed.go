@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -180,7 +181,7 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 				return created, fail("users", i, err)
 			}
 		}
-		if err := checkRoles(st, u.Roles); err != nil {
+		if err := rbac.CheckRoles(st, u.Roles); err != nil {
 			return created, fail("users", i, err)
 		}
 		nu := &store.User{Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
@@ -259,22 +260,6 @@ func findRoom(st *store.Store, r Room) (*store.Room, error) {
 		return nil, nil
 	}
 	return room, err
-}
-
-func checkRoles(st *store.Store, roles []string) error {
-	if len(roles) == 0 {
-		return nil
-	}
-	all, err := st.Roles()
-	if err != nil {
-		return err
-	}
-	for _, r := range roles {
-		if !slices.ContainsFunc(all, func(x *store.Role) bool { return x.Name == r }) {
-			return fmt.Errorf("unknown role %q", r)
-		}
-	}
-	return nil
 }
 
 // EnsureAdmin creates an admin when the store has no user at all. With password == "" it

@@ -58,7 +58,7 @@ func openBenchDB(tb testing.TB, dir string, msgs int) *benchDB {
 		done += n
 	}
 	tok := TokenHash(sha256.Sum256([]byte("token")))
-	if err := st.AddToken(u.ID, tok, time.Now().Add(time.Hour)); err != nil {
+	if err := st.AddToken(u, tok, time.Now().Add(time.Hour)); err != nil {
 		tb.Fatal(err)
 	}
 	return &benchDB{st: st, room: r.ID, user: u, token: tok}

@@ -48,7 +48,7 @@ func populated(t *testing.T) (*Store, map[string]string) {
 	if err := s.PostMessage(priv.ID, bob.Ref(), &Message{Text: "psst"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddToken(ann.ID, TokenHash{1, 2, 3}, time.Now().Add(time.Hour)); err != nil {
+	if err := s.AddToken(ann, TokenHash{1, 2, 3}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if errs := s.Check(); errs != nil {

@@ -62,6 +62,7 @@ var (
 	ErrLoginRefused   = &Error{Kind: Unauthorized, Message: "Unauthorized"}
 	ErrNoPermission   = &Error{Kind: Denied, Message: "You do not have permission to do this"}
 	ErrLastAdmin      = &Error{Kind: Conflict, Code: "last-admin", Message: "The last active admin cannot lose the admin role, be deactivated or be deleted"}
+	ErrAdminAccess    = &Error{Kind: Conflict, Code: "admin-access", Message: "Cannot revoke access-permissions from the admin role: nobody could manage roles and permissions any more"}
 	ErrUsernameTaken  = &Error{Kind: Invalid, Code: "username-taken", Message: "Username is already in use"}
 	ErrEmailTaken     = &Error{Kind: Invalid, Code: "email-taken", Message: "E-mail is already in use"}
 	ErrRoomNameTaken  = &Error{Kind: Invalid, Code: "duplicate-name", Message: "A room with that name already exists"}

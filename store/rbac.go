@@ -206,11 +206,27 @@ func (s *Store) SetPermissionRoles(id string, change func(roles []string) []stri
 				return ErrRoleNotFound
 			}
 		}
+		if err := keepsAdminAccess(id, roles); err != nil {
+			return err
+		}
 		p.Roles, p.UpdatedAt = roles, now
 		updated = p
 		return putJSON(tx.Bucket(bPermissions), []byte(id), p)
 	})
 	return updated, err
+}
+
+// accessPermissions is the permission that guards every role and permission change.
+const accessPermissions = "access-permissions"
+
+// keepsAdminAccess refuses a role list for permission id that takes access-permissions from
+// the admin role: the last-admin rule would mean nothing if the admins could no longer manage
+// roles and permissions, and no route could grant it back.
+func keepsAdminAccess(id string, roles []string) error {
+	if id == accessPermissions && !slices.Contains(roles, "admin") {
+		return ErrAdminAccess
+	}
+	return nil
 }
 
 // HasPermission reports whether the user holds perm through a global role or, when rid is

@@ -121,7 +121,7 @@ func (s *Store) RoomByName(name string) (r *Room, err error) {
 	return r, err
 }
 
-// RoomWithMembers is a room and the usernames of its members, in join order of their keys.
+// RoomWithMembers is a room and the usernames of its members, sorted.
 type RoomWithMembers struct {
 	*Room
 	Usernames []string
@@ -156,55 +156,80 @@ func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
 	return r, err
 }
 
-// Rooms returns every room for which keep returns true, with member names, most messages
-// first (ties by name).
-func (s *Store) Rooms(keep func(*Room) bool) (rooms []RoomWithMembers, err error) {
+// Rooms returns the rooms for which keep returns true, most messages first (ties by name):
+// offset skipped, at most count of them (count 0: all the rest), with their members' names,
+// and how many rooms keep accepted in all. Only the page's members are read, so a short page
+// of a store with many big rooms stays cheap.
+func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		rooms = rooms[:0]
-		return tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
+		var all []*Room
+		err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
 			var r Room
 			if err := unmarshal(v, &r); err != nil {
 				return err
 			}
-			if !keep(&r) {
-				return nil
+			if keep(&r) {
+				all = append(all, &r)
 			}
-			names, err := roomUsernames(tx, r.ID)
-			rooms = append(rooms, RoomWithMembers{Room: &r, Usernames: names})
-			return err
+			return nil
 		})
-	})
-	sort.SliceStable(rooms, func(i, j int) bool {
-		if rooms[i].Msgs != rooms[j].Msgs {
-			return rooms[i].Msgs > rooms[j].Msgs
+		if err != nil {
+			return err
 		}
-		return rooms[i].Name < rooms[j].Name
+		sort.SliceStable(all, func(i, j int) bool {
+			if all[i].Msgs != all[j].Msgs {
+				return all[i].Msgs > all[j].Msgs
+			}
+			return all[i].Name < all[j].Name
+		})
+		total = len(all)
+		rooms, err = pageWithMembers(tx, all, offset, count)
+		return err
 	})
-	return rooms, err
+	return rooms, total, err
 }
 
-// UserRooms returns the rooms the user is a member of, with member names.
-func (s *Store) UserRooms(uid string) (rooms []RoomWithMembers, err error) {
+// UserRooms is Rooms for the rooms the user is a member of, sorted by name.
+func (s *Store) UserRooms(uid string, keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ids, err := userRoomIDs(tx, uid)
 		if err != nil {
 			return err
 		}
-		rooms = rooms[:0]
+		var all []*Room
 		for _, id := range ids {
 			r, err := getRoom(tx, id)
 			if err != nil {
 				return err
 			}
-			names, err := roomUsernames(tx, id)
-			if err != nil {
-				return err
+			if keep(r) {
+				all = append(all, r)
 			}
-			rooms = append(rooms, RoomWithMembers{Room: r, Usernames: names})
 		}
-		return nil
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+		total = len(all)
+		rooms, err = pageWithMembers(tx, all, offset, count)
+		return err
 	})
-	return rooms, err
+	return rooms, total, err
+}
+
+// pageWithMembers cuts rooms to offset and count (0: all the rest) and reads the members of
+// the rooms left.
+func pageWithMembers(tx *bolt.Tx, rooms []*Room, offset, count int) ([]RoomWithMembers, error) {
+	rooms = rooms[min(offset, len(rooms)):]
+	if count > 0 && count < len(rooms) {
+		rooms = rooms[:count]
+	}
+	out := make([]RoomWithMembers, len(rooms))
+	for i, r := range rooms {
+		names, err := roomUsernames(tx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = RoomWithMembers{Room: r, Usernames: names}
+	}
+	return out, nil
 }
 
 func userRoomIDs(tx *bolt.Tx, uid string) ([]string, error) {

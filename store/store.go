@@ -169,11 +169,8 @@ func (s *Store) Close() error {
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now() }
 
-// DB exposes the bbolt handle for backup and consistency checks.
+// DB exposes the bbolt handle (tests read transaction ids through it).
 func (s *Store) DB() *bolt.DB { return s.db }
-
-// Path is the database file name.
-func (s *Store) Path() string { return s.db.Path() }
 
 // Healthy reports the last commit failure, or nil if the last commit succeeded.
 func (s *Store) Healthy() error {

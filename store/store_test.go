@@ -425,10 +425,10 @@ func TestTokenExpiry(t *testing.T) {
 	u := f.user("alice")
 	ttl := time.Hour
 	short, long := TokenHash{1}, TokenHash{2}
-	if err := f.s.AddToken(u.ID, short, f.clock.Now().Add(ttl)); err != nil {
+	if err := f.s.AddToken(u, short, f.clock.Now().Add(ttl)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.AddToken(u.ID, long, f.clock.Now().Add(3*ttl)); err != nil {
+	if err := f.s.AddToken(u, long, f.clock.Now().Add(3*ttl)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.Authenticate(u.ID, short); err != nil {
@@ -470,7 +470,7 @@ func TestSweepLimit(t *testing.T) {
 	f := newFixture(t)
 	u := f.user("alice")
 	for i := range 5 {
-		if err := f.s.AddToken(u.ID, TokenHash{byte(i + 1)}, f.clock.Now().Add(time.Duration(i+1)*time.Minute)); err != nil {
+		if err := f.s.AddToken(u, TokenHash{byte(i + 1)}, f.clock.Now().Add(time.Duration(i+1)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -489,7 +489,7 @@ func TestTokenOwnerAndRevoke(t *testing.T) {
 	h1, h2 := TokenHash{1}, TokenHash{2}
 	exp := f.clock.Now().Add(time.Hour)
 	for _, h := range []TokenHash{h1, h2} {
-		if err := f.s.AddToken(alice.ID, h, exp); err != nil {
+		if err := f.s.AddToken(alice, h, exp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -524,8 +524,8 @@ func TestUpdateUserRevokesTokens(t *testing.T) {
 			u := f.user("alice")
 			other := f.user("bob")
 			exp := f.clock.Now().Add(time.Hour)
-			for i, uid := range []string{u.ID, u.ID, other.ID} {
-				if err := f.s.AddToken(uid, TokenHash{byte(i + 1)}, exp); err != nil {
+			for i, owner := range []*User{u, u, other} {
+				if err := f.s.AddToken(owner, TokenHash{byte(i + 1)}, exp); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -550,15 +550,58 @@ func TestUpdateUserRevokesTokens(t *testing.T) {
 func TestInactiveUserRefused(t *testing.T) {
 	f := newFixture(t)
 	f.user("admin")
+	u := &User{Username: "ghost", Hash: "h", Active: true}
+	if err := f.s.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.AddToken(u, TokenHash{7}, f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Deactivate without the token revocation UpdateUser does: the flag alone must refuse.
+	err := f.s.update(func(tx *bolt.Tx) error {
+		u.Active = false
+		return putUser(tx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.Authenticate(u.ID, TokenHash{7})
+	wantKind(t, err, Unauthorized)
+}
+
+// A login that checked the password just before the user was deactivated must not store its
+// token afterwards: re-enabling the user would bring that session back to life.
+func TestAddTokenRefusesStaleLogin(t *testing.T) {
+	f := newFixture(t)
+	f.user("admin")
 	u := &User{Username: "ghost", Hash: "h", Active: false}
 	if err := f.s.CreateUser(u, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.AddToken(u.ID, TokenHash{7}, f.clock.Now().Add(time.Hour)); err != nil {
+	before, _ := f.s.Counts()
+	err := f.s.AddToken(u, TokenHash{7}, f.clock.Now().Add(time.Hour))
+	wantKind(t, err, Unauthorized)
+	if after, _ := f.s.Counts(); after["tokens"] != before["tokens"] || after["tokens_by_user"] != before["tokens_by_user"] {
+		t.Fatalf("a refused token was stored: %v -> %v", before, after)
+	}
+	if _, err := f.s.UpdateUser(u.ID, func(u *User) error { u.Active = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.s.Authenticate(u.ID, TokenHash{7})
+	_, err = f.s.Authenticate(u.ID, TokenHash{7})
 	wantKind(t, err, Unauthorized)
+
+	// Likewise a login that checked the old password while it was being changed.
+	checked, err := f.s.User(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.UpdateUser(u.ID, func(u *User) error { u.Hash = "new-hash"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, f.s.AddToken(checked, TokenHash{8}, f.clock.Now().Add(time.Hour)), Unauthorized)
+	if n, _ := f.s.TokenCount(); n != 0 {
+		t.Fatalf("%d tokens stored for a stale password", n)
+	}
 }
 
 func TestRestartKeepsData(t *testing.T) {
@@ -570,7 +613,7 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 	m := f.post("R", u, "persisted")
 	h := TokenHash{42}
-	if err := f.s.AddToken(u.ID, h, f.clock.Now().Add(time.Hour)); err != nil {
+	if err := f.s.AddToken(u, h, f.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.s.Counts()

@@ -36,12 +36,20 @@ func expiryKey(expires time.Time, h TokenHash) []byte {
 	return append(be64(uint64(expires.UnixNano())), h[:]...)
 }
 
-// AddToken records a login token for uid, valid until expires.
-func (s *Store) AddToken(uid string, h TokenHash, expires time.Time) error {
+// AddToken records a login token for u, valid until expires. u is the user as the caller
+// found it when it checked the password: if the user has been deactivated or has changed
+// password since, the token is refused (ErrLoginRefused), else a login racing the change
+// would keep a session that the change revokes, or one that comes back on re-enabling.
+func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 	issued := s.now()
+	uid := u.ID
 	return s.batch(func(tx *bolt.Tx) error {
-		if _, err := getUser(tx, uid); err != nil {
+		now, err := getUser(tx, uid)
+		if err != nil {
 			return err
+		}
+		if !now.Active || now.Hash != u.Hash {
+			return ErrLoginRefused
 		}
 		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
 			return err
@@ -91,11 +99,6 @@ func deleteToken(tx *bolt.Tx, h TokenHash) error {
 	return tx.Bucket(bTokensByUser).Delete(join2(uid, h[:]))
 }
 
-// RevokeUserTokens deletes every token of the user.
-func (s *Store) RevokeUserTokens(uid string) error {
-	return s.batch(func(tx *bolt.Tx) error { return revokeUserTokens(tx, uid) })
-}
-
 func revokeUserTokens(tx *bolt.Tx, uid string) error {
 	p := prefix(uid)
 	var hashes []TokenHash
@@ -142,7 +145,7 @@ func (s *Store) SweepTokens(limit int) (int, error) {
 	return n, err
 }
 
-// TokenCount is the number of stored tokens (for tests and the check command).
+// TokenCount is the number of stored tokens (tests).
 func (s *Store) TokenCount() (n int, err error) {
 	err = s.view(func(tx *bolt.Tx) error { n = tx.Bucket(bTokens).Stats().KeyN; return nil })
 	return n, err

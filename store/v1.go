@@ -98,6 +98,9 @@ func (s *Store) SetPermissionsRoles(perms []Permission) (updated []*Permission, 
 					return Errorf(Invalid, "invalid-role", "Role %q does not exist", r)
 				}
 			}
+			if err := keepsAdminAccess(p.ID, roles); err != nil {
+				return err
+			}
 			if roles == nil {
 				roles = []string{}
 			}

@@ -58,7 +58,7 @@ func TestHasLiveToken(t *testing.T) {
 	if live, err := s.HasLiveToken(a.ID); err != nil || live {
 		t.Fatalf("no token: %v %v", live, err)
 	}
-	if err := s.AddToken(a.ID, TokenHash{1}, now.Add(time.Hour)); err != nil {
+	if err := s.AddToken(a, TokenHash{1}, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if live, _ := s.HasLiveToken(a.ID); !live {

@@ -88,5 +88,8 @@ const MaxNameLen = 100
 // of NameRE.
 func ValidName(s string) bool { return len(s) <= MaxNameLen && NameRE.MatchString(s) }
 
-// ValidEmail reports whether s looks like an e-mail address.
-func ValidEmail(s string) bool { return emailRE.MatchString(s) }
+// MaxEmailLen bounds an e-mail address (RFC 5321's limit on a path).
+const MaxEmailLen = 254
+
+// ValidEmail reports whether s looks like an e-mail address of at most MaxEmailLen bytes.
+func ValidEmail(s string) bool { return len(s) <= MaxEmailLen && emailRE.MatchString(s) }
