@@ -244,7 +244,7 @@ func (c *adminCmd) userAdd(st *store.Store) error {
 			roles = append(roles, r)
 		}
 	}
-	if err := rbac.CheckRoles(st, roles); err != nil {
+	if err := rbac.CheckGlobalRoles(st, roles); err != nil {
 		return err
 	}
 	hash, err := c.newHash()

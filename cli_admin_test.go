@@ -193,10 +193,15 @@ func TestCLIRolesAndPermissions(t *testing.T) {
 	c.fails(1, "[invalid-role]", "", "role", "remove", "tester")
 	c.fails(1, "[role-in-use]", "", "role", "remove", "guest") // view-c-room holds it
 
-	// A role a user holds stays too.
+	// A room role is never given to a user globally (it would count in every room).
 	c.ok("pw\n", "user", "add", "root", "--password-stdin")
-	c.ok("", "user", "role", "add", "root", "helper")
-	c.fails(1, "[role-in-use]", "", "role", "remove", "helper")
+	c.fails(1, "[invalid-role-scope]", "", "user", "role", "add", "root", "helper")
+	c.fails(1, "[invalid-role-scope]", "", "user", "role", "add", "root", "owner")
+	c.fails(1, "[invalid-role-scope]", "pw\n", "user", "add", "mod", "--role", "moderator", "--password-stdin")
+	// A role a user holds stays too.
+	c.ok("", "role", "add", "helper2")
+	c.ok("", "user", "role", "add", "root", "helper2")
+	c.fails(1, "[role-in-use]", "", "role", "remove", "helper2")
 }
 
 func TestCLIUsage(t *testing.T) {

@@ -272,3 +272,22 @@ func TestDeleteRoleInUse(t *testing.T) {
 	// "guest" held only by permissions (view-c-room).
 	ts.do("DELETE", "/api/roles/"+url.PathEscape("guest"), &ts.admin, "").want(t, 409, map[string]any{"error": "role-in-use"})
 }
+
+// Room roles (owner, moderator) live on memberships: given globally they would grant their
+// permissions (edit-room, delete-message …) in every room, so no route gives them to a user.
+func TestRoomRolesAreNotGlobal(t *testing.T) {
+	ts := newTestServer(t)
+	bob := ts.createUser("bob", "bobpass")
+	before := ts.counts()
+	for _, role := range []string{"owner", "moderator"} {
+		ts.do("POST", "/api/users/bob/roles", &ts.admin, `{"role":"`+role+`"}`).want(t, 400, map[string]any{"error": "invalid-role-scope"})
+		ts.do("POST", "/api/v1/users.create", &ts.admin, `{"email":"m@example.org","name":"m","username":"m","password":"mpass","roles":["`+role+`"]}`).wantErr1(t, 400, "error-invalid-role-scope")
+		ts.do("POST", "/api/v1/users.update", &ts.admin, `{"userId":"`+bob.ID+`","data":{"roles":["user","`+role+`"]}}`).wantErr1(t, 400, "error-invalid-role-scope")
+	}
+	if !maps.Equal(before, ts.counts()) {
+		t.Fatal("a refused role change wrote something")
+	}
+	// A global role that was just created is fine.
+	ts.do("POST", "/api/roles", &ts.admin, `{"name":"support"}`).want(t, 200, nil)
+	ts.do("POST", "/api/users/bob/roles", &ts.admin, `{"role":"support"}`).want(t, 200, nil)
+}

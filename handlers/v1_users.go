@@ -99,7 +99,7 @@ func (a *API) usersCreate1(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if err := rbac.CheckRoles(a.st, roles); err != nil {
+	if err := rbac.CheckGlobalRoles(a.st, roles); err != nil {
 		return nil, err
 	}
 	active, err := c.in.boolean("active", true)
@@ -269,7 +269,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		if err := a.need1(c, "access-permissions", ""); err != nil {
 			return nil, err
 		}
-		if err := rbac.CheckRoles(a.st, roles); err != nil {
+		if err := rbac.CheckGlobalRoles(a.st, roles); err != nil {
 			return nil, err
 		}
 	}

@@ -28,7 +28,7 @@ const (
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (
 	ScopeGlobal = "Users"
-	ScopeRoom   = "Subscriptions"
+	ScopeRoom   = store.RoomScope
 )
 
 // Require returns nil if u holds every one of perms through a global role, and
@@ -79,18 +79,29 @@ func NewRole(name, description, scope string) (*store.Role, error) {
 }
 
 // CheckRoles returns store.ErrRoleNotFound (naming the role) unless every role exists.
-func CheckRoles(st *store.Store, roles []string) error {
+func CheckRoles(st *store.Store, roles []string) error { return checkRoles(st, roles, false) }
+
+// CheckGlobalRoles checks roles to be given to a user globally: each must exist and be a
+// global role, not a room role such as owner (store.ErrRoomRole), which would grant its
+// permissions in every room.
+func CheckGlobalRoles(st *store.Store, roles []string) error { return checkRoles(st, roles, true) }
+
+func checkRoles(st *store.Store, roles []string, global bool) error {
 	all, err := st.Roles()
 	if err != nil {
 		return err
 	}
-	have := make(map[string]bool, len(all))
+	scope := make(map[string]string, len(all))
 	for _, r := range all {
-		have[r.Name] = true
+		scope[r.Name] = r.Scope
 	}
 	for _, r := range roles {
-		if !have[r] {
+		s, ok := scope[r]
+		if !ok {
 			return &store.Error{Kind: store.NotFound, Code: store.ErrRoleNotFound.Code, Message: fmt.Sprintf("Role %q not found", r)}
+		}
+		if global && s == ScopeRoom {
+			return &store.Error{Kind: store.Invalid, Code: store.ErrRoomRole.Code, Message: fmt.Sprintf("Role %q is a room role: it cannot be given to a user globally", r)}
 		}
 	}
 	return nil

@@ -181,7 +181,7 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 				return created, fail("users", i, err)
 			}
 		}
-		if err := rbac.CheckRoles(st, u.Roles); err != nil {
+		if err := rbac.CheckGlobalRoles(st, u.Roles); err != nil {
 			return created, fail("users", i, err)
 		}
 		nu := &store.User{Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,

@@ -3,6 +3,7 @@ package seed
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -60,5 +61,32 @@ func TestRocketChatTestSeed(t *testing.T) {
 	// EnsureAdmin sees users and creates no other admin.
 	if _, made, err := EnsureAdmin(st, h, "admin", ""); err != nil || made {
 		t.Fatalf("EnsureAdmin after the seed: %v, %v", made, err)
+	}
+}
+
+// A seed user may not hold a room role (owner, moderator) globally; the error names the entry.
+func TestSeedRefusesRoomRoleForUser(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyDefault(st, h); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("s.json", []byte(`{"users":[{"username":"ann","password":"pw","roles":["user","owner"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(st, h, "s.json", f)
+	if err == nil || !strings.Contains(err.Error(), "s.json: users[0]") || store.KindOf(err) != store.Invalid {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := st.UserByUsername("ann"); store.KindOf(err) != store.NotFound {
+		t.Fatalf("the refused user was stored: %v", err)
 	}
 }

@@ -135,11 +135,22 @@ type HistoryQuery struct {
 	Unread    bool      // only messages newer than the reader's read mark
 }
 
+// MaxHistorySkip bounds the messages one history page may pass over: its offset, and the
+// entries a time-bounded page filters out.
+const MaxHistorySkip = 100000
+
+// maxFiltered is MaxHistorySkip for filtered entries; tests lower it.
+var maxFiltered = MaxHistorySkip
+
 // History returns a page of room rid as read by uid. Its cost depends on the page size, not on
-// the size of the room: it seeks a cursor and walks Count+Offset keys.
+// the size of the room: it seeks a cursor and walks Count+Offset keys (a time-bounded page
+// also passes over at most MaxHistorySkip entries that its other bounds filter out).
 func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err error) {
 	if q.Count < 1 {
 		q.Count = 1
+	}
+	if q.Offset < 0 || q.Offset > MaxHistorySkip {
+		return nil, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		msgs = msgs[:0]
@@ -208,6 +219,10 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 			return nil
 		}
 		hi, lo := uint64(hiMs), uint64(loMs)
+		// Entries outside the unread or before-id bounds are skipped, not a reason to stop
+		// (time and sequence order may differ): the skips are capped so that no request
+		// reads more than Count + Offset + maxFiltered keys, however large the room.
+		filtered := 0
 		c := tx.Bucket(bMessageTS).Cursor()
 		for k, _ := seekLE(c, append(join2(rid, be64(hi)), be64(1<<64-1)...)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
 			if len(k) != len(p)+16 {
@@ -218,6 +233,9 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 			}
 			seq := binary.BigEndian.Uint64(k[len(p)+8:])
 			if seq <= minSeq || seq > maxSeq {
+				if filtered++; filtered > maxFiltered {
+					break
+				}
 				continue
 			}
 			m, err := messageAt(tx, msgKey(rid, seq))

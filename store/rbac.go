@@ -123,10 +123,25 @@ func (s *Store) RemoveUserRole(uid, role string) (*User, error) {
 	}, roleMustExist(role))
 }
 
+// RoomScope is the scope of room roles (owner, moderator): held on a membership, never as a
+// global role, where it would grant its permissions in every room.
+const RoomScope = "Subscriptions"
+
+// ErrRoomRole refuses a room role given as a global role.
+var ErrRoomRole = &Error{Kind: Invalid, Code: "invalid-role-scope", Message: "A room role (such as owner or moderator) cannot be given to a user globally"}
+
 func roleMustExist(role string) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
-		if !roleExists(tx, role) {
+		var r Role
+		ok, err := getJSON(tx.Bucket(bRoles), []byte(role), &r)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return ErrRoleNotFound
+		}
+		if r.Scope == RoomScope {
+			return ErrRoomRole
 		}
 		return nil
 	}

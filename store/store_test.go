@@ -6,7 +6,9 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -891,4 +893,35 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	if _, err := s.SweepTokens(10); err == nil {
 		t.Fatal("a sweep on a read-only store succeeded")
 	}
+}
+
+// A time-bounded unread page after the clock went back: the unread messages sort below the
+// read ones in the time index, so the walk passes over read entries to find them; the number
+// of entries it may pass over is capped, so a page never costs the size of the room.
+func TestHistoryFilteredSkipsAreBounded(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("ann")
+	f.room("R", "r", Public)
+	for i := range 20 {
+		f.post("R", u, fmt.Sprintf("read%d", i))
+		f.clock.Advance(time.Second)
+	}
+	if err := f.s.MarkRead("R", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(-time.Hour) // a Pi rebooted with a wrong clock
+	for i := range 3 {
+		f.post("R", u, fmt.Sprintf("new%d", i))
+	}
+	q := HistoryQuery{Count: 50, Unread: true, Before: f.clock.Now().Add(2 * time.Hour)}
+	if got := f.history("R", u.ID, q); !slices.Equal(got, []string{"new2", "new1", "new0"}) {
+		t.Fatalf("unread after a clock jump: %v", got)
+	}
+	defer func(old int) { maxFiltered = old }(maxFiltered)
+	maxFiltered = 10 // fewer than the 20 read entries above the unread ones
+	if got := f.history("R", u.ID, q); len(got) != 0 {
+		t.Fatalf("the walk passed over more than %d filtered entries: %v", maxFiltered, got)
+	}
+	_, err := f.s.History("R", u.ID, HistoryQuery{Count: 1, Offset: MaxHistorySkip + 1})
+	wantKind(t, err, Invalid)
 }
