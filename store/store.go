@@ -62,6 +62,8 @@ type Store struct {
 	now func() time.Time
 
 	writes    chan *writeReq
+	closing   sync.RWMutex // guards closed and the close of writes against late senders
+	closed    bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
@@ -159,7 +161,10 @@ func checkSchema(tx *bolt.Tx) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.writes != nil {
+			s.closing.Lock()
+			s.closed = true
 			close(s.writes)
+			s.closing.Unlock()
 			s.wg.Wait()
 		}
 	})
@@ -188,8 +193,13 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if err != nil {
 		return s.commitFailed(err)
 	}
+	// A panic in fn must not leave the single write lock held.
+	defer func() {
+		if tx.DB() != nil { // not yet committed or rolled back
+			tx.Rollback()
+		}
+	}()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
 		return err
 	}
 	return s.commit(tx)

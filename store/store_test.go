@@ -925,3 +925,51 @@ func TestHistoryFilteredSkipsAreBounded(t *testing.T) {
 	_, err := f.s.History("R", u.ID, HistoryQuery{Count: 1, Offset: MaxHistorySkip + 1})
 	wantKind(t, err, Invalid)
 }
+
+// Writes racing Close (a handler still running after the drain timeout) each either commit or
+// get errClosed: no panic, no send on a closed channel (the race detector watches this one).
+func TestWritesRacingClose(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				err := f.s.SetMeta(fmt.Sprintf("k%d-%d", i, j), "v")
+				if err == errClosed {
+					return
+				}
+				if err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := f.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+// A panic inside update's function rolls the transaction back: the single write lock is free
+// for the next writer.
+func TestUpdatePanicReleasesWriter(t *testing.T) {
+	f := newFixture(t)
+	func() {
+		defer func() { recover() }()
+		f.s.update(func(tx *bolt.Tx) error { panic("boom") })
+	}()
+	done := make(chan error, 1)
+	go func() { done <- f.s.SetMeta("after", "panic") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write lock stayed held after a panic in update")
+	}
+}

@@ -50,14 +50,17 @@ func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
 		return errReadOnly
 	}
+	// Close takes the write side of this lock before it closes the channel, so a write that
+	// comes in after the server's drain timeout gets errClosed instead of a send on a closed
+	// channel; one already queued is committed first.
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errClosed
+	}
 	r := getReq(fn)
-	defer func() {
-		if rec := recover(); rec != nil {
-			// Sending on the channel after Close: report it as a normal error.
-			err = errClosed
-		}
-	}()
 	s.writes <- r
+	s.closing.RUnlock()
 	err = <-r.done
 	putReq(r)
 	return err
