@@ -74,7 +74,8 @@ func newBenchEnv(b *testing.B, msgs int) *benchEnv {
 	if err := st.AddToken(admin, auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
-	api := New(Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard), Version: "bench"})
+	// As the performance issue measures: no per-user send limit (--send-rate 0).
+	api := New(Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard), Version: "bench", Limits: Limits{SendRate: -1}})
 	return &benchEnv{api: api, roomID: room.ID, userID: admin.ID, tok: tok}
 }
 
