@@ -84,6 +84,12 @@ wrk_run() { # script
 		 END{printf "wrk %-8s req/s=%-9s p50=%-8s p99=%-8s non2xx=%d server-cpu/req=%dus load=%s %s\n", s, r, p50, p99, e, cpu, load, se}'
 }
 
+# A short unmeasured run first: the first requests after a start fault the file's pages into
+# the page cache, which is start-up cost, not the steady state the table reports.
+echo "== warm-up (3 s of history and send, not reported)"
+wrk -t2 -c"$CONNS" -d3s -s bench/wrk/history.lua "$ADDR" >/dev/null 2>&1 || true
+wrk -t2 -c"$CONNS" -d3s -s bench/wrk/send.lua "$ADDR" >/dev/null 2>&1 || true
+
 echo "== wrk, $CONNS connections, $DUR each, $RUNS runs (history: newest 50 of the $MSGS-message room)"
 for i in $(seq "$RUNS"); do
 	wrk_run history
