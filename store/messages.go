@@ -57,12 +57,9 @@ func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
 		return err
 	}
 	return s.batch(func(tx *bolt.Tx) error {
-		r, err := getRoom(tx, rid)
+		r, err := readableRoom(tx, rid, author.ID)
 		if err != nil {
 			return err
-		}
-		if !canRead(tx, r, author.ID) {
-			return ErrCannotAccess
 		}
 		if r.ReadOnly {
 			u, err := getUser(tx, author.ID)
@@ -112,14 +109,8 @@ func (s *Store) Message(id, uid string) (m *Message, err error) {
 		if err != nil {
 			return err
 		}
-		r, err := getRoom(tx, m.RoomID)
-		if err != nil {
-			return err
-		}
-		if !canRead(tx, r, uid) {
-			return ErrCannotAccess
-		}
-		return nil
+		_, err = readableRoom(tx, m.RoomID, uid)
+		return err
 	})
 	return m, err
 }
@@ -154,12 +145,9 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		msgs = msgs[:0]
-		r, err := getRoom(tx, rid)
+		r, err := readableRoom(tx, rid, uid)
 		if err != nil {
 			return err
-		}
-		if !canRead(tx, r, uid) {
-			return ErrCannotAccess
 		}
 		var minSeq uint64
 		if q.Unread {
@@ -266,12 +254,9 @@ func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 // MarkRead moves uid's read mark in the room to its newest message.
 func (s *Store) MarkRead(rid, uid string) error {
 	return s.batch(func(tx *bolt.Tx) error {
-		r, err := getRoom(tx, rid)
+		r, err := readableRoom(tx, rid, uid)
 		if err != nil {
 			return err
-		}
-		if !canRead(tx, r, uid) {
-			return ErrCannotAccess
 		}
 		return tx.Bucket(bReads).Put(join2(rid, []byte(uid)), be64(r.Seq))
 	})
@@ -342,12 +327,9 @@ func (s *Store) Search(rid, uid, text string, count int) (msgs []*Message, err e
 	needle := strings.ToLower(text)
 	err = s.view(func(tx *bolt.Tx) error {
 		msgs = msgs[:0]
-		r, err := getRoom(tx, rid)
+		r, err := readableRoom(tx, rid, uid)
 		if err != nil {
 			return err
-		}
-		if !canRead(tx, r, uid) {
-			return ErrCannotAccess
 		}
 		p := prefix(rid)
 		c := tx.Bucket(bMessages).Cursor()

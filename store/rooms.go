@@ -297,6 +297,19 @@ func canRead(tx *bolt.Tx, r *Room, uid string) bool {
 	return tx.Bucket(bMembers).Get(join2(r.ID, []byte(uid))) != nil
 }
 
+// readableRoom returns room rid if uid may read it (canRead), else ErrRoomNotFound or
+// ErrCannotAccess: the access rule every read and post of both APIs goes through.
+func readableRoom(tx *bolt.Tx, rid, uid string) (*Room, error) {
+	r, err := getRoom(tx, rid)
+	if err != nil {
+		return nil, err
+	}
+	if !canRead(tx, r, uid) {
+		return nil, ErrCannotAccess
+	}
+	return r, nil
+}
+
 // Join adds the user to a public room with a "uj" message. Joining a room one is in already
 // succeeds and changes nothing. A private room refuses with ErrCannotAccess.
 func (s *Store) Join(rid, uid string) (joined bool, err error) {

@@ -14,12 +14,9 @@ import (
 // room, a private room only to its members); else ErrCannotAccess.
 func (s *Store) ReadableRoom(rid, uid string) (r RoomWithMembers, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		room, err := getRoom(tx, rid)
+		room, err := readableRoom(tx, rid, uid)
 		if err != nil {
 			return err
-		}
-		if !canRead(tx, room, uid) {
-			return ErrCannotAccess
 		}
 		names, err := roomUsernames(tx, rid)
 		r = RoomWithMembers{Room: room, Usernames: names}
