@@ -291,3 +291,46 @@ func TestRoomRolesAreNotGlobal(t *testing.T) {
 	ts.do("POST", "/api/roles", &ts.admin, `{"name":"support"}`).want(t, 200, nil)
 	ts.do("POST", "/api/users/bob/roles", &ts.admin, `{"role":"support"}`).want(t, 200, nil)
 }
+
+// view-c-room guards public rooms on every route of both APIs: revoked from "user", a plain
+// user can no longer list, read, join or post to them; granted back, everything works again.
+// Private rooms keep their own rule (members only).
+func TestViewPublicRoomsPermission(t *testing.T) {
+	ts := newTestServer(t)
+	ts.createUser("bob", "bobpass")
+	bob := ts.login("bob", "bobpass")
+	deny := map[string]any{"status": "error", "message": "You do not have permission to do this"}
+	routes := []struct{ method, path, body string }{
+		{"GET", "/api/publicRooms", ""},
+		{"GET", "/api/rooms/GENERAL/messages", ""},
+		{"POST", "/api/rooms/GENERAL/send", "msg=hi"},
+		{"POST", "/api/rooms/GENERAL/join", ""},
+		{"POST", "/api/rooms/GENERAL/read", ""},
+	}
+	routes1 := []struct{ method, path, body string }{
+		{"GET", "/api/v1/channels.list", ""},
+		{"GET", "/api/v1/channels.history?roomId=GENERAL", ""},
+		{"GET", "/api/v1/channels.info?roomId=GENERAL", ""},
+		{"POST", "/api/v1/chat.postMessage", `{"roomId":"GENERAL","text":"hi"}`},
+	}
+	ts.revoke("view-c-room", "user")
+	before := ts.counts()
+	for _, r := range routes {
+		ts.do(r.method, r.path, &bob, r.body).want(t, 403, deny)
+	}
+	for _, r := range routes1 {
+		ts.do(r.method, r.path, &bob, r.body).wantErr1(t, 403, "")
+	}
+	if !maps.Equal(before, ts.counts()) {
+		t.Fatal("a refused request wrote something")
+	}
+	// The admin keeps it through "admin".
+	ts.do("GET", "/api/rooms/GENERAL/messages", &ts.admin, "").want(t, 200, nil)
+	ts.do("POST", "/api/permissions/view-c-room/roles", &ts.admin, `{"role":"user"}`).want(t, 200, nil)
+	for _, r := range routes {
+		ts.do(r.method, r.path, &bob, r.body).want(t, 200, nil)
+	}
+	for _, r := range routes1 {
+		ts.do(r.method, r.path, &bob, r.body).want(t, 200, nil)
+	}
+}

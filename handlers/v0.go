@@ -104,6 +104,9 @@ func (a *API) logout0(c *call) (any, error) {
 }
 
 func (a *API) publicRooms(c *call) (any, error) {
+	if err := a.st.MayViewPublicRooms(c.user); err != nil {
+		return nil, err
+	}
 	count, err := c.in.integer("count", 0, 0, 1<<30)
 	if err != nil {
 		return nil, err

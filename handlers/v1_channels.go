@@ -22,6 +22,9 @@ func (a *API) channel1(rid, uid string) (any, error) {
 
 // channelsList1 is the twin of publicRooms: every public room.
 func (a *API) channelsList1(c *call) (any, error) {
+	if err := a.st.MayViewPublicRooms(c.user); err != nil {
+		return nil, err
+	}
 	count, offset, err := pageParams1(c.in, defaultPage1)
 	if err != nil {
 		return nil, err

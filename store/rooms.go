@@ -288,26 +288,55 @@ func removeMember(tx *bolt.Tx, rid, uid string) error {
 	return tx.Bucket(bUserRooms).Delete(join2(uid, []byte(rid)))
 }
 
-// canRead reports whether u may read (and post to) r: anyone logged in for a public room,
-// members only for a private one.
-func canRead(tx *bolt.Tx, r *Room, uid string) bool {
-	if r.Type != Private {
-		return true
-	}
-	return tx.Bucket(bMembers).Get(join2(r.ID, []byte(uid))) != nil
-}
+// ViewPublicRooms is the permission to read, post to and join public rooms (Rocket.Chat's
+// view-c-room; every built-in global role holds it by default).
+const ViewPublicRooms = "view-c-room"
 
-// readableRoom returns room rid if uid may read it (canRead), else ErrRoomNotFound or
-// ErrCannotAccess: the access rule every read and post of both APIs goes through.
+// readableRoom returns room rid if uid may read (and post to) it, else ErrRoomNotFound,
+// ErrCannotAccess or ErrNoPermission: a private room is for its members only, a public room
+// for every user who holds view-c-room. Every read and post of both APIs goes through it.
 func readableRoom(tx *bolt.Tx, rid, uid string) (*Room, error) {
 	r, err := getRoom(tx, rid)
 	if err != nil {
 		return nil, err
 	}
-	if !canRead(tx, r, uid) {
+	if r.Type == Private {
+		if tx.Bucket(bMembers).Get(join2(r.ID, []byte(uid))) == nil {
+			return nil, ErrCannotAccess
+		}
+		return r, nil
+	}
+	u, err := getUser(tx, uid)
+	if err != nil {
 		return nil, ErrCannotAccess
 	}
+	if err := mayViewPublic(tx, u, rid); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// MayViewPublicRooms returns nil if u may list and read public rooms (view-c-room), else
+// ErrNoPermission.
+func (s *Store) MayViewPublicRooms(u *User) error {
+	return s.view(func(tx *bolt.Tx) error { return mayViewPublic(tx, u, "") })
+}
+
+// mayViewPublic applies view-c-room. A database without that permission at all (a bare
+// store, as in the store's own tests) leaves public rooms open, as the 2015 API did; every
+// served database has it, since each start adds missing default permissions.
+func mayViewPublic(tx *bolt.Tx, u *User, rid string) error {
+	if tx.Bucket(bPermissions).Get([]byte(ViewPublicRooms)) == nil {
+		return nil
+	}
+	ok, err := hasPermission(tx, u, ViewPublicRooms, rid)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNoPermission
+	}
+	return nil
 }
 
 // Join adds the user to a public room with a "uj" message. Joining a room one is in already
@@ -328,6 +357,9 @@ func (s *Store) Join(rid, uid string) (joined bool, err error) {
 		}
 		u, err := getUser(tx, uid)
 		if err != nil {
+			return err
+		}
+		if err := mayViewPublic(tx, u, rid); err != nil {
 			return err
 		}
 		joined, err = addMember(tx, r, u, nil, true, now)

@@ -1,7 +1,7 @@
 package store
 
 // Store functions that API v1 (API-v1.md) needed beyond what API 0.1 uses. They apply the same
-// room access rule (canRead) as the rest of the store.
+// room access rule (readableRoom) as the rest of the store.
 
 import (
 	"slices"
