@@ -31,8 +31,12 @@ func roomTexts(t *testing.T, st *store.Store, rid, uid string) map[string]int {
 	t.Helper()
 	texts := map[string]int{}
 	q := store.HistoryQuery{Count: 1000}
+	reader, err := st.User(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for {
-		page, err := st.History(rid, uid, q)
+		page, err := st.History(rid, reader, q)
 		if err != nil {
 			t.Fatal(err)
 		}

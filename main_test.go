@@ -725,7 +725,11 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	msgs, err := st.History("GENERAL", uid, store.HistoryQuery{Count: 1})
+	reader, err := st.User(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := st.History("GENERAL", reader, store.HistoryQuery{Count: 1})
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "in flight" {
 		t.Fatalf("after shutdown: %v %v", msgs, err)
 	}

@@ -158,7 +158,7 @@ func (a *API) messages0(c *call) (any, error) {
 			q.BeforeID = before
 		}
 	}
-	msgs, err := a.st.History(c.ps.ByName("id"), c.user.ID, q)
+	msgs, err := a.st.History(c.ps.ByName("id"), c.user, q)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (a *API) messages0(c *call) (any, error) {
 }
 
 func (a *API) read0(c *call) (any, error) {
-	if err := a.st.MarkRead(c.ps.ByName("id"), c.user.ID); err != nil {
+	if err := a.st.MarkRead(c.ps.ByName("id"), c.user); err != nil {
 		return nil, err
 	}
 	return J("status", "success"), nil
@@ -193,5 +193,5 @@ func (a *API) post(u *store.User, rid string, m *store.Message) error {
 	if err := a.allowSend(u); err != nil {
 		return err
 	}
-	return a.st.PostMessage(rid, u.Ref(), m)
+	return a.st.PostMessage(rid, u, m)
 }

@@ -97,7 +97,11 @@ func (ts *testServer) publicRoom(name string) *store.Room {
 
 func (ts *testServer) history(rid string) []*store.Message {
 	ts.t.Helper()
-	msgs, err := ts.st.History(rid, ts.admin.UserID, store.HistoryQuery{Count: 1000})
+	admin, err := ts.st.User(ts.admin.UserID)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	msgs, err := ts.st.History(rid, admin, store.HistoryQuery{Count: 1000})
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -339,7 +343,7 @@ func TestPublicRooms(t *testing.T) {
 	ts.createUser("sing", "singpass")
 	busy := ts.publicRoom("busy")
 	for range 3 {
-		if err := ts.st.PostMessage(busy.ID, store.UserRef{ID: ts.admin.UserID, Username: "admin"}, &store.Message{Text: "x"}); err != nil {
+		if err := ts.st.PostMessage(busy.ID, &store.User{ID: ts.admin.UserID, Username: "admin", Roles: []string{"admin"}}, &store.Message{Text: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -466,7 +470,7 @@ func TestRoomErrors(t *testing.T) {
 	ts.createUser("bob", "bobpass")
 	bob := ts.login("bob", "bobpass")
 	secret := ts.privateRoom("secret")
-	if err := ts.st.PostMessage(secret.ID, store.UserRef{ID: ts.admin.UserID, Username: "admin"}, &store.Message{Text: "psst"}); err != nil {
+	if err := ts.st.PostMessage(secret.ID, &store.User{ID: ts.admin.UserID, Username: "admin", Roles: []string{"admin"}}, &store.Message{Text: "psst"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -12,8 +12,8 @@ import (
 )
 
 // channel1 is the reply of the channels.* routes that return the room.
-func (a *API) channel1(rid, uid string) (any, error) {
-	r, err := a.st.ReadableRoom(rid, uid)
+func (a *API) channel1(rid string, reader *store.User) (any, error) {
+	r, err := a.st.ReadableRoom(rid, reader)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user.ID)
+	return a.channel1(rid, c.user)
 }
 
 // roomNameParam1 reads and checks a new room name.
@@ -108,7 +108,7 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 	if err := a.st.CreateRoom(r, ids, c.user.ID); err != nil {
 		return nil, err
 	}
-	return a.channel1(r.ID, c.user.ID)
+	return a.channel1(r.ID, c.user)
 }
 
 // channelsJoin1 is the twin of join0.
@@ -120,7 +120,7 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 	if _, err := a.st.Join(rid, c.user.ID); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user.ID)
+	return a.channel1(rid, c.user)
 }
 
 // channelsLeave1 is the twin of leave0.
@@ -136,7 +136,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	if !left {
 		// Not a member: the room as the caller may see it (a private room: 403, never its
 		// members and texts).
-		return a.channel1(rid, c.user.ID)
+		return a.channel1(rid, c.user)
 	}
 	// The caller has just left, maybe a private room: show it as it now is, without them.
 	r, err := a.st.RoomMembers(rid)
@@ -178,7 +178,7 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.History(rid, c.user.ID, q)
+	msgs, err := a.st.History(rid, c.user, q)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (a *API) setOpen(c *call, open bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.st.ReadableRoom(rid, c.user.ID)
+	r, err := a.st.ReadableRoom(rid, c.user)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (a *API) editableRoom(c *call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
+	if _, err := a.st.ReadableRoom(rid, c.user); err != nil {
 		return "", err
 	}
 	return rid, a.need1(c, "edit-room", rid)
@@ -237,7 +237,7 @@ func (a *API) channelsRename1(c *call) (any, error) {
 	if _, err := a.st.UpdateRoom(rid, func(r *store.Room) error { r.Name = name; return nil }); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user.ID)
+	return a.channel1(rid, c.user)
 }
 
 // roomText reads a topic, description or purpose: one line or more of text, no other
@@ -313,7 +313,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.st.ReadableRoom(rid, c.user.ID)
+	r, err := a.st.ReadableRoom(rid, c.user)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +335,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	if err := a.st.AddMember(rid, u.ID); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user.ID)
+	return a.channel1(rid, c.user)
 }
 
 // channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).
@@ -348,7 +348,7 @@ func (a *API) channelsKick1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.st.ReadableRoom(rid, c.user.ID); err != nil {
+	if _, err := a.st.ReadableRoom(rid, c.user); err != nil {
 		return nil, err
 	}
 	if err := a.need1(c, "remove-user", rid); err != nil {

@@ -150,7 +150,7 @@ func (a *API) chatGetMessage1(c *call) (any, error) {
 	if id == "" {
 		return nil, required1("msgId")
 	}
-	m, err := a.st.Message(id, c.user.ID)
+	m, err := a.st.Message(id, c.user)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (a *API) messageTarget(c *call, perm string) (rid, id string, mayOthers boo
 	if id == "" {
 		return "", "", false, required1("msgId")
 	}
-	if _, err = a.st.ReadableRoom(rid, c.user.ID); err != nil {
+	if _, err = a.st.ReadableRoom(rid, c.user); err != nil {
 		return
 	}
 	mayOthers, err = a.st.HasPermission(c.user, perm, rid)
@@ -250,7 +250,7 @@ func (a *API) chatSearch1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.Search(rid, c.user.ID, text, count)
+	msgs, err := a.st.Search(rid, c.user, text, count)
 	if err != nil {
 		return nil, err
 	}

@@ -164,7 +164,7 @@ func TestV1GetUpdateDeleteSearch(t *testing.T) {
 		}
 	}
 	// A system message (alice's "uj" in GENERAL) cannot be changed, even by the admin.
-	uj, err := ts.st.History("GENERAL", alice.ID, store.HistoryQuery{Count: 100})
+	uj, err := ts.st.History("GENERAL", alice, store.HistoryQuery{Count: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func BenchmarkPostMessage(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "hello"}); err != nil {
+		if err := db.st.PostMessage(db.room, db.user, &Message{Text: "hello"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func BenchmarkPostMessageParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "hello"}); err != nil {
+			if err := db.st.PostMessage(db.room, db.user, &Message{Text: "hello"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -147,7 +147,7 @@ func benchmarkHistory(b *testing.B, db *benchDB) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		msgs, err := db.st.History(db.room, db.user.ID, HistoryQuery{Count: 50})
+		msgs, err := db.st.History(db.room, db.user, HistoryQuery{Count: 50})
 		if err != nil || len(msgs) != 50 {
 			b.Fatal(len(msgs), err)
 		}
@@ -171,7 +171,7 @@ func BenchmarkHistory1MDeep(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if msgs, err := db.st.History(db.room, db.user.ID, q); err != nil || len(msgs) != 50 {
+		if msgs, err := db.st.History(db.room, db.user, q); err != nil || len(msgs) != 50 {
 			b.Fatal(err)
 		}
 	}

@@ -42,10 +42,10 @@ func populated(t *testing.T) (*Store, map[string]string) {
 		t.Fatal(err)
 	}
 	m := &Message{Text: "hello"}
-	if err := s.PostMessage("GENERAL", ann.Ref(), m); err != nil {
+	if err := s.PostMessage("GENERAL", ann, m); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PostMessage(priv.ID, bob.Ref(), &Message{Text: "psst"}); err != nil {
+	if err := s.PostMessage(priv.ID, bob, &Message{Text: "psst"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddToken(ann, TokenHash{1, 2, 3}, time.Now().Add(time.Hour)); err != nil {
@@ -146,8 +146,8 @@ func TestTextBackstop(t *testing.T) {
 		"EmptyUsername":     s.CreateUser(&User{Username: "", Active: true}, false),
 		"ControlInRoom":     s.CreateRoom(&Room{Name: "r\x00"}, nil, ""),
 		"HugeTopic":         s.CreateRoom(&Room{Name: "r", Topic: strings.Repeat("t", maxTextBytes+1)}, nil, ""),
-		"BadUTF8InMessage":  s.PostMessage("GENERAL", UserRef{ID: ids["ann"], Username: "ann"}, &Message{Text: "\xc3\x28"}),
-		"EscapeInMessage":   s.PostMessage("GENERAL", UserRef{ID: ids["ann"], Username: "ann"}, &Message{Text: "\x1b[2J"}),
+		"BadUTF8InMessage":  s.PostMessage("GENERAL", &User{ID: ids["ann"], Username: "ann"}, &Message{Text: "\xc3\x28"}),
+		"EscapeInMessage":   s.PostMessage("GENERAL", &User{ID: ids["ann"], Username: "ann"}, &Message{Text: "\x1b[2J"}),
 		"RenameToControl": func() error {
 			_, err := s.UpdateUser(ids["ann"], func(u *User) error { u.Username = "a\nb"; return nil })
 			return err
@@ -168,7 +168,7 @@ func TestTextBackstop(t *testing.T) {
 		}
 	}
 	// Multi-line text stays fine.
-	if err := s.PostMessage("GENERAL", UserRef{ID: ids["ann"], Username: "ann"}, &Message{Text: "line 1\n\tline 2\r\n"}); err != nil {
+	if err := s.PostMessage("GENERAL", &User{ID: ids["ann"], Username: "ann"}, &Message{Text: "line 1\n\tline 2\r\n"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -244,7 +244,7 @@ func TestBackupDoesNotStopWriters(t *testing.T) {
 	// The backup's read transaction is open, blocked on the pipe.
 	m := &Message{Text: "written during the backup"}
 	wrote := make(chan error, 1)
-	go func() { wrote <- s.PostMessage("GENERAL", UserRef{ID: ids["ann"], Username: "ann"}, m) }()
+	go func() { wrote <- s.PostMessage("GENERAL", &User{ID: ids["ann"], Username: "ann"}, m) }()
 	select {
 	case err := <-wrote:
 		if err != nil {
@@ -267,10 +267,14 @@ func TestBackupDoesNotStopWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := openChecked(t, out)
-	if _, err := b.Message(m.ID, ids["ann"]); err != ErrMsgNotFound {
+	ann, err := s.User(ids["ann"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Message(m.ID, ann); err != ErrMsgNotFound {
 		t.Fatalf("the copy holds a message written after it began: %v", err)
 	}
-	if _, err := s.Message(m.ID, ids["ann"]); err != nil {
+	if _, err := s.Message(m.ID, ann); err != nil {
 		t.Fatalf("the live store lost the message: %v", err)
 	}
 }

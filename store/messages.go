@@ -50,27 +50,23 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 // disk. The author needs read access to the room (any public room, or a private room they
 // are in), and in a read-only room the permission post-readonly. The store sets the room,
 // time and sequence; it keeps m.ID if set and unused.
-func (s *Store) PostMessage(rid string, author UserRef, m *Message) error {
+func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 	now := ms(s.now())
 	id := m.ID
 	if err := validMessage(m); err != nil {
 		return err
 	}
 	return s.batch(func(tx *bolt.Tx) error {
-		r, err := readableRoom(tx, rid, author.ID)
+		r, err := readableRoom(tx, rid, author)
 		if err != nil {
 			return err
 		}
 		if r.ReadOnly {
-			u, err := getUser(tx, author.ID)
-			if err != nil {
-				return err
-			}
-			if ok, err := hasPermission(tx, u, "post-readonly", rid); err != nil || !ok {
+			if ok, err := hasPermission(tx, author, "post-readonly", rid); err != nil || !ok {
 				return firstErr(err, ErrNoPermission)
 			}
 		}
-		m.ID, m.TS, m.User = id, now, author
+		m.ID, m.TS, m.User = id, now, author.Ref()
 		return appendMessage(tx, r, m)
 	})
 }
@@ -103,13 +99,13 @@ func messageByID(tx *bolt.Tx, id string) ([]byte, *Message, error) {
 }
 
 // Message returns a message by id, if uid may read its room.
-func (s *Store) Message(id, uid string) (m *Message, err error) {
+func (s *Store) Message(id string, reader *User) (m *Message, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		_, m, err = messageByID(tx, id)
 		if err != nil {
 			return err
 		}
-		_, err = readableRoom(tx, m.RoomID, uid)
+		_, err = readableRoom(tx, m.RoomID, reader)
 		return err
 	})
 	return m, err
@@ -136,7 +132,7 @@ var maxFiltered = MaxHistorySkip
 // History returns a page of room rid as read by uid. Its cost depends on the page size, not on
 // the size of the room: it seeks a cursor and walks Count+Offset keys (a time-bounded page
 // also passes over at most MaxHistorySkip entries that its other bounds filter out).
-func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err error) {
+func (s *Store) History(rid string, reader *User, q HistoryQuery) (msgs []*Message, err error) {
 	if q.Count < 1 {
 		q.Count = 1
 	}
@@ -145,13 +141,13 @@ func (s *Store) History(rid, uid string, q HistoryQuery) (msgs []*Message, err e
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		msgs = msgs[:0]
-		r, err := readableRoom(tx, rid, uid)
+		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}
 		var minSeq uint64
 		if q.Unread {
-			if v := tx.Bucket(bReads).Get(join2(rid, []byte(uid))); len(v) == 8 {
+			if v := tx.Bucket(bReads).Get(join2(rid, []byte(reader.ID))); len(v) == 8 {
 				minSeq = binary.BigEndian.Uint64(v)
 			}
 		}
@@ -252,13 +248,13 @@ func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 }
 
 // MarkRead moves uid's read mark in the room to its newest message.
-func (s *Store) MarkRead(rid, uid string) error {
+func (s *Store) MarkRead(rid string, reader *User) error {
 	return s.batch(func(tx *bolt.Tx) error {
-		r, err := readableRoom(tx, rid, uid)
+		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bReads).Put(join2(rid, []byte(uid)), be64(r.Seq))
+		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
 	})
 }
 
@@ -323,11 +319,11 @@ const SearchScanLimit = 100000
 
 // Search returns up to count user messages of the room whose text contains text (ignoring
 // case), newest first, reading at most SearchScanLimit messages.
-func (s *Store) Search(rid, uid, text string, count int) (msgs []*Message, err error) {
+func (s *Store) Search(rid string, reader *User, text string, count int) (msgs []*Message, err error) {
 	needle := strings.ToLower(text)
 	err = s.view(func(tx *bolt.Tx) error {
 		msgs = msgs[:0]
-		r, err := readableRoom(tx, rid, uid)
+		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"slices"
 	"sort"
 
@@ -255,31 +256,90 @@ func (s *Store) HasPermission(u *User, perm, rid string) (ok bool, err error) {
 // hasPermission is HasPermission inside a transaction (for checks that must see the same
 // state as the write they guard).
 func hasPermission(tx *bolt.Tx, u *User, perm, rid string) (bool, error) {
-	p, err := getPermission(tx, perm)
-	if err != nil {
-		if err == ErrPermNotFound {
-			return false, nil // an unknown permission is granted to nobody
-		}
-		return false, err
+	v := tx.Bucket(bPermissions).Get([]byte(perm))
+	if v == nil {
+		return false, nil // an unknown permission is granted to nobody
 	}
-	for _, r := range p.Roles {
-		if u.HasRole(r) {
-			return true, nil
-		}
+	ok, err := grants(v, u.Roles)
+	if ok || err != nil || rid == "" {
+		return ok, err
 	}
-	if rid == "" {
+	mv := tx.Bucket(bMembers).Get(join2(rid, []byte(u.ID)))
+	if mv == nil {
 		return false, nil
 	}
-	m, err := getMember(tx, rid, u.ID)
-	if err != nil || m == nil {
+	var m rolesOnly
+	if err := unmarshal(mv, &m); err != nil {
+		return false, err
+	}
+	return grants(v, m.Roles)
+}
+
+type rolesOnly struct {
+	Roles []string `json:"roles"`
+}
+
+// grants reports whether the stored permission record v lists any of roles. It runs on every
+// read of a public room (view-c-room), so it reads the record as putJSON wrote it, whose
+// "roles" array holds plain names (NameRE: no escapes), without decoding or allocating;
+// anything else goes to json.Unmarshal. TestGrantsMatchesJSON compares the two.
+func grants(v []byte, roles []string) (bool, error) {
+	if ok, handled := grantsFast(v, roles); handled {
+		return ok, nil
+	}
+	var p rolesOnly
+	if err := unmarshal(v, &p); err != nil {
 		return false, err
 	}
 	for _, r := range p.Roles {
-		if m.HasRole(r) {
+		if slices.Contains(roles, r) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+func grantsFast(v []byte, roles []string) (ok, handled bool) {
+	const key = `{"_id":"`
+	if !bytes.HasPrefix(v, []byte(key)) {
+		return false, false
+	}
+	i := bytes.IndexByte(v[len(key):], '"') // _id is a plain name: no escapes
+	if i < 0 {
+		return false, false
+	}
+	rest := v[len(key)+i+1:]
+	if !bytes.HasPrefix(rest, []byte(`,"roles":[`)) {
+		return false, false
+	}
+	arr := rest[len(`,"roles":[`):]
+	end := bytes.IndexByte(arr, ']')
+	if end < 0 || bytes.IndexByte(arr[:end], '\\') >= 0 {
+		return false, false
+	}
+	for arr = arr[:end]; len(arr) > 0; {
+		if arr[0] != '"' {
+			return false, false
+		}
+		j := bytes.IndexByte(arr[1:], '"')
+		if j < 0 {
+			return false, false
+		}
+		name := arr[1 : 1+j]
+		for _, r := range roles {
+			if string(name) == r {
+				ok = true
+			}
+		}
+		arr = arr[j+2:]
+		if len(arr) > 0 {
+			if arr[0] != ',' {
+				return false, false
+			}
+			arr = arr[1:]
+		}
+	}
+	return ok, true
 }
 
 // has reports whether bucket holds key, in a read transaction: the Ensure functions skip

@@ -292,25 +292,22 @@ func removeMember(tx *bolt.Tx, rid, uid string) error {
 // view-c-room; every built-in global role holds it by default).
 const ViewPublicRooms = "view-c-room"
 
-// readableRoom returns room rid if uid may read (and post to) it, else ErrRoomNotFound,
+// readableRoom returns room rid if reader may read (and post to) it, else ErrRoomNotFound,
 // ErrCannotAccess or ErrNoPermission: a private room is for its members only, a public room
 // for every user who holds view-c-room. Every read and post of both APIs goes through it.
-func readableRoom(tx *bolt.Tx, rid, uid string) (*Room, error) {
+// reader is the caller as authenticated for this request: its roles are not read again.
+func readableRoom(tx *bolt.Tx, rid string, reader *User) (*Room, error) {
 	r, err := getRoom(tx, rid)
 	if err != nil {
 		return nil, err
 	}
 	if r.Type == Private {
-		if tx.Bucket(bMembers).Get(join2(r.ID, []byte(uid))) == nil {
+		if tx.Bucket(bMembers).Get(join2(r.ID, []byte(reader.ID))) == nil {
 			return nil, ErrCannotAccess
 		}
 		return r, nil
 	}
-	u, err := getUser(tx, uid)
-	if err != nil {
-		return nil, ErrCannotAccess
-	}
-	if err := mayViewPublic(tx, u, rid); err != nil {
+	if err := mayViewPublic(tx, reader, rid); err != nil {
 		return nil, err
 	}
 	return r, nil

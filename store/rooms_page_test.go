@@ -28,7 +28,7 @@ func TestRoomsPage(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range i % 2 { // a and d get one message each
-			if err := f.s.PostMessage(r.ID, u.Ref(), &Message{Text: "hi"}); err != nil {
+			if err := f.s.PostMessage(r.ID, u, &Message{Text: "hi"}); err != nil {
 				t.Fatal(err)
 			}
 		}

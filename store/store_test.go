@@ -89,7 +89,7 @@ func (f *fixture) room(id, name, typ string, members ...string) *Room {
 func (f *fixture) post(rid string, u *User, text string) *Message {
 	f.t.Helper()
 	m := &Message{Text: text}
-	if err := f.s.PostMessage(rid, u.Ref(), m); err != nil {
+	if err := f.s.PostMessage(rid, u, m); err != nil {
 		f.t.Fatal(err)
 	}
 	return m
@@ -97,7 +97,11 @@ func (f *fixture) post(rid string, u *User, text string) *Message {
 
 func (f *fixture) history(rid, uid string, q HistoryQuery) []string {
 	f.t.Helper()
-	msgs, err := f.s.History(rid, uid, q)
+	reader, err := f.s.User(uid)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	msgs, err := f.s.History(rid, reader, q)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -215,8 +219,8 @@ func TestRoomPrefixIsolation(t *testing.T) {
 		t.Fatalf("room A by date sees %v", got)
 	}
 	// A message id of room AB is not a valid "before" in room A.
-	msgs, _ := f.s.History("AB", u.ID, HistoryQuery{Count: 1})
-	_, err := f.s.History("A", u.ID, HistoryQuery{Count: 50, BeforeID: msgs[0].ID})
+	msgs, _ := f.s.History("AB", u, HistoryQuery{Count: 1})
+	_, err := f.s.History("A", u, HistoryQuery{Count: 50, BeforeID: msgs[0].ID})
 	wantKind(t, err, Invalid)
 	// Membership keys share the layout: joining A does not make one a member of AB.
 	bob := f.user("bob")
@@ -302,7 +306,7 @@ func TestHistoryPaging(t *testing.T) {
 		}
 	})
 	t.Run("UnknownBeforeID", func(t *testing.T) {
-		_, err := f.s.History("R", u.ID, HistoryQuery{Count: 50, BeforeID: "nope"})
+		_, err := f.s.History("R", u, HistoryQuery{Count: 50, BeforeID: "nope"})
 		wantKind(t, err, Invalid)
 	})
 	t.Run("Offset", func(t *testing.T) {
@@ -314,7 +318,7 @@ func TestHistoryPaging(t *testing.T) {
 		if got := f.history("R", u.ID, HistoryQuery{Count: 50, Unread: true}); len(got) != 5 {
 			t.Fatalf("unread before any read mark: %v", got)
 		}
-		if err := f.s.MarkRead("R", u.ID); err != nil {
+		if err := f.s.MarkRead("R", u); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.history("R", u.ID, HistoryQuery{Count: 50, Unread: true}); len(got) != 0 {
@@ -330,7 +334,7 @@ func TestHistoryPaging(t *testing.T) {
 		if got := f.history("R", bob.ID, HistoryQuery{Count: 50, Unread: true}); len(got) != 7 {
 			t.Fatalf("bob's unread: %v", got)
 		}
-		if err := f.s.MarkRead("R", u.ID); err != nil {
+		if err := f.s.MarkRead("R", u); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.history("R", u.ID, HistoryQuery{Count: 50, Unread: true}); len(got) != 0 {
@@ -338,9 +342,9 @@ func TestHistoryPaging(t *testing.T) {
 		}
 	})
 	t.Run("UnknownRoom", func(t *testing.T) {
-		_, err := f.s.History("nope", u.ID, HistoryQuery{Count: 50})
+		_, err := f.s.History("nope", u, HistoryQuery{Count: 50})
 		wantKind(t, err, NotFound)
-		wantKind(t, f.s.MarkRead("nope", u.ID), NotFound)
+		wantKind(t, f.s.MarkRead("nope", u), NotFound)
 	})
 }
 
@@ -349,9 +353,9 @@ func TestPrivateRoomAccess(t *testing.T) {
 	alice, bob := f.user("alice"), f.user("bob")
 	f.room("P", "secret", Private, alice.ID)
 	f.post("P", alice, "hidden")
-	_, err := f.s.History("P", bob.ID, HistoryQuery{Count: 50})
+	_, err := f.s.History("P", bob, HistoryQuery{Count: 50})
 	wantKind(t, err, Forbidden)
-	wantKind(t, f.s.PostMessage("P", bob.Ref(), &Message{Text: "x"}), Forbidden)
+	wantKind(t, f.s.PostMessage("P", bob, &Message{Text: "x"}), Forbidden)
 	_, err = f.s.Join("P", bob.ID)
 	wantKind(t, err, Forbidden)
 	if joined, err := f.s.Join("P", alice.ID); err != nil || joined {
@@ -638,7 +642,7 @@ func TestRestartKeepsData(t *testing.T) {
 	if err != nil || !equal(rm.Usernames, []string{"alice"}) || rm.Msgs != 2 {
 		t.Fatalf("room after restart: %+v %v", rm, err)
 	}
-	msgs, err := f.s.History("R", u.ID, HistoryQuery{Count: 50})
+	msgs, err := f.s.History("R", u, HistoryQuery{Count: 50})
 	if err != nil || len(msgs) != 2 || msgs[0].ID != m.ID || msgs[0].Text != "persisted" || msgs[1].Type != "uj" {
 		t.Fatalf("history after restart: %v %v", msgs, err)
 	}
@@ -662,7 +666,7 @@ func TestConcurrentPostsLandOnce(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				m := &Message{Text: string(rune('A'+w)) + "-" + string(rune('a'+i))}
-				errs <- f.s.PostMessage("R", u.Ref(), m)
+				errs <- f.s.PostMessage("R", u, m)
 			}
 		}()
 	}
@@ -673,7 +677,7 @@ func TestConcurrentPostsLandOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs, err := f.s.History("R", u.ID, HistoryQuery{Count: 1000})
+	msgs, err := f.s.History("R", u, HistoryQuery{Count: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,7 +721,7 @@ func TestBatchFailureIsolated(t *testing.T) {
 			<-start
 			switch i % 3 {
 			case 0: // a good post
-				results[i] = f.s.PostMessage("R", u.Ref(), &Message{Text: "ok"})
+				results[i] = f.s.PostMessage("R", u, &Message{Text: "ok"})
 			case 1: // writes a key, then fails: its write must be rolled back
 				results[i] = f.s.batch(func(tx *bolt.Tx) error {
 					if err := tx.Bucket(bMeta).Put([]byte("junk"), []byte("x")); err != nil {
@@ -906,7 +910,7 @@ func TestHistoryFilteredSkipsAreBounded(t *testing.T) {
 		f.post("R", u, fmt.Sprintf("read%d", i))
 		f.clock.Advance(time.Second)
 	}
-	if err := f.s.MarkRead("R", u.ID); err != nil {
+	if err := f.s.MarkRead("R", u); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(-time.Hour) // a Pi rebooted with a wrong clock
@@ -922,7 +926,7 @@ func TestHistoryFilteredSkipsAreBounded(t *testing.T) {
 	if got := f.history("R", u.ID, q); len(got) != 0 {
 		t.Fatalf("the walk passed over more than %d filtered entries: %v", maxFiltered, got)
 	}
-	_, err := f.s.History("R", u.ID, HistoryQuery{Count: 1, Offset: MaxHistorySkip + 1})
+	_, err := f.s.History("R", u, HistoryQuery{Count: 1, Offset: MaxHistorySkip + 1})
 	wantKind(t, err, Invalid)
 }
 

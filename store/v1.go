@@ -12,9 +12,9 @@ import (
 
 // ReadableRoom returns room rid with its members' usernames if uid may read it (any public
 // room, a private room only to its members); else ErrCannotAccess.
-func (s *Store) ReadableRoom(rid, uid string) (r RoomWithMembers, err error) {
+func (s *Store) ReadableRoom(rid string, reader *User) (r RoomWithMembers, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		room, err := readableRoom(tx, rid, uid)
+		room, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}

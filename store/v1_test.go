@@ -105,7 +105,7 @@ func TestRemoveMemberAndSetRoomOpen(t *testing.T) {
 	if err := s.RemoveMember("nope", u.ID, by.Ref()); err != ErrRoomNotFound {
 		t.Fatalf("unknown room: %v", err)
 	}
-	msgs, err := s.History(r.ID, by.ID, HistoryQuery{Count: 10})
+	msgs, err := s.History(r.ID, by, HistoryQuery{Count: 10})
 	if err != nil || len(msgs) != 1 || msgs[0].Type != "ru" || msgs[0].Text != "u" || msgs[0].User.ID != by.ID {
 		t.Fatalf("history %+v %v", msgs, err)
 	}

@@ -20,7 +20,7 @@ func TestGroupCommitConcurrentSenders(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				errs <- db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "hi"})
+				errs <- db.st.PostMessage(db.room, db.user, &Message{Text: "hi"})
 			}
 		}()
 	}
@@ -46,13 +46,13 @@ func TestGroupCommitConcurrentSenders(t *testing.T) {
 		t.Fatalf("%d commits for %d concurrent writes: nothing was shared", c1-c0, w1-w0)
 	}
 	// After a crowd, one lone write: one more commit carrying exactly it.
-	if err := db.st.PostMessage(db.room, db.user.Ref(), &Message{Text: "alone"}); err != nil {
+	if err := db.st.PostMessage(db.room, db.user, &Message{Text: "alone"}); err != nil {
 		t.Fatal(err)
 	}
 	if c2, w2 := db.st.WriterStats(); c2 != c1+1 || w2 != w1+1 {
 		t.Fatalf("lone write: commits %d→%d, writes %d→%d", c1, c2, w1, w2)
 	}
-	msgs, err := db.st.History(db.room, db.user.ID, HistoryQuery{Count: 1})
+	msgs, err := db.st.History(db.room, db.user, HistoryQuery{Count: 1})
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "alone" {
 		t.Fatalf("newest message %v, %v", msgs, err)
 	}
