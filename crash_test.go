@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,35 +298,11 @@ func TestBulkCrashAllOrNothing(t *testing.T) {
 	cmd.Wait()
 	acked := committed.Load()
 
-	st, err := store.Open(db, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	users, _, err := st.Users(0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perBatch := map[int]int{}
-	for _, u := range users {
-		var b, i int
-		if _, err := fmt.Sscanf(u.Username, "b%04d-u%04d", &b, &i); err == nil {
-			perBatch[b]++
-		}
-	}
-	for b, n := range perBatch {
-		if n != bulkBatch {
-			t.Errorf("batch %d has %d of %d users", b, n, bulkBatch)
-		}
-	}
+	var ackedBatches []int
 	for b := 0; b <= int(acked); b++ {
-		if perBatch[b] != bulkBatch {
-			t.Errorf("acknowledged batch %d is missing", b)
-		}
+		ackedBatches = append(ackedBatches, b)
 	}
-	if errs := st.Check(); errs != nil {
-		t.Fatal(errs)
-	}
+	perBatch := verifyBatches(t, db, "b", bulkBatch, ackedBatches)
 	t.Logf("killed after %d acknowledged batches; %d batches on disk", acked+1, len(perBatch))
 }
 
@@ -391,6 +369,19 @@ func TestBulkRouteCrashAllOrNothing(t *testing.T) {
 		runCheck(t, bin, db)
 	}
 
+	perBatch := verifyBatches(t, db, "k", bulkRouteBatch, slices.Collect(maps.Keys(acked)))
+	if len(acked) == 0 {
+		t.Fatal("no bulk call was ever acknowledged: the test proved nothing")
+	}
+	t.Logf("%d calls made, %d acknowledged, %d batches stored", batch, len(acked), len(perBatch))
+}
+
+// verifyBatches reads the users named <prefix>NNNN-uNNNN from the file db and fails the test
+// unless every batch NNNN is there whole (size users) or not at all, and every acknowledged
+// batch is there; it also runs the store's invariant check. It returns the users found per
+// batch.
+func verifyBatches(t *testing.T, db, prefix string, size int, acked []int) map[int]int {
+	t.Helper()
 	st, err := store.Open(db, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -403,22 +394,22 @@ func TestBulkRouteCrashAllOrNothing(t *testing.T) {
 	perBatch := map[int]int{}
 	for _, u := range users {
 		var b, i int
-		if _, err := fmt.Sscanf(u.Username, "k%04d-u%04d", &b, &i); err == nil {
+		if _, err := fmt.Sscanf(u.Username, prefix+"%04d-u%04d", &b, &i); err == nil {
 			perBatch[b]++
 		}
 	}
 	for b, n := range perBatch {
-		if n != bulkRouteBatch {
-			t.Errorf("batch %d has %d of %d users", b, n, bulkRouteBatch)
+		if n != size {
+			t.Errorf("batch %d has %d of %d users", b, n, size)
 		}
 	}
-	for b := range acked {
-		if perBatch[b] != bulkRouteBatch {
+	for _, b := range acked {
+		if perBatch[b] != size {
 			t.Errorf("acknowledged batch %d is missing", b)
 		}
 	}
-	if len(acked) == 0 {
-		t.Fatal("no bulk call was ever acknowledged: the test proved nothing")
+	if errs := st.Check(); errs != nil {
+		t.Fatal(errs)
 	}
-	t.Logf("%d calls made, %d acknowledged, %d batches stored", batch, len(acked), len(perBatch))
+	return perBatch
 }

@@ -14,18 +14,7 @@ import (
 
 // The development seed of testdata/ mirrors Rocket.Chat's test fixtures (API-v1.md).
 func TestRocketChatTestSeed(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ApplyDefault(st, h); err != nil {
-		t.Fatal(err)
-	}
+	st, h := newSeeded(t)
 	const path = "../testdata/rocketchat-test-seed.json"
 	f, err := Load(path)
 	if err != nil {
@@ -66,18 +55,7 @@ func TestRocketChatTestSeed(t *testing.T) {
 
 // A seed user may not hold a room role (owner, moderator) globally; the error names the entry.
 func TestSeedRefusesRoomRoleForUser(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ApplyDefault(st, h); err != nil {
-		t.Fatal(err)
-	}
+	st, h := newSeeded(t)
 	f, err := Parse("s.json", []byte(`{"users":[{"username":"ann","password":"pw","roles":["user","owner"]}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -89,4 +67,22 @@ func TestSeedRefusesRoomRoleForUser(t *testing.T) {
 	if _, err := st.UserByUsername("ann"); store.KindOf(err) != store.NotFound {
 		t.Fatalf("the refused user was stored: %v", err)
 	}
+}
+
+// newSeeded opens a store in a temporary directory with the embedded default seed applied.
+func newSeeded(t *testing.T) (*store.Store, *auth.Hasher) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyDefault(st, h); err != nil {
+		t.Fatal(err)
+	}
+	return st, h
 }
