@@ -311,7 +311,7 @@ func TestBulkCrashAllOrNothing(t *testing.T) {
 // times: every batch is in the file whole or not at all, and every batch that got a 200 is
 // there.
 func TestBulkRouteCrashAllOrNothing(t *testing.T) {
-	const bulkRouteBatch = 200
+	const bulkRouteBatch = 100
 	bin := buildBinary(t)
 	db := filepath.Join(t.TempDir(), "bulkroute.db")
 	seedv := uint64(time.Now().UnixNano())
@@ -361,7 +361,7 @@ func TestBulkRouteCrashAllOrNothing(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		time.Sleep(time.Duration(400+rng.IntN(1000)) * time.Millisecond) // long enough for calls to be acknowledged
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.wait(t, 10*time.Second)
 		close(stop)
