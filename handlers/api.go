@@ -42,6 +42,7 @@ type API struct {
 	limits       Limits
 	loginAccount *failures    // failed logins per account
 	loginAddress *failures    // failed logins per client address
+	signups      *failures    // open registrations per client address (users.register)
 	sends        *sendLimiter // nil when sends are not limited
 	cors         map[string]bool
 	registered   []Route
@@ -68,6 +69,7 @@ func New(cfg Config) *API {
 	a.limits.setDefaults()
 	a.loginAccount = newFailures(a.limits.LoginWindow, a.limits.LoginPerAccount)
 	a.loginAddress = newFailures(a.limits.LoginWindow, a.limits.LoginPerAddress)
+	a.signups = newFailures(registerWindow, registerPerAddress)
 	if a.limits.SendRate > 0 {
 		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
 	}

@@ -55,6 +55,13 @@ func (l *Limits) setDefaults() {
 // limiterPruneN: prune a limiter map when it grows past this many entries.
 const limiterPruneN = 4096
 
+// With --open-registration anyone may create accounts: one client address may create at most
+// registerPerAddress of them per registerWindow, so that a script cannot fill the database.
+const (
+	registerPerAddress = 10
+	registerWindow     = time.Hour
+)
+
 // retryError is a 429 that tells the client when to come back (the Retry-After header).
 type retryError struct {
 	err   *store.Error

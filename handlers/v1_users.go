@@ -139,6 +139,10 @@ func (a *API) usersRegister1(c *call) (any, error) {
 	if !a.cfg.OpenRegistration {
 		return nil, badRequest("error-user-registration-disabled", "User registration is disabled")
 	}
+	addr := a.clientAddr(c.r)
+	if d := a.signups.locked(addr, a.st.Now()); d > 0 {
+		return nil, tooMany("Too many accounts registered from this address; try again later", d)
+	}
 	p, err := readNewUser(c.in, "pass")
 	if err != nil {
 		return nil, err
@@ -152,6 +156,7 @@ func (a *API) usersRegister1(c *call) (any, error) {
 	if err := a.st.CreateUser(u, true); err != nil {
 		return nil, err
 	}
+	a.signups.add(addr, a.st.Now())
 	c.user = u
 	return a.userReply(c, u)
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -320,4 +321,24 @@ func TestV1CrossAPI(t *testing.T) {
 			t.Fatalf("zed = %+v, %v", u, err)
 		}
 	})
+}
+
+// Open registration is capped per client address: 10 accounts an hour, then 429 with
+// Retry-After and nothing written, until the hour has passed.
+func TestV1UsersRegisterRateLimited(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.OpenRegistration = true })
+	reg := func(i int) response {
+		return ts.do("POST", "/api/v1/users.register", nil, fmt.Sprintf(`{"username":"u%d","email":"u%d@example.org","pass":"pw","name":"U"}`, i, i))
+	}
+	for i := range registerPerAddress {
+		reg(i).want(t, 200, map[string]any{"success": true})
+	}
+	before := ts.counts()
+	res := reg(100)
+	if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("registration over the cap: %d %s", res.Status, res.Raw)
+	}
+	ts.unchanged1(t, before)
+	ts.clock.Advance(registerWindow)
+	reg(101).want(t, 200, map[string]any{"success": true})
 }
