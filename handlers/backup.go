@@ -2,22 +2,17 @@ package handlers
 
 import (
 	"net/http"
+	"rocketlite/rbac"
 	"strconv"
 	"time"
-
-	"rocketlite/store"
 )
 
 // backup streams a consistent copy of the live database: one read transaction, so writers go
 // on while it runs. The copy is a complete bbolt file; restore it by stopping the server and
 // putting it in place of the database.
 func (a *API) backup(c *call) (any, error) {
-	ok, err := a.st.HasPermission(c.user, "backup", "")
-	if err != nil {
+	if err := rbac.Require(a.st, c.user, rbac.Backup); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, store.ErrNoPermission
 	}
 	return rawReply(func(w http.ResponseWriter) {
 		// The read transaction lasts as long as the client reads, and a long one keeps bbolt

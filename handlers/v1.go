@@ -191,7 +191,7 @@ func (a *API) rolesList1(c *call) (any, error) {
 }
 
 func (a *API) permissionsListAll1(c *call) (any, error) {
-	if err := a.need1(c, "access-permissions", ""); err != nil {
+	if err := a.mayManage(c); err != nil {
 		return nil, err
 	}
 	perms, err := a.st.Permissions()
@@ -202,7 +202,7 @@ func (a *API) permissionsListAll1(c *call) (any, error) {
 }
 
 func (a *API) permissionsUpdate1(c *call) (any, error) {
-	if err := a.need1(c, "access-permissions", ""); err != nil {
+	if err := a.mayManage(c); err != nil {
 		return nil, err
 	}
 	var in []struct {

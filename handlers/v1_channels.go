@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -75,7 +76,7 @@ func roomNameParam1(in body) (string, error) {
 // channelsCreate1 creates a public room (permission create-c, as for API 0.1's createRoom);
 // the caller becomes its owner.
 func (a *API) channelsCreate1(c *call) (any, error) {
-	if err := a.need1(c, "create-c", ""); err != nil {
+	if err := a.need1(c, rbac.CreateC, ""); err != nil {
 		return nil, err
 	}
 	name, err := roomNameParam1(c.in)
@@ -222,7 +223,7 @@ func (a *API) editableRoom(c *call) (string, error) {
 	if _, err := a.st.ReadableRoom(rid, c.user); err != nil {
 		return "", err
 	}
-	return rid, a.need1(c, "edit-room", rid)
+	return rid, a.need1(c, rbac.EditRoom, rid)
 }
 
 func (a *API) channelsRename1(c *call) (any, error) {
@@ -319,14 +320,14 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	}
 	allowed := false
 	if slices.Contains(r.Usernames, c.user.Username) {
-		if allowed, err = a.st.HasPermission(c.user, "add-user-to-joined-room", rid); err != nil {
+		if allowed, err = a.st.HasPermission(c.user, rbac.AddUserToJoinedRoom, rid); err != nil {
 			return nil, err
 		}
 	}
 	if !allowed {
-		perm := "add-user-to-any-c-room"
+		perm := rbac.AddUserToAnyCRoom
 		if r.Type == store.Private {
-			perm = "add-user-to-any-p-room"
+			perm = rbac.AddUserToAnyPRoom
 		}
 		if err := a.need1(c, perm, ""); err != nil {
 			return nil, err
@@ -351,7 +352,7 @@ func (a *API) channelsKick1(c *call) (any, error) {
 	if _, err := a.st.ReadableRoom(rid, c.user); err != nil {
 		return nil, err
 	}
-	if err := a.need1(c, "remove-user", rid); err != nil {
+	if err := a.need1(c, rbac.RemoveUser, rid); err != nil {
 		return nil, err
 	}
 	if err := a.st.RemoveMember(rid, u.ID, c.user.Ref()); err != nil {

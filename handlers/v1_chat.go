@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -62,7 +63,7 @@ func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.M
 		*f.dst = v
 	}
 	if m.Alias != "" || m.Avatar != "" {
-		if err := a.need1(c, "message-impersonate", rid); err != nil {
+		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +204,7 @@ func (a *API) chatUpdate1(c *call) (any, error) {
 	if err := checkMessageText("text", text, c.in.has("text")); err != nil {
 		return nil, err
 	}
-	rid, id, mayOthers, err := a.messageTarget(c, "edit-message")
+	rid, id, mayOthers, err := a.messageTarget(c, rbac.EditMessage)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +223,7 @@ func (a *API) chatUpdate1(c *call) (any, error) {
 }
 
 func (a *API) chatDelete1(c *call) (any, error) {
-	rid, id, mayOthers, err := a.messageTarget(c, "delete-message")
+	rid, id, mayOthers, err := a.messageTarget(c, rbac.DeleteMessage)
 	if err != nil {
 		return nil, err
 	}

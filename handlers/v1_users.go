@@ -61,7 +61,7 @@ func onlyUserRole(roles []string) bool {
 func (a *API) userReply(c *call, u *store.User) (any, error) {
 	v := userOf(u)
 	if c.user == nil || u.ID != c.user.ID {
-		ok, err := a.st.HasPermission(c.user, "view-full-other-user-info", "")
+		ok, err := a.st.HasPermission(c.user, rbac.ViewFullOtherUserInfo, "")
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +80,7 @@ func (a *API) userReply(c *call, u *store.User) (any, error) {
 // usersCreate1 needs create-user; giving roles beyond "user" also needs access-permissions,
 // the permission of API 0.1's role management, so that create-user cannot mint admins.
 func (a *API) usersCreate1(c *call) (any, error) {
-	if err := a.need1(c, "create-user", ""); err != nil {
+	if err := a.need1(c, rbac.CreateUser, ""); err != nil {
 		return nil, err
 	}
 	p, err := readNewUser(c.in, "password")
@@ -95,7 +95,7 @@ func (a *API) usersCreate1(c *call) (any, error) {
 		roles = []string{"user"}
 	}
 	if !onlyUserRole(roles) {
-		if err := a.need1(c, "access-permissions", ""); err != nil {
+		if err := a.mayManage(c); err != nil {
 			return nil, err
 		}
 	}
@@ -178,7 +178,7 @@ func (a *API) usersList1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	full, err := a.st.HasPermission(c.user, "view-full-other-user-info", "")
+	full, err := a.st.HasPermission(c.user, rbac.ViewFullOtherUserInfo, "")
 	if err != nil {
 		return nil, err
 	}
@@ -237,11 +237,11 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 	}
 	self := id == c.user.ID
 	if !self {
-		if err := a.need1(c, "edit-other-user-info", ""); err != nil {
+		if err := a.need1(c, rbac.EditOtherUserInfo, ""); err != nil {
 			return nil, err
 		}
 		if password != "" {
-			if err := a.need1(c, "edit-other-user-password", ""); err != nil {
+			if err := a.need1(c, rbac.EditOtherUserPassword, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -253,12 +253,12 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 	}
 	if d.has("verified") && self {
 		// Vouching for an address is the administrator's call, never the user's own.
-		if err := a.need1(c, "edit-other-user-info", ""); err != nil {
+		if err := a.need1(c, rbac.EditOtherUserInfo, ""); err != nil {
 			return nil, err
 		}
 	}
 	if d.has("active") {
-		if err := a.need1(c, "edit-other-user-active-status", ""); err != nil {
+		if err := a.need1(c, rbac.EditOtherUserActiveStatus, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -271,7 +271,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 		return nil, err
 	}
 	if d.has("roles") {
-		if err := a.need1(c, "access-permissions", ""); err != nil {
+		if err := a.mayManage(c); err != nil {
 			return nil, err
 		}
 		if err := rbac.CheckGlobalRoles(a.st, roles); err != nil {
@@ -318,7 +318,7 @@ func (a *API) usersUpdate1(c *call) (any, error) {
 }
 
 func (a *API) usersDelete1(c *call) (any, error) {
-	if err := a.need1(c, "delete-user", ""); err != nil {
+	if err := a.need1(c, rbac.DeleteUser, ""); err != nil {
 		return nil, err
 	}
 	u, err := a.userParam1(c.in)

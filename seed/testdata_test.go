@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
+	"rocketlite/rbac"
 	"rocketlite/store"
 )
 
@@ -85,4 +86,18 @@ func newSeeded(t *testing.T) (*store.Store, *auth.Hasher) {
 		t.Fatal(err)
 	}
 	return st, h
+}
+
+// Every permission id the code checks (rbac.Known) is in the embedded default seed: a
+// misspelt or unseeded id would be a permission nobody holds.
+func TestCheckedPermissionsAreSeeded(t *testing.T) {
+	seeded := map[string]bool{}
+	for _, p := range Default().Permissions {
+		seeded[p.ID] = true
+	}
+	for _, id := range rbac.Known {
+		if !seeded[id] {
+			t.Errorf("permission %q is checked by the code but not in seed/default.json", id)
+		}
+	}
 }
