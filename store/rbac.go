@@ -2,8 +2,9 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
-	"sort"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -214,22 +215,29 @@ func (s *Store) SetPermissionRoles(id string, change func(roles []string) []stri
 		if err != nil {
 			return err
 		}
-		roles := change(slices.Clone(p.Roles))
-		sort.Strings(roles)
-		roles = slices.Compact(roles)
-		for _, r := range roles {
-			if !roleExists(tx, r) {
-				return ErrRoleNotFound
-			}
-		}
-		if err := keepsAdminAccess(id, roles); err != nil {
-			return err
-		}
-		p.Roles, p.UpdatedAt = roles, now
-		updated = p
-		return putJSON(tx.Bucket(bPermissions), []byte(id), p)
+		updated, err = setPermissionRoles(tx, p, change(slices.Clone(p.Roles)), now)
+		return err
 	})
 	return updated, err
+}
+
+// setPermissionRoles stores roles (sorted, without repeats) as p's roles. Every role must
+// exist, and access-permissions keeps admin.
+func setPermissionRoles(tx *bolt.Tx, p *Permission, roles []string, now time.Time) (*Permission, error) {
+	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
+	for _, r := range roles {
+		if !roleExists(tx, r) {
+			return nil, &Error{Kind: NotFound, Code: ErrRoleNotFound.Code, Message: fmt.Sprintf("Role %q not found", r)}
+		}
+	}
+	if err := keepsAdminAccess(p.ID, roles); err != nil {
+		return nil, err
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	p.Roles, p.UpdatedAt = roles, now
+	return p, putJSON(tx.Bucket(bPermissions), []byte(p.ID), p)
 }
 
 // accessPermissions is the permission that guards every role and permission change.

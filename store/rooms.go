@@ -388,22 +388,32 @@ func (s *Store) AddMember(rid, uid string) error {
 func (s *Store) Leave(rid, uid string) (left bool, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
-		left = false
-		r, err := getRoom(tx, rid)
-		if err != nil {
-			return err
-		}
-		m, err := getMember(tx, rid, uid)
-		if err != nil || m == nil {
-			return err
-		}
-		if err := removeMember(tx, rid, uid); err != nil {
-			return err
-		}
-		left = true
-		return appendMessage(tx, r, &Message{Text: m.Username, Type: "ul", TS: now, User: UserRef{ID: uid, Username: m.Username}})
+		left, err = takeOut(tx, rid, uid, "ul", nil, now)
+		return err
 	})
 	return left, err
+}
+
+// takeOut removes uid from room rid with a message of type typ ("ul" for leaving, "ru" for a
+// kick) naming them, written by by (nil: the user themself). It reports false, and changes
+// nothing, if uid is not a member.
+func takeOut(tx *bolt.Tx, rid, uid, typ string, by *UserRef, now time.Time) (bool, error) {
+	r, err := getRoom(tx, rid)
+	if err != nil {
+		return false, err
+	}
+	m, err := getMember(tx, rid, uid)
+	if err != nil || m == nil {
+		return false, err
+	}
+	if err := removeMember(tx, rid, uid); err != nil {
+		return false, err
+	}
+	author := UserRef{ID: uid, Username: m.Username}
+	if by != nil {
+		author = *by
+	}
+	return true, appendMessage(tx, r, &Message{Text: m.Username, Type: typ, TS: now, User: author})
 }
 
 // UpdateRoom applies change to the stored room and saves it; a new name must be free.

@@ -4,9 +4,6 @@ package store
 // room access rule (readableRoom) as the rest of the store.
 
 import (
-	"slices"
-	"sort"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -58,21 +55,11 @@ func (s *Store) SetRoomOpen(rid, uid string, open bool) (changed bool, err error
 func (s *Store) RemoveMember(rid, uid string, by UserRef) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
-		r, err := getRoom(tx, rid)
-		if err != nil {
-			return err
+		removed, err := takeOut(tx, rid, uid, "ru", &by, now)
+		if err == nil && !removed {
+			err = ErrNotInRoom
 		}
-		m, err := getMember(tx, rid, uid)
-		if err != nil {
-			return err
-		}
-		if m == nil {
-			return ErrNotInRoom
-		}
-		if err := removeMember(tx, rid, uid); err != nil {
-			return err
-		}
-		return appendMessage(tx, r, &Message{Text: m.Username, Type: "ru", TS: now, User: by})
+		return err
 	})
 }
 
@@ -87,22 +74,7 @@ func (s *Store) SetPermissionsRoles(perms []Permission) (updated []*Permission, 
 			if err != nil {
 				return err
 			}
-			roles := slices.Clone(in.Roles)
-			sort.Strings(roles)
-			roles = slices.Compact(roles)
-			for _, r := range roles {
-				if !roleExists(tx, r) {
-					return Errorf(Invalid, "invalid-role", "Role %q does not exist", r)
-				}
-			}
-			if err := keepsAdminAccess(p.ID, roles); err != nil {
-				return err
-			}
-			if roles == nil {
-				roles = []string{}
-			}
-			p.Roles, p.UpdatedAt = roles, now
-			if err := putJSON(tx.Bucket(bPermissions), []byte(p.ID), p); err != nil {
+			if p, err = setPermissionRoles(tx, p, in.Roles, now); err != nil {
 				return err
 			}
 			updated = append(updated, p)
