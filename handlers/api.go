@@ -201,15 +201,11 @@ const (
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
 	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
-	login := isLoginPath(path)
 	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc == authed {
 			c.user, c.token, err = a.authenticate(r)
-		}
-		if err == nil && login {
-			err = a.checkLoginAddress(r)
 		}
 		if err == nil {
 			c.in, err = parseBody(r, a.cfg.MaxBody)
@@ -217,9 +213,6 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 		var out any
 		if err == nil {
 			out, err = fn(c)
-		}
-		if login && errors.Is(err, store.ErrLoginRefused) {
-			a.loginAddress.add(a.clientAddr(r), a.st.Now())
 		}
 		if err != nil {
 			a.fail(w, r, st, err)

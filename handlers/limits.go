@@ -156,18 +156,6 @@ func (a *API) checkLoginAccount(account string) error {
 	return nil
 }
 
-// checkLoginAddress refuses a login from a client address that failed too often.
-func (a *API) checkLoginAddress(r *http.Request) error {
-	if d := a.loginAddress.locked(a.clientAddr(r), a.st.Now()); d > 0 {
-		return tooMany(loginThrottledMsg, d)
-	}
-	return nil
-}
-
-// isLoginPath tells the routes whose failures count against the client address: every
-// API's login.
-func isLoginPath(path string) bool { return strings.HasSuffix(path, "/login") }
-
 // clientAddr is the client's IP address: the connection's peer, or, when that peer is a
 // trusted proxy, the right-most address of X-Forwarded-For that is not a trusted proxy.
 func (a *API) clientAddr(r *http.Request) string {

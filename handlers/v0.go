@@ -29,20 +29,24 @@ func loginName(in body) (name string, byEmail bool, err error) {
 	return "", false, nil
 }
 
-// login checks the password and issues a new token. Every refusal is the same error after
-// the same bcrypt work, so neither the answer nor its timing tells whether a user exists.
-func (a *API) login(name string, byEmail bool, password string) (*store.User, string, error) {
-	digest := ""
-	// No password over bcrypt's 72 bytes can have been set: refuse it (after the same work).
-	if password != "" && len(password) <= auth.MaxPasswordBytes {
-		digest = auth.Digest(password)
+// digestOf is the digest (auth.Digest) of a password given in clear, or "" (refused like a
+// wrong password, after the same work) when it is empty or longer than any password can be.
+func digestOf(password string) string {
+	if password == "" || len(password) > auth.MaxPasswordBytes {
+		return ""
 	}
-	return a.loginDigest(name, byEmail, digest)
+	return auth.Digest(password)
 }
 
-// loginDigest is login with the password's digest (auth.Digest) instead of the password: what
-// API v1 clients may send. An empty digest is refused like a wrong one.
-func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User, string, error) {
+// login checks the password's digest (API v1 clients may send the digest itself) and issues
+// a new token: the one login of both APIs. Every refusal is the same error after the same
+// bcrypt work, so neither the answer nor its timing tells whether a user exists. Failures
+// count against the account and the client address (addr); a lock-out refuses even the right
+// password.
+func (a *API) login(addr, name string, byEmail bool, digest string) (*store.User, string, error) {
+	if d := a.loginAddress.locked(addr, a.st.Now()); d > 0 {
+		return nil, "", tooMany(loginThrottledMsg, d)
+	}
 	var u *store.User
 	var err error
 	if name != "" {
@@ -70,6 +74,7 @@ func (a *API) loginDigest(name string, byEmail bool, digest string) (*store.User
 		if name != "" {
 			a.loginAccount.add(account, a.st.Now())
 		}
+		a.loginAddress.add(addr, a.st.Now())
 		return nil, "", store.ErrLoginRefused
 	}
 	a.loginAccount.reset(account)
@@ -89,7 +94,7 @@ func (a *API) login0(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, tok, err := a.login(name, byEmail, password)
+	u, tok, err := a.login(a.clientAddr(c.r), name, byEmail, digestOf(password))
 	if err != nil {
 		return nil, err
 	}

@@ -144,10 +144,7 @@ func passwordDigest(in body) (string, error) {
 		return p.Digest, nil
 	}
 	pw, err := in.str("password")
-	if err != nil || pw == "" {
-		return "", err
-	}
-	return auth.Digest(pw), nil
+	return digestOf(pw), err
 }
 
 func (a *API) login1(c *call) (any, error) {
@@ -159,7 +156,7 @@ func (a *API) login1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, tok, err := a.loginDigest(name, byEmail, digest)
+	u, tok, err := a.login(a.clientAddr(c.r), name, byEmail, digest)
 	if err != nil {
 		return nil, err
 	}

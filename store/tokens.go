@@ -44,11 +44,11 @@ func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 	issued := s.now()
 	uid := u.ID
 	return s.batch(func(tx *bolt.Tx) error {
-		now, err := getUser(tx, uid)
+		cur, err := getUser(tx, uid)
 		if err != nil {
 			return err
 		}
-		if !now.Active || now.Hash != u.Hash {
+		if !cur.Active || cur.Hash != u.Hash {
 			return ErrLoginRefused
 		}
 		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
