@@ -21,7 +21,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
-	"rocketlite/seed"
 	"rocketlite/store"
 )
 
@@ -36,21 +35,7 @@ type benchEnv struct {
 // newBenchEnv builds a seeded store with a public room of msgs messages and a logged-in admin.
 func newBenchEnv(b *testing.B, msgs int) *benchEnv {
 	b.Helper()
-	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := seed.ApplyDefault(st, h); err != nil {
-		b.Fatal(err)
-	}
-	if _, _, err := seed.EnsureAdmin(st, h, "admin", "adminpass"); err != nil {
-		b.Fatal(err)
-	}
+	st, h := seededStore(b, filepath.Join(b.TempDir(), "bench.db"), bcrypt.MinCost, nil)
 	admin, err := st.UserByUsername("admin")
 	if err != nil {
 		b.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"rocketlite/auth"
-	"rocketlite/seed"
 	"rocketlite/store"
 )
 
@@ -36,21 +35,7 @@ type benchServer struct {
 
 func newBenchServer(b *testing.B, cost int) *benchServer {
 	b.Helper()
-	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	h, err := auth.NewHasher(cost)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := seed.ApplyDefault(st, h); err != nil {
-		b.Fatal(err)
-	}
-	if _, _, err := seed.EnsureAdmin(st, h, "admin", "adminpass"); err != nil {
-		b.Fatal(err)
-	}
+	st, h := seededStore(b, filepath.Join(b.TempDir(), "bench.db"), cost, nil)
 	srv := httptest.NewServer(New(Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard)}))
 	b.Cleanup(srv.Close)
 	bs := &benchServer{b: b, url: srv.URL, st: st,

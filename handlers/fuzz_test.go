@@ -20,8 +20,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
-	"rocketlite/auth"
-	"rocketlite/seed"
 	"rocketlite/store"
 )
 
@@ -105,21 +103,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { os.RemoveAll(dir) })
-	st, err := store.Open(filepath.Join(dir, "fuzz.db"), store.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := seed.ApplyDefault(st, h); err != nil {
-		f.Fatal(err)
-	}
-	if _, _, err := seed.EnsureAdmin(st, h, "admin", "adminpass"); err != nil {
-		f.Fatal(err)
-	}
+	st, h := seededStore(f, filepath.Join(dir, "fuzz.db"), bcrypt.MinCost, nil)
 	fz := &fuzzAPI{st: st, api: New(Config{Store: st, Hasher: h, Log: zerolog.Nop(), MaxBody: 16 << 10,
 		Limits: Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}})}
 	res := fz.serve("POST", "/api/login", "application/x-www-form-urlencoded", []byte("user=admin&password=adminpass"), nil)

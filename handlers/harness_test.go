@@ -72,28 +72,36 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// seededStore opens a store at path with the default seed and the admin "admin"/"adminpass",
+// closed when the test ends: the start of every handlers test and benchmark. now may be nil.
+func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (*store.Store, *auth.Hasher) {
+	tb.Helper()
+	st, err := store.Open(path, store.Options{Now: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	h, err := auth.NewHasher(cost)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := seed.ApplyDefault(st, h); err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := seed.EnsureAdmin(st, h, "admin", "adminpass"); err != nil {
+		tb.Fatal(err)
+	}
+	return st, h
+}
+
 // newTestServer starts an API on a fresh database with the default seed and an admin.
 // change, if given, may adjust the Config before the API is built.
 func newTestServer(t *testing.T, change ...func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, clock: &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	ts.path = filepath.Join(t.TempDir(), "test.db")
-	st, err := store.Open(ts.path, store.Options{Now: ts.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ts.st = st
-	ts.hasher, err = auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seed.ApplyDefault(st, ts.hasher); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := seed.EnsureAdmin(st, ts.hasher, "admin", "adminpass"); err != nil {
-		t.Fatal(err)
-	}
+	st, h := seededStore(t, ts.path, bcrypt.MinCost, ts.clock.Now)
+	ts.st, ts.hasher = st, h
 	cfg := Config{Store: st, Hasher: ts.hasher, Log: zerolog.New(ts.logs), TokenTTL: 24 * time.Hour, Version: "test"}
 	// Abuse limits off: tests send and fail logins faster than people, on a frozen clock.
 	// limits_test.go turns them on (withDefaultLimits).

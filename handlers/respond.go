@@ -65,8 +65,6 @@ func marshalNoEscape(v any) ([]byte, error) {
 
 // answerBufs recycles answer buffers. A buffer that grew past maxPooledBuf (a page of 1,000
 // long messages) is dropped rather than kept, so one huge answer does not pin its memory.
-// (It replaced bufPool, a pool of *bytes.Buffer: a new name, so that code written against
-// the old pool fails to compile instead of panicking.)
 var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 const maxPooledBuf = 1 << 20
