@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -288,31 +289,26 @@ func TestLongPasswords(t *testing.T) {
 	ts.login("dave", pw72)
 	// bcrypt reads 72 bytes: the same 72 and more must not log in.
 	ts.do("POST", "/api/login", nil, "user=dave&password="+pw72+"extra").want(t, 401, nil)
-	// Setting one is refused with 400 (and names the reason), on any route that sets one.
-	api := New(Config{Store: ts.st, Hasher: ts.hasher})
-	api.handle(http.MethodPost, "/api/test/password", v0, authed, func(c *call) (any, error) {
-		pw, err := c.in.str("password")
-		if err != nil {
-			return nil, err
+	// Setting one is refused with 400 and nothing written, on every route that sets one.
+	long := strings.Repeat("x", 73)
+	bob := ts.createUser("bob", "bobpass")
+	open := newTestServer(t, func(c *Config) { c.OpenRegistration = true })
+	for _, tc := range []struct {
+		ts         *testServer
+		path, body string
+	}{
+		{ts, "/api/bulk/register", `{"users":[{"email":"n@example.org","name":"n","pass":"` + long + `"}]}`},
+		{ts, "/api/v1/users.create", `{"email":"n@example.org","name":"n","username":"n","password":"` + long + `"}`},
+		{ts, "/api/v1/users.update", `{"userId":"` + bob.ID + `","data":{"password":"` + long + `"}}`},
+		{open, "/api/v1/users.register", `{"email":"n@example.org","name":"n","username":"n","pass":"` + long + `"}`},
+	} {
+		before := tc.ts.counts()
+		if res := tc.ts.do("POST", tc.path, &tc.ts.admin, tc.body); res.Status != 400 {
+			t.Fatalf("%s with a 73-byte password: %d %s", tc.path, res.Status, res.Raw)
 		}
-		if _, err := api.cfg.Hasher.Hash(pw); err != nil {
-			return nil, err
+		if !maps.Equal(before, tc.ts.counts()) {
+			t.Fatalf("%s wrote something", tc.path)
 		}
-		return J("status", "success"), nil
-	})
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	req, _ := http.NewRequest("POST", srv.URL+"/api/test/password", strings.NewReader("password="+strings.Repeat("x", 73)))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-User-Id", ts.admin.UserID)
-	req.Header.Set("X-Auth-Token", ts.admin.Token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 400 {
-		t.Fatalf("73-byte password: status %d, want 400", res.StatusCode)
 	}
 }
 
