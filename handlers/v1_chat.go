@@ -62,6 +62,12 @@ func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.M
 		}
 		*f.dst = v
 	}
+	if m.TMID, err = in.str("tmid"); err != nil {
+		return nil, err
+	}
+	if m.TMID != "" && !messageIDRE.MatchString(m.TMID) {
+		return nil, badRequest("error-invalid-params", "tmid must be the _id of a message")
+	}
 	if m.Alias != "" || m.Avatar != "" {
 		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
 			return nil, err

@@ -31,8 +31,10 @@ const (
 	EditOtherUserPassword     = "edit-other-user-password"
 	EditRoom                  = "edit-room"
 	MessageImpersonate        = "message-impersonate"
+	PinMessage                = "pin-message"
 	PostReadonly              = "post-readonly"
 	RemoveUser                = "remove-user"
+	UserGenerateAccessToken   = "user-generate-access-token"
 	ViewCRoom                 = store.ViewPublicRooms
 	ViewFullOtherUserInfo     = "view-full-other-user-info"
 )
@@ -41,7 +43,8 @@ const (
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
+	MessageImpersonate, PinMessage, PostReadonly, RemoveUser, UserGenerateAccessToken, ViewCRoom,
+	ViewFullOtherUserInfo}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

@@ -52,7 +52,7 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 // time and sequence; it keeps m.ID if set and unused.
 func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 	now := ms(s.now())
-	id := m.ID
+	id, tmid := m.ID, m.TMID
 	if err := validMessage(m); err != nil {
 		return err
 	}
@@ -66,8 +66,17 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 				return firstErr(err, ErrNoPermission)
 			}
 		}
-		m.ID, m.TS, m.User = id, now, author.Ref()
-		return appendMessage(tx, r, m)
+		m.ID, m.TS, m.User, m.TMID = id, now, author.Ref(), tmid
+		resolveMentions(tx, m)
+		if m.TMID != "" {
+			if err := joinThread(tx, r, m); err != nil {
+				return err
+			}
+		}
+		if err := appendMessage(tx, r, m); err != nil {
+			return err
+		}
+		return putMarks(tx, nil, m)
 	})
 }
 
@@ -267,6 +276,7 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 		if err != nil {
 			return err
 		}
+		old := *m
 		if err := change(m); err != nil {
 			return err
 		}
@@ -275,6 +285,12 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 		}
 		ed := editor
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
+		if m.Text != old.Text {
+			resolveMentions(tx, m)
+		}
+		if err := putMarks(tx, &old, m); err != nil {
+			return err
+		}
 		updated = m
 		return putJSON(tx.Bucket(bMessages), k, m)
 	})
@@ -283,6 +299,7 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 
 // DeleteMessage removes message id after check approved it, and returns what was removed.
 func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted *Message, err error) {
+	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		k, m, err := messageByID(tx, id)
 		if err != nil {
@@ -295,22 +312,41 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		if err := removeMessage(tx, r, k, m, now); err != nil {
 			return err
-		}
-		if err := tx.Bucket(bMessageIDs).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
-			return err
-		}
-		if r.Msgs > 0 {
-			r.Msgs--
 		}
 		deleted = m
 		return putRoom(tx, r)
 	})
 	return deleted, err
+}
+
+// removeMessage deletes message m (stored under k) of room r with its indexes and marks,
+// leaves a tombstone for syncMessages, and uncounts it from its thread. Every deletion of a
+// message goes through it; the caller saves r (its msgs count dropped by one).
+func removeMessage(tx *bolt.Tx, r *Room, k []byte, m *Message, now time.Time) error {
+	if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageIDs).Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
+		return err
+	}
+	if r.Msgs > 0 {
+		r.Msgs--
+	}
+	if err := putMarks(tx, m, nil); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMarks).Put(markPrefix(r.ID, markDeleted, be64(uint64(max(now.UnixMilli(), 0))), []byte(m.ID)), nil); err != nil {
+		return err
+	}
+	if m.TMID != "" {
+		return leaveThread(tx, m, now)
+	}
+	return nil
 }
 
 // SearchScanLimit bounds how many messages one search reads, so a search cannot pin a reader
