@@ -79,6 +79,13 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/users.update", v1, authed, a.usersUpdate1)
 	a.handle(post, "/api/v1/users.delete", v1, authed, a.usersDelete1)
 	a.handle(get, "/api/v1/users.getPresence", v1, authed, a.usersGetPresence1)
+	a.handle(post, "/api/v1/users.setAvatar", v1, authed, a.usersSetAvatar1)     // others: edit-other-user-avatar
+	a.handle(post, "/api/v1/users.resetAvatar", v1, authed, a.usersResetAvatar1) // others: edit-other-user-avatar
+	a.handle(post, "/api/v1/users.createToken", v1, authed, a.usersCreateToken1) // user-generate-access-token
+	a.handle(post, "/api/v1/users.setPreferences", v1, authed, a.usersSetPreferences1)
+	a.handle(get, "/api/v1/users.getPreferences", v1, authed, a.usersGetPreferences1)
+	// Avatars are public, as in Rocket.Chat: an uploaded picture or generated initials.
+	a.handle(get, "/avatar/:username", v0, open, a.avatar)
 	// Anyone may register only with --open-registration; otherwise the route is closed like
 	// every other (401 without credentials, and a refusal with them).
 	a.handle(post, "/api/v1/users.register", v1, a.registration(), a.usersRegister1)

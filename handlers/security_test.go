@@ -12,6 +12,7 @@ var openRoutes = map[string]bool{
 	"/api/version": true, "/api/login": true, "/api/info": true,
 	"/api/v1/login": true, "/api/v1/info": true,
 	"/healthz": true, "/readyz": true,
+	"/avatar/:username": true, // public pictures, as in Rocket.Chat
 }
 
 // concrete fills a route pattern's parameters.

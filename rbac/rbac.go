@@ -27,6 +27,7 @@ const (
 	DeleteUser                = "delete-user"
 	EditMessage               = "edit-message"
 	EditOtherUserActiveStatus = "edit-other-user-active-status"
+	EditOtherUserAvatar       = "edit-other-user-avatar"
 	EditOtherUserInfo         = "edit-other-user-info"
 	EditOtherUserPassword     = "edit-other-user-password"
 	EditRoom                  = "edit-room"
@@ -42,7 +43,7 @@ const (
 // Known lists every permission id above.
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
-	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
+	EditMessage, EditOtherUserActiveStatus, EditOtherUserAvatar, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
 	MessageImpersonate, PinMessage, PostReadonly, RemoveUser, UserGenerateAccessToken, ViewCRoom,
 	ViewFullOtherUserInfo}
 

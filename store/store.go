@@ -36,10 +36,13 @@ var (
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 	bMarks        = []byte("message_marks") // marks.go
+	bAvatars      = []byte("avatars")       // avatars.go
+	bPrefs        = []byte("preferences")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions, bMarks}
+		bMessageTS, bReads, bRoles, bPermissions, bMarks,
+		bAvatars, bPrefs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
