@@ -127,11 +127,11 @@ func appendRef(b []byte, r *userRefView, depth int) []byte {
 }
 
 // appendMessageView writes m member by member, in messageView's field order with its
-// omitempty rules. Attachments are free-form JSON: a message with any goes the generic way.
+// omitempty rules. Attachments are written as stored (compact JSON, validated when the record
+// was decoded), never re-indented: indenting them cost their size times their depth (a 20 KB
+// deeply nested post rendered as 200 MB), so an answer's size stays proportional to the
+// records it holds. The rest of the document is indented as encoding/json would.
 func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
-	if len(m.Attachments) > 0 {
-		return appendGeneric(b, m, depth)
-	}
 	d := depth + 1
 	b = append(b, '{')
 	b = appendMember(b, true, "_id", d)
@@ -149,6 +149,10 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 			b = appendMember(b, false, f.k, d)
 			b = appendString(b, f.v)
 		}
+	}
+	if len(m.Attachments) > 0 {
+		b = appendMember(b, false, "attachments", d)
+		b = append(b, m.Attachments...)
 	}
 	if m.EditedAt != nil {
 		b = appendMember(b, false, "editedAt", d)

@@ -251,7 +251,7 @@ func (a *API) chatSearch1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.Search(rid, c.user, text, count)
+	msgs, err := a.search(c, rid, text, count)
 	if err != nil {
 		return nil, err
 	}
