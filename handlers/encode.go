@@ -56,6 +56,33 @@ func appendPretty(b []byte, v any, depth int) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
+	case json.RawMessage:
+		// Free-form JSON (attachments, projected members) as it is: indenting it would cost
+		// its size times its depth.
+		if len(x) == 0 {
+			return append(b, "null"...), nil
+		}
+		return append(b, x...), nil
+	case []Obj:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if len(x) == 0 {
+			return append(b, "[]"...), nil
+		}
+		b = append(b, '[')
+		for i := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, depth+1)
+			var err error
+			if b, err = appendPretty(b, x[i], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		b = appendIndent(b, depth)
+		return append(b, ']'), nil
 	case messageView:
 		return appendMessageView(b, &x, depth)
 	case []messageView:

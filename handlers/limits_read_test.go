@@ -155,6 +155,12 @@ func TestHistoryPageBudget(t *testing.T) {
 	if !strings.Contains(res.Raw, deep) {
 		t.Fatal("the nested old message was not served as stored")
 	}
+	// So does a projection of it.
+	res = ts.do("GET", "/api/v1/channels.history?roomId=GENERAL&count=1&offset=5&fields="+url.QueryEscape(`{"attachments":1}`), &ca, "")
+	res.want(t, 200, map[string]any{"success": true})
+	if len(res.Raw) > len(deep)+1000 || !strings.Contains(res.Raw, deep) {
+		t.Fatalf("a %d-byte nested attachment projected as %d bytes", len(deep), len(res.Raw))
+	}
 }
 
 // chat.search and pages far down a room draw from a per-user token bucket: a 429 with
