@@ -3,6 +3,8 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -56,6 +58,33 @@ func appendPretty(b []byte, v any, depth int) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
+	case json.RawMessage:
+		// Free-form JSON (attachments, projected members) as it is: indenting it would cost
+		// its size times its depth.
+		if len(x) == 0 {
+			return append(b, "null"...), nil
+		}
+		return append(b, x...), nil
+	case []Obj:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if len(x) == 0 {
+			return append(b, "[]"...), nil
+		}
+		b = append(b, '[')
+		for i := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, depth+1)
+			var err error
+			if b, err = appendPretty(b, x[i], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		b = appendIndent(b, depth)
+		return append(b, ']'), nil
 	case messageView:
 		return appendMessageView(b, &x, depth)
 	case []messageView:
@@ -127,11 +156,11 @@ func appendRef(b []byte, r *userRefView, depth int) []byte {
 }
 
 // appendMessageView writes m member by member, in messageView's field order with its
-// omitempty rules. Attachments are free-form JSON: a message with any goes the generic way.
+// omitempty rules. Attachments are written as stored (compact JSON, validated when the record
+// was decoded), never re-indented: indenting them cost their size times their depth (a 20 KB
+// deeply nested post rendered as 200 MB), so an answer's size stays proportional to the
+// records it holds. The rest of the document is indented as encoding/json would.
 func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
-	if len(m.Attachments) > 0 || m.hasExtras() {
-		return appendGeneric(b, m, depth)
-	}
 	d := depth + 1
 	b = append(b, '{')
 	b = appendMember(b, true, "_id", d)
@@ -150,6 +179,10 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 			b = appendString(b, f.v)
 		}
 	}
+	if len(m.Attachments) > 0 {
+		b = appendMember(b, false, "attachments", d)
+		b = append(b, m.Attachments...)
+	}
 	if m.EditedAt != nil {
 		b = appendMember(b, false, "editedAt", d)
 		b = appendJSTime(b, *m.EditedAt)
@@ -160,8 +193,106 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 	}
 	b = appendMember(b, false, "_updatedAt", d)
 	b = appendJSTime(b, m.UpdatedAt)
+	if m.hasExtras() {
+		b = appendMessageExtras(b, m, d)
+	}
 	b = appendIndent(b, depth)
 	return append(b, '}'), nil
+}
+
+// appendMessageExtras writes the thread, mention, reaction, pin and star members, in
+// messageView's order with its omitempty rules.
+func appendMessageExtras(b []byte, m *messageView, d int) []byte {
+	if m.TMID != "" {
+		b = appendMember(b, false, "tmid", d)
+		b = appendString(b, m.TMID)
+	}
+	if m.TCount != 0 {
+		b = appendMember(b, false, "tcount", d)
+		b = strconv.AppendInt(b, int64(m.TCount), 10)
+	}
+	if m.TLM != nil {
+		b = appendMember(b, false, "tlm", d)
+		b = appendJSTime(b, *m.TLM)
+	}
+	if len(m.Replies) > 0 {
+		b = appendMember(b, false, "replies", d)
+		b = appendStrings(b, m.Replies, d)
+	}
+	if len(m.Mentions) > 0 {
+		b = appendMember(b, false, "mentions", d)
+		b = append(b, '[')
+		for i := range m.Mentions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, d+1)
+			b = appendRef(b, &m.Mentions[i], d+1)
+		}
+		b = appendIndent(b, d)
+		b = append(b, ']')
+	}
+	if len(m.Reactions) > 0 {
+		b = appendMember(b, false, "reactions", d)
+		b = append(b, '{')
+		for i, emoji := range slices.Sorted(maps.Keys(m.Reactions)) {
+			b = appendMember(b, i == 0, emoji, d+1)
+			b = append(b, '{')
+			b = appendMember(b, true, "usernames", d+2)
+			b = appendStrings(b, m.Reactions[emoji].Usernames, d+2)
+			b = appendIndent(b, d+1)
+			b = append(b, '}')
+		}
+		b = appendIndent(b, d)
+		b = append(b, '}')
+	}
+	if m.Pinned {
+		b = appendMember(b, false, "pinned", d)
+		b = append(b, "true"...)
+	}
+	if m.PinnedAt != nil {
+		b = appendMember(b, false, "pinnedAt", d)
+		b = appendJSTime(b, *m.PinnedAt)
+	}
+	if m.PinnedBy != nil {
+		b = appendMember(b, false, "pinnedBy", d)
+		b = appendRef(b, m.PinnedBy, d)
+	}
+	if len(m.Starred) > 0 {
+		b = appendMember(b, false, "starred", d)
+		b = append(b, '[')
+		for i := range m.Starred {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, d+1)
+			b = append(b, '{')
+			b = appendMember(b, true, "_id", d+2)
+			b = appendString(b, m.Starred[i].ID)
+			b = appendIndent(b, d+1)
+			b = append(b, '}')
+		}
+		b = appendIndent(b, d)
+		b = append(b, ']')
+	}
+	return b
+}
+
+// appendStrings writes a list of strings (a nil or empty one as []).
+func appendStrings(b []byte, list []string, d int) []byte {
+	if len(list) == 0 {
+		return append(b, "[]"...)
+	}
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendIndent(b, d+1)
+		b = appendString(b, s)
+	}
+	b = appendIndent(b, d)
+	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -113,7 +113,7 @@ func (a *API) marked(c *call, kind, name string, rid, tmid string) (any, error) 
 }
 
 func (a *API) chatGetPinnedMessages1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (a *API) chatGetPinnedMessages1(c *call) (any, error) {
 }
 
 func (a *API) chatGetStarredMessages1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (a *API) chatGetStarredMessages1(c *call) (any, error) {
 }
 
 func (a *API) chatGetMentionedMessages1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (a *API) chatGetThreadsList1(c *call) (any, error) {
 		return nil, err
 	}
 	if rid == "" {
-		if rid, err = a.roomParam(c.in); err != nil {
+		if rid, err = a.roomParam(c); err != nil {
 			return nil, required1("rid")
 		}
 	}
@@ -170,7 +170,7 @@ type deletedView struct {
 // chatSyncMessages1 answers what changed in the room after lastUpdate: {result: {updated,
 // deleted}}; at most store.MaxSync of each, oldest change first.
 func (a *API) chatSyncMessages1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}

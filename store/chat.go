@@ -33,6 +33,8 @@ var (
 		Message: `emoji must be a name such as "smile" or ":smile:" (letters, digits, _ + -)`}
 	ErrTooManyReactions = &Error{Kind: Invalid, Code: "too-many-reactions", Message: "This message has too many different reactions"}
 	ErrSystemMessage    = &Error{Kind: Invalid, Code: "action-not-allowed", Message: "System messages cannot be pinned"}
+	ErrMessageFull      = &Error{Kind: Invalid, Code: "message-too-large",
+		Message: "This message is at the size cap: it takes no more reactions or stars"}
 )
 
 // mentionNames returns the distinct names written as @name in text (at the start or after a
@@ -102,7 +104,7 @@ func resolveMentions(tx *bolt.Tx, m *Message) {
 
 // joinThread checks m's tmid and counts m as a reply of its thread's first message: a reply
 // to a reply joins the first message's thread, as in Rocket.Chat.
-func joinThread(tx *bolt.Tx, r *Room, m *Message) error {
+func (s *Store) joinThread(tx *bolt.Tx, r *Room, m *Message) error {
 	pk, parent, err := messageByID(tx, m.TMID)
 	if err != nil || parent.RoomID != r.ID {
 		return ErrInvalidThread
@@ -116,10 +118,15 @@ func joinThread(tx *bolt.Tx, r *Room, m *Message) error {
 	old := *parent
 	parent.TCount++
 	parent.TLM = m.TS
+	parent.UpdatedAt = m.TS
 	if !slices.Contains(parent.Replies, m.User.ID) {
 		parent.Replies = append(slices.Clone(parent.Replies), m.User.ID)
+		// The repliers count against the first message's size cap; a message at the cap
+		// keeps counting replies but names no more repliers, rather than refuse the reply.
+		if _, err := s.checkMessageCaps(parent); err != nil {
+			parent.Replies = old.Replies
+		}
 	}
-	parent.UpdatedAt = m.TS
 	if err := putMarks(tx, &old, parent); err != nil {
 		return err
 	}
@@ -146,11 +153,7 @@ func leaveThread(tx *bolt.Tx, m *Message, now time.Time) error {
 func (s *Store) changeMessage(id string, reader *User, change func(tx *bolt.Tx, r *Room, m *Message) error) (changed *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
-		k, m, err := messageByID(tx, id)
-		if err != nil {
-			return err
-		}
-		r, err := readableRoom(tx, m.RoomID, reader)
+		k, m, r, err := visibleMessage(tx, id, reader)
 		if err != nil {
 			return err
 		}
@@ -162,11 +165,19 @@ func (s *Store) changeMessage(id string, reader *User, change func(tx *bolt.Tx, 
 			return err
 		}
 		m.UpdatedAt = now
+		// Reactions and stars count against the record's size cap like every other field.
+		data, err := s.checkMessageCaps(m)
+		if err != nil {
+			if KindOf(err) == Invalid {
+				return ErrMessageFull
+			}
+			return err
+		}
 		if err := putMarks(tx, &old, m); err != nil {
 			return err
 		}
 		changed = m
-		return putJSON(tx.Bucket(bMessages), k, m)
+		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return changed, err
 }
@@ -250,11 +261,10 @@ func (s *Store) Star(id string, starrer *User, on bool) (*Message, error) {
 
 // pinAttachment is how a message_pinned system message quotes the pinned message.
 type pinAttachment struct {
-	Text       string          `json:"text"`
-	AuthorName string          `json:"author_name"`
-	AuthorIcon string          `json:"author_icon"`
-	TS         time.Time       `json:"ts"`
-	Attach     json.RawMessage `json:"attachments,omitempty"`
+	Text       string    `json:"text"`
+	AuthorName string    `json:"author_name"`
+	AuthorIcon string    `json:"author_icon"`
+	TS         time.Time `json:"ts"`
 }
 
 // Pin pins (on) or unpins message id. may checks the pinner's permission in the message's
@@ -282,8 +292,10 @@ func (s *Store) Pin(id string, pinner *User, on bool, may func(rid string) error
 		}
 		by := pinner.Ref()
 		m.PinnedAt, m.PinnedBy = now, &UserRef{ID: by.ID, Username: by.Username}
+		// The quote holds the text only, so that it fits the size cap whatever the
+		// pinned message's attachments.
 		att, err := json.Marshal([]pinAttachment{{Text: m.Text, AuthorName: m.User.Username,
-			AuthorIcon: "/avatar/" + m.User.Username, TS: m.TS, Attach: m.Attachments}})
+			AuthorIcon: "/avatar/" + m.User.Username, TS: m.TS}})
 		if err != nil {
 			return err
 		}
@@ -313,7 +325,7 @@ func (s *Store) Marked(rid string, q MarkedQuery) (msgs []*Message, total int, e
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		if q.Kind == "thread" {
-			_, parent, err := messageByID(tx, q.TMID)
+			_, parent, _, err := visibleMessage(tx, q.TMID, q.Reader)
 			if err != nil {
 				return err
 			}

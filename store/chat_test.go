@@ -93,7 +93,7 @@ func TestChatMarks(t *testing.T) {
 		if err := f.s.PostMessage("AB", alice, &Message{Text: "x", TMID: m1.ID}); err != ErrInvalidThread {
 			t.Fatalf("cross-room tmid: %v", err)
 		}
-		if _, err := f.s.DeleteMessage(r2.ID, func(*Message) error { return nil }); err != nil {
+		if _, err := f.s.DeleteMessage(r2.ID, alice, func(*Message) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		head, _ = f.s.Message(m1.ID, alice)
@@ -172,7 +172,7 @@ func TestChatMarks(t *testing.T) {
 		if _, err := f.s.React(m1.ID, bob, "smile", nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.s.DeleteMessage(fresh.ID, func(*Message) error { return nil }); err != nil {
+		if _, err := f.s.DeleteMessage(fresh.ID, alice, func(*Message) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		up, del, err := f.s.Sync("A", alice, since)
@@ -184,7 +184,7 @@ func TestChatMarks(t *testing.T) {
 		}
 		// Delete everything of room A: no mark but the tombstones is left.
 		for _, id := range []string{m1.ID} {
-			if _, err := f.s.DeleteMessage(id, func(*Message) error { return nil }); err != nil {
+			if _, err := f.s.DeleteMessage(id, alice, func(*Message) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -193,7 +193,7 @@ func TestChatMarks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range msgs {
-			if _, err := f.s.DeleteMessage(m.ID, func(*Message) error { return nil }); err != nil {
+			if _, err := f.s.DeleteMessage(m.ID, alice, func(*Message) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}
