@@ -46,6 +46,17 @@ type chatRoute struct {
 	pin          bool // needs pin-message
 }
 
+// byMessage reports whether the route names a message rather than a room: a message the
+// caller may not read answers as a missing one (400 error-invalid-message), so that its id
+// tells an outsider nothing.
+func (rt chatRoute) byMessage() bool {
+	switch rt.name {
+	case "react", "starMessage", "unStarMessage", "pinMessage", "unPinMessage", "getThreadMessages":
+		return true
+	}
+	return false
+}
+
 func chatRoutes() []chatRoute {
 	get := func(path string, q func(f *chatFixture) url.Values) func(f *chatFixture) (string, string) {
 		return func(f *chatFixture) (string, string) { return path + "?" + q(f).Encode(), "" }
@@ -81,8 +92,8 @@ func chatRoutes() []chatRoute {
 }
 
 // TestChatExtrasAccess holds every new chat route to the room access rule: the owner may do
-// all, a plain member and a guest member all but pin, an outsider nothing (403, and no word
-// of the room's messages), a deactivated user and an anonymous caller 401; a refusal writes
+// all, a plain member and a guest member all but pin, an outsider nothing (403 for the room,
+// a missing message for a message of it, and no word of its messages), a deactivated user and an anonymous caller 401; a refusal writes
 // nothing.
 func TestChatExtrasAccess(t *testing.T) {
 	for _, rt := range chatRoutes() {
@@ -97,7 +108,7 @@ func TestChatExtrasAccess(t *testing.T) {
 			}{
 				{"Anonymous", nil, 401},
 				{"Deactivated", &f.dan, 401},
-				{"NonMember", &f.eve, 403},
+				{"NonMember", &f.eve, map[bool]int{true: 400, false: 403}[rt.byMessage()]},
 				{"GuestMember", &f.gus, map[bool]int{true: 403, false: 200}[rt.pin]},
 				{"NoPermission", &f.bob, map[bool]int{true: 403, false: 200}[rt.pin]},
 				{"Owner", &f.alice, 200},
@@ -115,6 +126,9 @@ func TestChatExtrasAccess(t *testing.T) {
 				}
 				if c.want == 403 {
 					res.wantErr1(t, 403, "")
+				}
+				if c.want == 400 {
+					res.wantErr1(t, 400, "error-invalid-message")
 				}
 			}
 		})
