@@ -14,6 +14,7 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMessage(tx, r, m); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 	return putRoom(tx, r)
 }
 
@@ -254,6 +255,7 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 		if err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
 		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
 	})
 }
@@ -276,6 +278,7 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 		ed := editor
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
 		updated = m
+		emit(tx, Event{Kind: MessageEdited, Message: m})
 		return putJSON(tx.Bucket(bMessages), k, m)
 	})
 	return updated, err
@@ -308,6 +311,7 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 			r.Msgs--
 		}
 		deleted = m
+		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
 	return deleted, err
