@@ -149,10 +149,10 @@ func TestEventsFollowCommits(t *testing.T) {
 		}{
 			{"Post", func() error { return s.PostMessage(r.ID, u, m) }, []EventKind{MessageAdded}},
 			{"Edit", func() error {
-				_, err := s.UpdateMessage(m.ID, u.Ref(), func(m *Message) error { m.Text = "edited"; return nil })
+				_, err := s.UpdateMessage(m.ID, u, func(m *Message) error { m.Text = "edited"; return nil })
 				return err
 			}, []EventKind{MessageEdited}},
-			{"Delete", func() error { _, err := s.DeleteMessage(m.ID, func(*Message) error { return nil }); return err }, []EventKind{MessageDeleted}},
+			{"Delete", func() error { _, err := s.DeleteMessage(m.ID, u, func(*Message) error { return nil }); return err }, []EventKind{MessageDeleted}},
 			{"Join", func() error { _, err := s.Join(r.ID, v.ID); return err }, []EventKind{MemberAdded, MessageAdded}},
 			{"Read", func() error { return s.MarkRead(r.ID, v) }, []EventKind{ReadMarked}},
 			{"Hide", func() error { _, err := s.SetRoomOpen(r.ID, v.ID, false); return err }, []EventKind{MemberChanged}},
