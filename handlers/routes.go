@@ -1,6 +1,10 @@
 package handlers
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+)
 
 // routes is the whole API at a glance.
 func (a *API) routes() {
@@ -79,6 +83,9 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/users.update", v1, authed, a.usersUpdate1)
 	a.handle(post, "/api/v1/users.delete", v1, authed, a.usersDelete1)
 	a.handle(get, "/api/v1/users.getPresence", v1, authed, a.usersGetPresence1)
+	a.handle(get, "/api/v1/users.presence", v1, authed, a.usersPresence1)
+	a.handle(get, "/api/v1/users.getStatus", v1, authed, a.usersGetStatus1)
+	a.handle(post, "/api/v1/users.setStatus", v1, authed, a.usersSetStatus1)
 	a.handle(post, "/api/v1/users.setAvatar", v1, authed, a.usersSetAvatar1)     // others: edit-other-user-avatar
 	a.handle(post, "/api/v1/users.resetAvatar", v1, authed, a.usersResetAvatar1) // others: edit-other-user-avatar
 	a.handle(post, "/api/v1/users.createToken", v1, authed, a.usersCreateToken1) // user-generate-access-token
@@ -99,4 +106,12 @@ func (a *API) routes() {
 	a.handle(get, "/healthz", v0, open, a.healthz)
 	a.handle(get, "/readyz", v0, open, a.readyz)
 	a.handle(get, "/api/backup", v0, authed, a.backup)
+
+	// Realtime (REALTIME.md): Meteor DDP over websocket and SockJS's websocket transport; its
+	// methods and streams are listed in realtime/methods.go and realtime/streams.go.
+	if rt := a.cfg.Realtime; rt != nil {
+		h := func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { rt.ServeHTTP(w, r) }
+		a.router.GET("/websocket", h)
+		a.router.GET("/sockjs/*rest", h)
+	}
 }

@@ -31,6 +31,8 @@ const (
 	EditOtherUserInfo         = "edit-other-user-info"
 	EditOtherUserPassword     = "edit-other-user-password"
 	EditRoom                  = "edit-room"
+	MentionAll                = "mention-all"  // notify every member with @all
+	MentionHere               = "mention-here" // notify the online members with @here
 	MessageImpersonate        = "message-impersonate"
 	PinMessage                = "pin-message"
 	PostReadonly              = "post-readonly"
@@ -44,8 +46,8 @@ const (
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserAvatar, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PinMessage, PostReadonly, RemoveUser, UserGenerateAccessToken, ViewCRoom,
-	ViewFullOtherUserInfo}
+	MentionAll, MentionHere, MessageImpersonate, PinMessage, PostReadonly, RemoveUser, UserGenerateAccessToken,
+	ViewCRoom, ViewFullOtherUserInfo}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

@@ -130,6 +130,7 @@ func (s *Store) joinThread(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMarks(tx, &old, parent); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageEdited, Room: r, Message: parent})
 	return putJSON(tx.Bucket(bMessages), pk, parent)
 }
 
@@ -145,6 +146,7 @@ func leaveThread(tx *bolt.Tx, m *Message, now time.Time) error {
 	if err := putMarks(tx, &old, parent); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageEdited, Message: parent})
 	return putJSON(tx.Bucket(bMessages), pk, parent)
 }
 
@@ -177,6 +179,7 @@ func (s *Store) changeMessage(id string, reader *User, change func(tx *bolt.Tx, 
 			return err
 		}
 		changed = m
+		emit(tx, Event{Kind: MessageEdited, Room: r, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return changed, err
@@ -300,11 +303,8 @@ func (s *Store) Pin(id string, pinner *User, on bool, may func(rid string) error
 			return err
 		}
 		sys := &Message{Type: "message_pinned", TS: now, User: by, Attachments: att}
-		if err := putMessage(tx, r, sys); err != nil {
-			return err
-		}
 		out = sys
-		return putRoom(tx, r)
+		return appendMessage(tx, r, sys)
 	})
 	return out, err
 }

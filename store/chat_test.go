@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -211,4 +212,50 @@ func TestChatMarks(t *testing.T) {
 			t.Fatalf("check: %v", errs)
 		}
 	})
+}
+
+// TestChatWritesEmitEvents: reactions, stars, pins and thread replies reach the realtime hub
+// as changes of the message (and the pin's system message as a new one); refused ones don't.
+func TestChatWritesEmitEvents(t *testing.T) {
+	s, rec, u, r := eventsFixture(t)
+	m := &Message{Text: "hi"}
+	if err := s.PostMessage(r.ID, u, m); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	kinds := func() (out []string) {
+		for _, ev := range rec.take() {
+			out = append(out, fmt.Sprintf("%d:%s", ev.Kind, ev.Message.Text))
+		}
+		return out
+	}
+	edited, added := fmt.Sprint(int(MessageEdited)), fmt.Sprint(int(MessageAdded))
+	if _, err := s.React(m.ID, u, "smile", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(); !slices.Equal(got, []string{edited + ":hi"}) {
+		t.Fatalf("react: %v", got)
+	}
+	if _, err := s.React(m.ID, u, "<bad>", nil); err == nil {
+		t.Fatal("bad emoji taken")
+	}
+	if got := kinds(); len(got) != 0 {
+		t.Fatalf("a refused reaction emitted %v", got)
+	}
+	s.Star(m.ID, u, true)
+	if got := kinds(); !slices.Equal(got, []string{edited + ":hi"}) {
+		t.Fatalf("star: %v", got)
+	}
+	if _, err := s.Pin(m.ID, u, true, func(string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(); !slices.Equal(got, []string{added + ":", edited + ":hi"}) {
+		t.Fatalf("pin: %v", got)
+	}
+	if err := s.PostMessage(r.ID, u, &Message{Text: "re", TMID: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(); !slices.Equal(got, []string{edited + ":hi", added + ":re"}) {
+		t.Fatalf("thread reply: %v", got)
+	}
 }
