@@ -61,15 +61,27 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err != nil {
 			return err
 		}
+		if r.Archived {
+			return ErrRoomArchived
+		}
 		if r.ReadOnly {
 			if ok, err := hasPermission(tx, author, "post-readonly", rid); err != nil || !ok {
 				return firstErr(err, ErrNoPermission)
 			}
 		}
 		m.ID, m.TS, m.User = id, now, author.Ref()
-		return appendMessage(tx, r, m)
+		if err := putMessage(tx, r, m); err != nil {
+			return err
+		}
+		if err := countArrival(tx, r, author, m, now); err != nil {
+			return err
+		}
+		return putRoom(tx, r)
 	})
 }
+
+// ErrRoomArchived refuses a post to an archived room.
+var ErrRoomArchived = &Error{Kind: Invalid, Code: "error-room-archived", Message: "The room is archived"}
 
 func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
 	return messageFrom(k, tx.Bucket(bMessages).Get(k))
@@ -247,14 +259,19 @@ func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 	return c.Prev()
 }
 
-// MarkRead moves uid's read mark in the room to its newest message.
+// MarkRead moves uid's read mark in the room to its newest message; a member's subscription
+// then has no unread messages and no mentions (subscriptions.read).
 func (s *Store) MarkRead(rid string, reader *User) error {
+	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
+		if err := tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq)); err != nil {
+			return err
+		}
+		return markSubscription(tx, r, reader.ID, r.Counted, now)
 	})
 }
 
@@ -295,22 +312,32 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		if err := dropMessage(tx, r, k, m); err != nil {
 			return err
-		}
-		if err := tx.Bucket(bMessageIDs).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
-			return err
-		}
-		if r.Msgs > 0 {
-			r.Msgs--
 		}
 		deleted = m
 		return putRoom(tx, r)
 	})
 	return deleted, err
+}
+
+// dropMessage removes message m, stored under k, with its indexes, and counts it out of r
+// (which the caller saves). Every deletion (chat.delete, cleanHistory, a room's deletion)
+// goes through it, so an index added to messages is dropped in one place.
+func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
+	if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageIDs).Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
+		return err
+	}
+	if r.Msgs > 0 {
+		r.Msgs--
+	}
+	return nil
 }
 
 // SearchScanLimit bounds how many messages one search reads, so a search cannot pin a reader
