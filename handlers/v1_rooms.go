@@ -499,8 +499,10 @@ func (a *API) setType(c *call, rid, t string) error {
 	return err
 }
 
-func (a *API) roomArchive1(c *call, k *roomKind) (any, error)   { return a.roomSetArchived1(c, k, true) }
-func (a *API) roomUnarchive1(c *call, k *roomKind) (any, error) { return a.roomSetArchived1(c, k, false) }
+func (a *API) roomArchive1(c *call, k *roomKind) (any, error) { return a.roomSetArchived1(c, k, true) }
+func (a *API) roomUnarchive1(c *call, k *roomKind) (any, error) {
+	return a.roomSetArchived1(c, k, false)
+}
 
 func (a *API) roomSetArchived1(c *call, k *roomKind, archived bool) (any, error) {
 	r, err := a.find(c, k)

@@ -80,7 +80,7 @@ type Member struct {
 	Username string    `json:"u"`
 	Roles    []string  `json:"roles,omitempty"` // room roles: owner, moderator
 	Joined   time.Time `json:"ts"`
-	Hidden   bool      `json:"hidden,omitempty"` // closed (hidden from the member's room list), API v1 channels.close
+	Hidden   bool      `json:"hidden,omitempty"`   // closed (hidden from the member's room list), API v1 channels.close
 	Mentions int       `json:"mentions,omitempty"` // messages naming @username since the last read
 	LS       time.Time `json:"ls,omitzero"`        // last read ("last seen")
 	Updated  time.Time `json:"updatedAt,omitzero"` // last change of the subscription itself
