@@ -132,11 +132,11 @@ func (a *API) imRoute(fn func(c *call, k *roomKind) (any, error)) handlerFunc {
 }
 
 func (a *API) imList1(c *call) (any, error) {
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, roomSort)
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.UserRooms(c.user.ID, func(r *store.Room) bool { return r.Type == store.Direct }, offset, count)
+	rooms, total, err := a.st.UserRoomsBy(c.user.ID, func(r *store.Room) bool { return r.Type == store.Direct }, q.cmp, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (a *API) imList1(c *call) (any, error) {
 	for i, r := range rooms {
 		out[i] = imRoom1(r)
 	}
-	return list1("ims", out, len(out), offset, total), nil
+	return listOf(q, "ims", out, total)
 }
 
 // imMessages1 is a page of the room's messages, newest first, with the room's total.
@@ -153,15 +153,15 @@ func (a *API) imMessages1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, historySort)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.History(r.ID, c.user, store.HistoryQuery{Count: count, Offset: offset})
+	msgs, err := a.st.History(r.ID, c.user, store.HistoryQuery{Count: q.Count, Offset: q.Offset})
 	if err != nil {
 		return nil, err
 	}
-	return list1("messages", messagesOf(msgs), len(msgs), offset, int(r.Msgs)), nil
+	return listOf(q, "messages", messagesOf(msgs), int(r.Msgs))
 }
 
 // --- subscriptions.* ---

@@ -90,10 +90,11 @@ func (a *API) roomHistory1(c *call, k *roomKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := store.HistoryQuery{}
-	if q.Count, q.Offset, err = pageParams1(c.in, 20); err != nil {
+	lq, err := readList(c.in, 20, historySort)
+	if err != nil {
 		return nil, err
 	}
+	q := store.HistoryQuery{Count: lq.Count, Offset: lq.Offset}
 	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
 		return nil, err
 	}
@@ -107,7 +108,11 @@ func (a *API) roomHistory1(c *call, k *roomKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return J("messages", messagesOf(msgs), "success", true), nil
+	things, err := project(lq.fields, messagesOf(msgs))
+	if err != nil {
+		return nil, err
+	}
+	return J("messages", things, "success", true), nil
 }
 
 type memberView struct {
@@ -125,11 +130,12 @@ func (a *API) roomMembers1(c *call, k *roomKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	// Members come by username; no other order is offered.
+	q, err := readList(c.in, defaultPage1, memberSort)
 	if err != nil {
 		return nil, err
 	}
-	ms, total, err := a.st.RoomMemberPage(r.ID, offset, count)
+	ms, total, err := a.st.RoomMemberPage(r.ID, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +148,10 @@ func (a *API) roomMembers1(c *call, k *roomKind) (any, error) {
 			out[i].Status = "online"
 		}
 	}
-	return list1("members", out, len(out), offset, total), nil
+	return listOf(q, "members", out, total)
 }
+
+var memberSort sorter[struct{}] // nil: members come by username only
 
 // roomRoles1 lists the members holding room roles: {roles: [{rid, u, roles}]}.
 func (a *API) roomRoles1(c *call, k *roomKind) (any, error) {
@@ -658,15 +666,15 @@ func (a *API) groupsList1(c *call) (any, error) {
 }
 
 func (a *API) listMine1(c *call, key, t string) (any, error) {
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, roomSort)
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.UserRooms(c.user.ID, func(r *store.Room) bool { return r.Type == t }, offset, count)
+	rooms, total, err := a.st.UserRoomsBy(c.user.ID, func(r *store.Room) bool { return r.Type == t }, q.cmp, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
-	return list1(key, roomsOf(rooms), len(rooms), offset, total), nil
+	return listOf(q, key, roomsOf(rooms), total)
 }
 
 // groupsListAll1 lists every group: view-room-administration (admins).
@@ -674,15 +682,15 @@ func (a *API) groupsListAll1(c *call) (any, error) {
 	if err := a.need1(c, rbac.ViewRoomAdministration, ""); err != nil {
 		return nil, err
 	}
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, roomSort)
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Private }, offset, count)
+	rooms, total, err := a.st.RoomsBy(func(r *store.Room) bool { return r.Type == store.Private }, q.cmp, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
-	return list1("groups", roomsOf(rooms), len(rooms), offset, total), nil
+	return listOf(q, "groups", roomsOf(rooms), total)
 }
 
 // createRoom1 reads name, members and readOnly and creates the room with the caller as owner.

@@ -592,3 +592,37 @@ func TestV1RoomFamiliesRefuseDeactivated(t *testing.T) {
 	}
 	ts.unchanged1(t, before)
 }
+
+// The lists of groups, direct messages and members follow the list conventions: query is
+// refused naming it, fields projects, sort orders (or is refused where a list has one order).
+func TestV1RoomListsConventions(t *testing.T) {
+	ts := newTestServer(t)
+	alice, ca := ts.user1(t, "alice")
+	bob, _ := ts.user1(t, "bob")
+	ts.privateRoom1(t, "bravo", alice, bob)
+	g := ts.privateRoom1(t, "alpha", alice, bob)
+	ts.do("POST", "/api/v1/im.create", &ca, `{"username":"bob"}`).want(t, 200, nil)
+	ts.do("GET", "/api/v1/groups.list", &ts.admin, "").want(t, 200, map[string]any{"total": 0})
+	for _, path := range []string{"/api/v1/groups.list", "/api/v1/groups.listAll", "/api/v1/im.list", "/api/v1/dm.list",
+		"/api/v1/groups.members?roomId=" + g.ID, "/api/v1/groups.history?roomId=" + g.ID, "/api/v1/im.messages?username=bob"} {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		c := &ca
+		if strings.Contains(path, "listAll") {
+			c = &ts.admin
+		}
+		res := ts.do("GET", path+sep+"query="+url.QueryEscape(`{"name":"x"}`), c, "")
+		res.wantErr1(t, 400, "error-invalid-params")
+		if !strings.Contains(res.Obj["error"].(string), `"query"`) {
+			t.Fatalf("%s: %s", path, res.Raw)
+		}
+		ts.do("GET", path+sep+"fields="+url.QueryEscape(`{"_id":1}`), c, "").want(t, 200, nil)
+	}
+	res := ts.do("GET", listURL("/api/v1/groups.list", "sort", `{"name":-1}`, "fields", `{"name":1}`), &ca, "")
+	if got := strings.Join(names(t, res, "groups", "name"), ","); got != "bravo,alpha" || strings.Contains(res.Raw, `"usernames"`) {
+		t.Fatalf("sorted, projected groups %s", res.Raw)
+	}
+	ts.do("GET", listURL("/api/v1/groups.members", "roomId", g.ID, "sort", `{"name":1}`), &ca, "").wantErr1(t, 400, "error-invalid-params")
+}

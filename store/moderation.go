@@ -170,8 +170,8 @@ func (s *Store) SetArchived(rid string, archived bool, by *User) error {
 }
 
 // cleanChunk bounds the messages one transaction of CleanHistory or DeleteRoom removes, so
-// that a huge room does not hold the single writer (and every send) for long.
-const cleanChunk = 2000
+// that a huge room does not hold the single writer (and every send) for long; tests lower it.
+var cleanChunk = 2000
 
 // CleanHistory removes the messages of room rid with a time between after and before (zero:
 // no bound; inclusive: the bounds included) and returns how many. It works in transactions
