@@ -112,6 +112,7 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/groups.removeOwner", v1, authed, gr(a.roomSetRole1(store.RoleOwner, false)))
 	a.handle(post, "/api/v1/groups.addLeader", v1, authed, gr(a.roomSetRole1(store.RoleLeader, true)))
 	a.handle(post, "/api/v1/groups.removeLeader", v1, authed, gr(a.roomSetRole1(store.RoleLeader, false)))
+	a.handle(post, "/api/v1/groups.addAll", v1, authed, gr(a.channelsAddAll1))
 	a.handle(post, "/api/v1/groups.delete", v1, authed, gr(a.roomDelete1))
 	// Direct messages (type "d"), under both of Rocket.Chat's prefixes: members only.
 	for _, p := range []string{"/api/v1/im.", "/api/v1/dm."} {

@@ -182,7 +182,7 @@ var groupRoutes = []struct{ method, path, body string }{
 	{"POST", "groups.addModerator", `"username":"alice"`}, {"POST", "groups.removeModerator", `"username":"alice"`},
 	{"POST", "groups.addOwner", `"username":"alice"`}, {"POST", "groups.removeOwner", `"username":"alice"`},
 	{"POST", "groups.addLeader", `"username":"alice"`}, {"POST", "groups.removeLeader", `"username":"alice"`},
-	{"POST", "groups.delete", ""},
+	{"POST", "groups.addAll", ""}, {"POST", "groups.delete", ""},
 }
 
 func (ts *testServer) roomCall(c *creds, method, path, rid, extra string) response {
