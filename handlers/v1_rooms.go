@@ -34,7 +34,7 @@ func (a *API) find(c *call, k *roomKind) (store.RoomWithMembers, error) {
 	var none store.RoomWithMembers
 	rid, err := c.room, error(nil)
 	if rid == "" {
-		rid, err = a.roomParam(c.in)
+		rid, err = a.roomParam(c)
 	}
 	if err == nil {
 		var r store.RoomWithMembers
@@ -751,7 +751,9 @@ func (a *API) roomsParam(c *call) (store.RoomWithMembers, error) {
 		}
 		in = body{form: map[string][]string{"roomId": {rid}}}
 	}
-	rid, err := a.roomParam(in)
+	named := *c
+	named.in = in
+	rid, err := a.roomParam(&named)
 	if err != nil {
 		return none, err
 	}
