@@ -214,13 +214,13 @@ func (a *API) subscriptionsGet1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	subs, err := a.st.Subscriptions(c.user.ID, since)
+	subs, err := a.st.SubscriptionsSince(c.user.ID, since)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]subscriptionView, len(subs))
-	for i, s := range subs {
-		out[i] = subscriptionOf1(s, c.user)
+	for i := range subs {
+		out[i] = subscriptionOf1(&subs[i], c.user)
 	}
 	return J("update", out, "remove", []any{}, "success", true), nil
 }

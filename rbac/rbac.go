@@ -41,6 +41,8 @@ const (
 	EditOtherUserInfo         = "edit-other-user-info"
 	EditOtherUserPassword     = "edit-other-user-password"
 	EditRoom                  = "edit-room"
+	MentionAll                = "mention-all"  // notify every member with @all
+	MentionHere               = "mention-here" // notify the online members with @here
 	MessageImpersonate        = "message-impersonate"
 	PostReadonly              = "post-readonly"
 	RemoveUser                = "remove-user"
@@ -52,7 +54,7 @@ const (
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
+	MentionAll, MentionHere, MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
 	ArchiveRoom, CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader,
 	SetModerator, SetOwner, UnarchiveRoom, ViewRoomAdministration}
 

@@ -15,6 +15,7 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMessage(tx, r, m); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 	return putRoom(tx, r)
 }
 
@@ -82,6 +83,7 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err := countArrival(tx, r, author, m, now); err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
 }
@@ -366,6 +368,7 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 		if err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
 		if err := tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq)); err != nil {
 			return err
 		}
@@ -399,6 +402,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 			return err
 		}
 		updated = m
+		emit(tx, Event{Kind: MessageEdited, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return updated, err
@@ -423,6 +427,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 			return err
 		}
 		deleted = m
+		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
 	return deleted, err

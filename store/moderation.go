@@ -66,6 +66,7 @@ func (s *Store) SetRoomRole(rid, uid, role string, add bool, by *User) error {
 		if err := putJSON(tx.Bucket(bMembers), join2(rid, []byte(uid)), m); err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: MemberChanged, Room: r, UserID: uid, Member: m})
 		typ := "subscription-role-added"
 		if !add {
 			typ = "subscription-role-removed"
@@ -222,6 +223,7 @@ func (s *Store) CleanHistory(rid string, after, before time.Time, inclusive bool
 				if err := dropMessage(tx, r, k, m); err != nil {
 					return err
 				}
+				emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 			}
 			n = len(keys)
 			if n == 0 {
@@ -273,6 +275,7 @@ func (s *Store) DeleteRoom(rid string) error {
 			if err := removeMember(tx, rid, uid); err != nil {
 				return err
 			}
+			emit(tx, Event{Kind: MemberRemoved, Room: r, UserID: uid})
 		}
 		// Read marks of former readers who were not members.
 		var reads [][]byte
@@ -290,6 +293,7 @@ func (s *Store) DeleteRoom(rid string) error {
 				return err
 			}
 		}
+		emit(tx, Event{Kind: RoomDeleted, Room: r})
 		return tx.Bucket(bRooms).Delete([]byte(rid))
 	})
 }

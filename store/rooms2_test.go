@@ -158,3 +158,51 @@ func TestCleanHistoryRange(t *testing.T) {
 		}
 	}
 }
+
+// The room writes of groups, moderation and lifecycle announce themselves to the event hub.
+func TestRoomWritesEmitEvents(t *testing.T) {
+	s, rec, u, r := eventsFixture(t)
+	if _, err := s.EnsureRole(&Role{Name: RoleModerator, Scope: RoomScope}); err != nil {
+		t.Fatal(err)
+	}
+	kinds := func() []EventKind {
+		var out []EventKind
+		for _, ev := range rec.take() {
+			out = append(out, ev.Kind)
+		}
+		return out
+	}
+	want := func(name string, got []EventKind, w ...EventKind) {
+		t.Helper()
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("%s: events %v, want %v", name, got, w)
+		}
+	}
+	if err := s.SetRoomRole(r.ID, u.ID, RoleModerator, true, u); err != nil {
+		t.Fatal(err)
+	}
+	want("SetRoomRole", kinds(), MemberChanged, MessageAdded)
+	if _, err := s.EditRoom(r.ID, u, func(room *Room) ([]*Message, error) {
+		room.Topic = "t"
+		return []*Message{{Type: "room_changed_topic", Text: "t"}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want("EditRoom", kinds(), MessageAdded, RoomChanged)
+	if err := s.PostMessage(r.ID, u, &Message{Text: "hi @ev"}); err != nil {
+		t.Fatal(err)
+	}
+	want("PostMessage", kinds(), MessageAdded)
+	if err := s.MarkUnread(r.ID, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	want("MarkUnread", kinds(), ReadMarked)
+	if _, err := s.CleanHistory(r.ID, time.Time{}, time.Time{}, true); err != nil {
+		t.Fatal(err)
+	}
+	want("CleanHistory", kinds(), MessageDeleted, MessageDeleted, MessageDeleted)
+	if err := s.DeleteRoom(r.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("DeleteRoom", kinds(), MemberRemoved, RoomDeleted)
+}

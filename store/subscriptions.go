@@ -45,7 +45,7 @@ func countArrival(tx *bolt.Tx, r *Room, author *User, m *Message, now time.Time)
 			}
 		}
 		for _, k := range others {
-			if err := bumpMentions(tx, k, now); err != nil {
+			if err := bumpMentions(tx, r, k, now); err != nil {
 				return err
 			}
 		}
@@ -62,14 +62,14 @@ func countArrival(tx *bolt.Tx, r *Room, author *User, m *Message, now time.Time)
 		if members.Get(k) == nil {
 			continue
 		}
-		if err := bumpMentions(tx, k, now); err != nil {
+		if err := bumpMentions(tx, r, k, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func bumpMentions(tx *bolt.Tx, k []byte, now time.Time) error {
+func bumpMentions(tx *bolt.Tx, r *Room, k []byte, now time.Time) error {
 	b := tx.Bucket(bMembers)
 	var m Member
 	ok, err := getJSON(b, k, &m)
@@ -78,6 +78,8 @@ func bumpMentions(tx *bolt.Tx, k []byte, now time.Time) error {
 	}
 	m.Mentions++
 	m.Updated = now
+	m.RoomID, m.UserID = r.ID, string(k[len(r.ID)+1:])
+	emit(tx, Event{Kind: MemberChanged, Room: r, UserID: m.UserID, Member: &m})
 	return putJSON(b, k, &m)
 }
 
@@ -138,11 +140,13 @@ func markSubscription(tx *bolt.Tx, r *Room, uid string, counted uint64, now time
 	return putJSON(b, mk, &m)
 }
 
-// Subscription is one member's view of one room.
+// Subscription is one member's view of one room (REST subscriptions.*, realtime's
+// subscriptions stream).
 type Subscription struct {
 	Room      *Room
-	Member    Member
-	Unread    int
+	Member    *Member
+	Unread    int       // user messages since the read mark, not the member's own
+	ReadAt    time.Time // the last read (Member.LS); zero if never
 	Usernames []string  // the members, for a direct-message room (its name is theirs)
 	Names     []string  // their display names, in the same order
 	UpdatedAt time.Time // the later of the subscription's own change and the room's last message
@@ -156,7 +160,7 @@ func subscriptionOf(tx *bolt.Tx, r *Room, uid string) (*Subscription, error) {
 	if err != nil || m == nil {
 		return nil, firstErr(err, ErrNotInRoom)
 	}
-	sub := &Subscription{Room: r, Member: *m, UpdatedAt: latest(m.Updated, m.Joined, r.LastMessage)}
+	sub := &Subscription{Room: r, Member: m, ReadAt: m.LS, UpdatedAt: latest(m.Updated, m.Joined, r.LastMessage)}
 	if v := tx.Bucket(bSubMarks).Get(join2(r.ID, []byte(uid))); len(v) == 8 {
 		if mark := binary.BigEndian.Uint64(v); mark < r.Counted {
 			sub.Unread = int(min(r.Counted-mark, 1<<31-1))
@@ -191,25 +195,43 @@ func latest(ts ...time.Time) time.Time {
 	return out
 }
 
-// Subscriptions returns uid's subscriptions changed after since (zero: all), by room name.
-func (s *Store) Subscriptions(uid string, since time.Time) (subs []*Subscription, err error) {
+// SubscriptionsSince returns uid's subscriptions changed after since (zero: all).
+func (s *Store) SubscriptionsSince(uid string, since time.Time) ([]Subscription, error) {
+	return s.subscriptions(uid, "", since)
+}
+
+// Subscriptions returns uid's subscriptions, or only the one of room rid if rid is not ""
+// (none if uid is not a member).
+func (s *Store) Subscriptions(uid, rid string) ([]Subscription, error) {
+	return s.subscriptions(uid, rid, time.Time{})
+}
+
+func (s *Store) subscriptions(uid, rid string, since time.Time) (subs []Subscription, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		subs = subs[:0]
-		ids, err := userRoomIDs(tx, uid)
-		if err != nil {
-			return err
+		ids := []string{rid}
+		if rid == "" {
+			if ids, err = userRoomIDs(tx, uid); err != nil {
+				return err
+			}
 		}
 		for _, id := range ids {
 			r, err := getRoom(tx, id)
+			if KindOf(err) == NotFound && rid != "" {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
 			sub, err := subscriptionOf(tx, r, uid)
+			if err == ErrNotInRoom {
+				continue
+			}
 			if err != nil {
 				return err
 			}
 			if since.IsZero() || sub.UpdatedAt.After(since) {
-				subs = append(subs, sub)
+				subs = append(subs, *sub)
 			}
 		}
 		return nil
@@ -271,6 +293,7 @@ func (s *Store) MarkUnread(rid string, reader *User, fromID string) error {
 		if err := markSubscription(tx, r, reader.ID, r.Counted-unread, now); err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
 		if from > 0 {
 			return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(from-1))
 		}
