@@ -47,6 +47,7 @@ type serveConfig struct {
 	sendBurst         int
 	maxBody           int64
 	maxDBSize         int64
+	pageCache         int64
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
@@ -99,6 +100,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.maxDBSize, err = parseSize(s)
 		return err
 	})
+	c.pageCache = handlers.DefaultPageCacheBytes
+	fs.Func("page-cache", "memory for the newest pages of rooms kept rendered, in bytes (suffixes K, M, G; default 8M; 0: no cache)", func(s string) (err error) {
+		c.pageCache, err = parseSize(s)
+		return err
+	})
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
@@ -145,6 +151,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{fmt.Sprintf("--log-level %q: must be debug, info, warn or error", c.logLevel)}
 	}
 	return c, nil
+}
+
+// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
+// is off.
+func pageCacheBytes(flag int64) int64 {
+	if flag == 0 {
+		return -1
+	}
+	return flag
 }
 
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
@@ -203,7 +218,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+		PageCacheBytes: pageCacheBytes(cfg.pageCache),
+		Limits:         handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
+	"rocketlite/pagecache"
 	"rocketlite/store"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
+	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
+	// DefaultPageCacheBytes, negative means no cache.
+	PageCacheBytes int64
 }
 
 // API is the HTTP handler of rocketlite.
@@ -46,6 +50,7 @@ type API struct {
 	sends        *sendLimiter // nil when sends are not limited
 	cors         map[string]bool
 	registered   []Route
+	pages        *pagecache.Cache // nil: no page cache
 }
 
 // Route is one registered method and path, and whether it needs credentials.
@@ -74,6 +79,10 @@ func New(cfg Config) *API {
 		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
 	}
 	a.cors = corsOrigins(cfg.CORSOrigins)
+	if cfg.PageCacheBytes == 0 {
+		cfg.PageCacheBytes = DefaultPageCacheBytes
+	}
+	a.pages = pagecache.New(cfg.PageCacheBytes)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
 	// redirect would turn a POST into a GET in many clients.

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"rocketlite/pagecache"
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -179,11 +180,19 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.History(rid, c.user, q)
-	if err != nil {
-		return nil, err
+	fill := func() (any, error) {
+		msgs, err := a.st.History(rid, c.user, q)
+		if err != nil {
+			return nil, err
+		}
+		return J("messages", messagesOf(msgs), "success", true), nil
 	}
-	return J("messages", messagesOf(msgs), "success", true), nil
+	if q.Offset == 0 && q.Before.IsZero() && q.After.IsZero() {
+		// The newest page (inclusive means nothing without a bound): the same for every
+		// reader until the room's next write.
+		return a.cachedPage(c, pagecache.Key{Form: formHistory1, Room: rid, Count: q.Count}, fill)
+	}
+	return fill()
 }
 
 // channelsOpen1 and channelsClose1 show or hide the room in the caller's own list.

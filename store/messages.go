@@ -40,6 +40,7 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putJSON(mb, k, m); err != nil {
 		return err
 	}
+	pageChanged(tx, r.ID)
 	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
@@ -276,6 +277,7 @@ func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message)
 		ed := editor
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
 		updated = m
+		pageChanged(tx, m.RoomID)
 		return putJSON(tx.Bucket(bMessages), k, m)
 	})
 	return updated, err
@@ -308,6 +310,7 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 			r.Msgs--
 		}
 		deleted = m
+		pageChanged(tx, r.ID)
 		return putRoom(tx, r)
 	})
 	return deleted, err

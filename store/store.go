@@ -70,6 +70,7 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+	versions         *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -99,7 +100,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions)}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -135,6 +137,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -167,6 +170,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
