@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func page(v uint64, n int) *Page { return &Page{Version: v, Body: []byte(strings.Repeat("x", n)), ETag: `"e"`} }
+func page(v uint64, n int) *Page {
+	return &Page{Version: v, Body: []byte(strings.Repeat("x", n)), ETag: `"e"`}
+}
 
 func TestGetVersion(t *testing.T) {
 	c := New(1 << 20)
