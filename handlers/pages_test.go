@@ -376,3 +376,20 @@ func TestPageCacheBound(t *testing.T) {
 		t.Fatalf("%+v: the bound was never reached or nothing stayed", s)
 	}
 }
+
+// A projected channels.history (fields) is not the cached page: it is rendered as asked, and
+// it does not replace the full page in the cache.
+func TestCachedPageNotForProjection(t *testing.T) {
+	ts := newTestServer(t)
+	rid := ts.publicRoom("fields").ID
+	ts.send(&ts.admin, rid, "projected")
+	full := "/api/v1/channels.history?roomId=" + rid
+	ts.doH("GET", full, &ts.admin)
+	res := ts.doH("GET", listURL("/api/v1/channels.history", "roomId", rid, "fields", `{"msg":1}`), &ts.admin)
+	if res.Status != 200 || !strings.Contains(res.Raw, "projected") || strings.Contains(res.Raw, `"ts"`) {
+		t.Fatalf("projection: %d %s", res.Status, res.Raw)
+	}
+	if res := ts.doH("GET", full, &ts.admin); !strings.Contains(res.Raw, `"ts"`) {
+		t.Fatalf("full page after a projection: %s", res.Raw)
+	}
+}
