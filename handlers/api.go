@@ -31,6 +31,7 @@ type Config struct {
 	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
+	Reads       ReadLimits // page byte budget, search scan and rate (limits_read.go)
 	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
 	// DefaultPageCacheBytes, negative means no cache.
 	PageCacheBytes int64
@@ -48,6 +49,8 @@ type API struct {
 	loginAddress *failures    // failed logins per client address
 	signups      *failures    // open registrations per client address (users.register)
 	sends        *sendLimiter // nil when sends are not limited
+	reads        ReadLimits
+	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
 	pages        *pagecache.Cache // nil: no page cache
@@ -78,6 +81,9 @@ func New(cfg Config) *API {
 	if a.limits.SendRate > 0 {
 		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
 	}
+	a.reads = cfg.Reads
+	a.reads.setDefaults()
+	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
 	if cfg.PageCacheBytes == 0 {
 		cfg.PageCacheBytes = DefaultPageCacheBytes

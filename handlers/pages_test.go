@@ -393,3 +393,23 @@ func TestCachedPageNotForProjection(t *testing.T) {
 		t.Fatalf("full page after a projection: %s", res.Raw)
 	}
 }
+
+// A page cut by its byte budget says so from the cache too (the headers the render set are
+// kept with the page).
+func TestCachedPageKeepsTruncation(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Reads.PageBytes = 600 })
+	rid := ts.publicRoom("long").ID
+	for i := range 10 {
+		ts.send(&ts.admin, rid, fmt.Sprintf("message %d %s", i, strings.Repeat("x", 100)))
+	}
+	for _, p := range newestPaths(rid) {
+		first := ts.doH("GET", p, &ts.admin)
+		cached := ts.doH("GET", p, &ts.admin)
+		if first.Header.Get("X-Page-Truncated") != "true" || cached.Header.Get("X-Page-Truncated") != "true" || cached.Raw != first.Raw {
+			t.Fatalf("%s: truncated %q then %q", p, first.Header.Get("X-Page-Truncated"), cached.Header.Get("X-Page-Truncated"))
+		}
+	}
+	if ts.api.PageCacheStats().Hits < 2 {
+		t.Fatal("not served from the cache")
+	}
+}

@@ -166,7 +166,7 @@ func (a *API) messages0(c *call) (any, error) {
 	}
 	rid := c.ps.ByName("id")
 	fill := func() (any, error) {
-		msgs, err := a.st.History(rid, c.user, q)
+		msgs, err := a.history(c, rid, q)
 		if err != nil {
 			return nil, err
 		}

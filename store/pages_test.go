@@ -37,10 +37,10 @@ func TestPageVersionMoves(t *testing.T) {
 	var m *Message
 	moves("post", "R1", func() error { m = &Message{Text: "hi"}; return f.s.PostMessage("R1", alice, m) })
 	moves("edit", "R1", func() error {
-		_, err := f.s.UpdateMessage(m.ID, alice.Ref(), func(m *Message) error { m.Text = "hello"; return nil })
+		_, err := f.s.UpdateMessage(m.ID, alice, func(m *Message) error { m.Text = "hello"; return nil })
 		return err
 	})
-	moves("delete", "R1", func() error { _, err := f.s.DeleteMessage(m.ID, func(*Message) error { return nil }); return err })
+	moves("delete", "R1", func() error { _, err := f.s.DeleteMessage(m.ID, alice, func(*Message) error { return nil }); return err })
 	moves("join", "R1", func() error { _, err := f.s.Join("R1", bob.ID); return err })
 	moves("leave", "R1", func() error { _, err := f.s.Leave("R1", bob.ID); return err })
 	moves("kick", "P1", func() error {
@@ -61,7 +61,7 @@ func TestPageVersionMoves(t *testing.T) {
 	stays("post to a private room by a stranger", "P1", func() error { return f.s.PostMessage("P1", carol, &Message{Text: "x"}) })
 	y := f.post("R1", alice, "y")
 	stays("edit refused", "R1", func() error {
-		_, err := f.s.UpdateMessage(y.ID, carol.Ref(), func(*Message) error { return ErrNoPermission })
+		_, err := f.s.UpdateMessage(y.ID, carol, func(*Message) error { return ErrNoPermission })
 		return err
 	})
 	// A write whose transaction rolls back after it marked the page does not move it.

@@ -54,6 +54,10 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the file for reading only (backup and check of a stopped server).
 	ReadOnly bool
+	// MaxMessageBytes caps one stored message record, all fields together (0: 64 KiB);
+	// MaxMessageDepth caps the nesting of its attachments (0: 8). See msglimits.go.
+	MaxMessageBytes int
+	MaxMessageDepth int
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -70,7 +74,9 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
-	versions         *pageVersions // pages.go
+
+	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -100,7 +106,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, versions: new(pageVersions)}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	if s.maxMsgBytes <= 0 {
+		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	if s.maxMsgDepth <= 0 {
+		s.maxMsgDepth = DefaultMaxMessageDepth
+	}
 	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
