@@ -80,12 +80,3 @@ func txVersions(tx *bolt.Tx) *pageVersions {
 	}
 	return v.(*pageVersions)
 }
-
-// MayRead returns nil if reader may read room rid, else the error a read would get. A cached
-// page is served only after this check, made on every request.
-func (s *Store) MayRead(rid string, reader *User) error {
-	return s.view(func(tx *bolt.Tx) error {
-		_, err := readableRoom(tx, rid, reader)
-		return err
-	})
-}

@@ -40,7 +40,10 @@ func TestPageVersionMoves(t *testing.T) {
 		_, err := f.s.UpdateMessage(m.ID, alice, func(m *Message) error { m.Text = "hello"; return nil })
 		return err
 	})
-	moves("delete", "R1", func() error { _, err := f.s.DeleteMessage(m.ID, alice, func(*Message) error { return nil }); return err })
+	moves("delete", "R1", func() error {
+		_, err := f.s.DeleteMessage(m.ID, alice, func(*Message) error { return nil })
+		return err
+	})
 	moves("join", "R1", func() error { _, err := f.s.Join("R1", bob.ID); return err })
 	moves("leave", "R1", func() error { _, err := f.s.Leave("R1", bob.ID); return err })
 	moves("kick", "P1", func() error {
