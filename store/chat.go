@@ -68,9 +68,6 @@ func mentionNames(text string) []string {
 	return out
 }
 
-func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-}
 
 // resolveMentions sets m.Mentions from its text: existing users, @all and @here. A name that
 // ends a sentence ("@bob.") is tried without its trailing dots.

@@ -33,6 +33,7 @@ var (
 	bMessageIDs   = []byte("message_ids")
 	bMessageTS    = []byte("message_ts")
 	bReads        = []byte("reads")
+	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 	bMarks        = []byte("message_marks") // marks.go
@@ -41,8 +42,7 @@ var (
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions, bMarks,
-		bAvatars, bPrefs}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bMarks, bAvatars, bPrefs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -82,6 +82,7 @@ type Store struct {
 	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -111,13 +112,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}
 	if s.maxMsgDepth <= 0 {
 		s.maxMsgDepth = DefaultMaxMessageDepth
 	}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -153,6 +155,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -185,6 +188,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
@@ -266,4 +270,17 @@ func (s *Store) Meta(key string) (v string, err error) {
 // SetMeta sets a value of the meta bucket.
 func (s *Store) SetMeta(key, value string) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
+}
+
+// SetMetaKeys sets every key of the meta bucket to value, in one transaction.
+func (s *Store) SetMetaKeys(keys []string, value string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		for _, k := range keys {
+			if err := b.Put([]byte(k), []byte(value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
