@@ -70,6 +70,8 @@ type Store struct {
 	closed    bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// authors caches users' current names for the messages they wrote (authors.go).
+	authors authorCache
 	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.

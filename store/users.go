@@ -78,6 +78,13 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 				}
 			}
 		}
+		// An id that messages name already (a user re-created with a fixed id) may be
+		// cached as a deleted author.
+		ids := make([]string, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
+		}
+		s.namesChanged(tx, ids...)
 		return nil
 	})
 }
@@ -217,6 +224,9 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 				return err
 			}
 		}
+		if u.Username != old.Username || u.Name != old.Name {
+			s.namesChanged(tx, id) // messages show authors by their current names
+		}
 		updated = u
 		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
 		return putUser(tx, u)
@@ -316,6 +326,7 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		s.namesChanged(tx, id)
 		emit(tx, Event{Kind: UserDeleted, UserID: id})
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})
