@@ -14,13 +14,7 @@ func TestRenamedAuthors(t *testing.T) {
 	msgID := res.Obj["message"].(map[string]any)["_id"].(string)
 	ts.do("POST", "/api/rooms/GENERAL/send", &ac, `{"msg":"sent over API 0.1"}`).want(t, 200, nil)
 
-	ts.do("POST", "/api/v1/users.update", &ac, `{"userId":"`+alice.ID+`","data":{"username":"alicia","name":"Alicia"}}`).want(t, 200, nil)
-	// mallory registers the freed name.
-	res = ts.do("POST", "/api/v1/users.create", &ts.admin,
-		`{"username":"alice","email":"mallory@example.org","name":"alice","password":"mallory-pass"}`)
-	res.want(t, 200, nil)
-	mallory := res.Obj["user"].(map[string]any)["_id"]
-
+	var mallory any
 	authors := func(t *testing.T, what string, msgs []any) {
 		t.Helper()
 		if len(msgs) == 0 {
@@ -37,6 +31,25 @@ func TestRenamedAuthors(t *testing.T) {
 			}
 		}
 	}
+	// Read first, so that any cache of pages or names holds alice under her old name.
+	for _, path := range []string{"/api/rooms/GENERAL/messages", "/api/v1/channels.history?roomId=GENERAL", "/api/v1/chat.getMessage?msgId=" + msgID} {
+		ts.do("GET", path, &bc, "").want(t, 200, nil)
+		ts.do("GET", path, &bc, "").want(t, 200, nil)
+	}
+	ts.do("POST", "/api/v1/users.update", &ac, `{"userId":"`+alice.ID+`","data":{"username":"alicia","name":"Alicia"}}`).want(t, 200, nil)
+	// mallory registers the freed name.
+	// At once, before anything else is written to the room (a page cache must not serve the
+	// pages it rendered with the old name).
+	for _, path := range []string{"/api/rooms/GENERAL/messages", "/api/v1/channels.history?roomId=GENERAL"} {
+		res = ts.do("GET", path, &bc, "")
+		res.want(t, 200, nil)
+		authors(t, path+" right after the rename", res.Obj["messages"].([]any))
+	}
+	res = ts.do("POST", "/api/v1/users.create", &ts.admin,
+		`{"username":"alice","email":"mallory@example.org","name":"alice","password":"mallory-pass"}`)
+	res.want(t, 200, nil)
+	mallory = res.Obj["user"].(map[string]any)["_id"]
+
 	res = ts.do("GET", "/api/rooms/GENERAL/messages", &bc, "")
 	res.want(t, 200, nil)
 	authors(t, "API 0.1 messages", res.Obj["messages"].([]any))

@@ -20,9 +20,8 @@ import (
 // calls namesChanged inside its transaction; once it committed, the cache forgets those
 // users and its generation moves. A reader takes the generation before its read
 // transaction begins and adds what it looked up only if the generation has not moved, so it
-// never stores a name older than a committed rename. Any cache of rendered pages above the
-// store must also drop what it kept when a name changed: namesChanged is the place to hook
-// that in.
+// never stores a name older than a committed rename. namesChanged also moves every room's page
+// version (pages.go), so the handlers' cache of rendered pages drops what showed the old name.
 //
 // A deleted author keeps the name the message was written under (there is no current one),
 // as in Rocket.Chat when it keeps a deleted user's messages.
@@ -63,6 +62,8 @@ func (c *authorCache) forget(ids []string) {
 func (s *Store) namesChanged(tx *bolt.Tx, ids ...string) {
 	ids = append([]string(nil), ids...)
 	tx.OnCommit(func() { s.authors.forget(ids) })
+	// Cached pages (handlers' page cache) rendered the old names, in any room.
+	allPagesChanged(tx)
 }
 
 // lookupAuthor reads user id's current names in tx.

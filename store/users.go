@@ -24,6 +24,15 @@ func (s *Store) CreateUser(u *User, joinDefault bool) error {
 // and e-mails are unique, case-insensitively, across the store and inside the batch.
 func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 	now := ms(s.now())
+	// A fixed id (a seed's _id) may be one that messages name already, from a user deleted
+	// since: they will show the new user's name. (Taken before the batch, which may run the
+	// function twice and sets the ids it makes.)
+	var fixed []string
+	for _, u := range users {
+		if u.ID != "" {
+			fixed = append(fixed, u.ID)
+		}
+	}
 	return s.batch(func(tx *bolt.Tx) error {
 		ub := tx.Bucket(bUsers)
 		byName, byEmail := tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail)
@@ -78,13 +87,9 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 				}
 			}
 		}
-		// An id that messages name already (a user re-created with a fixed id) may be
-		// cached as a deleted author.
-		ids := make([]string, len(users))
-		for i, u := range users {
-			ids[i] = u.ID
+		if len(fixed) > 0 {
+			s.namesChanged(tx, fixed...)
 		}
-		s.namesChanged(tx, ids...)
 		return nil
 	})
 }
