@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "user", "role", "permission":
 		return admin(cmd, rest, getenv, stdin, stdout, stderr)
+	case "hook":
+		return hookCmd(rest, getenv, stdout, stderr)
 	case "backup":
 		return backupCmd(rest, getenv, stdout, stderr)
 	case "check":
@@ -76,6 +78,7 @@ const usage = `Usage:
   rocketlite check [--db FILE]        verify a database file (pages and invariants)
   rocketlite version           print the version
   rocketlite user|role|permission …   manage users, roles and permissions (rocketlite user help)
+  rocketlite hook add|list|rm|enable|disable …   manage webhooks (rocketlite hook help)
 `
 
 // envFallback sets every flag of fs that the command line did not set from the environment

@@ -52,6 +52,8 @@ type serveConfig struct {
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	integ integrationsConfig // webhooks, metrics (serve_integrations.go)
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -104,6 +106,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	integrationFlags(fs, &c.integ)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -140,6 +143,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
 	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
 		return nil, usageError{"timeouts must be positive"}
+	}
+	if err := c.integ.check(); err != nil {
+		return nil, err
 	}
 	if _, err := zerolog.ParseLevel(c.logLevel); err != nil || c.logLevel == "" {
 		return nil, usageError{fmt.Sprintf("--log-level %q: must be debug, info, warn or error", c.logLevel)}
@@ -203,7 +209,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
+		Limits:               handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+	stopIntegrations := startIntegrations(&cfg.integ, st, api, log)
+	defer stopIntegrations()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -263,6 +272,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	stopSweep()
 	wg.Wait()
+	stopIntegrations() // before the store closes: a delivery may still post a reply
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

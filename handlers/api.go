@@ -30,7 +30,20 @@ type Config struct {
 	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
+	// AllowPrivateWebhooks lets outgoing webhooks aim at loopback and private addresses.
+	AllowPrivateWebhooks bool
+	// Outgoing receives every committed message for the outgoing webhooks (SetOutgoing).
+	Outgoing Outgoing
 }
+
+// Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).
+type Outgoing interface {
+	MessagePosted(m *store.Message) // never blocks
+	Reload()                        // the integrations changed
+}
+
+// SetOutgoing connects the outgoing-webhook dispatcher, which itself posts through the API.
+func (a *API) SetOutgoing(o Outgoing) { a.cfg.Outgoing = o }
 
 // API is the HTTP handler of rocketlite.
 type API struct {
@@ -181,6 +194,7 @@ type call struct {
 	user  *store.User     // the caller; nil on routes without authentication
 	token store.TokenHash // the caller's token hash
 	in    body            // the POST body, or the query string of a GET
+	raw   []byte          // the body as sent, on rawBody routes only
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -196,18 +210,23 @@ type access int
 const (
 	open   access = iota // no credentials needed
 	authed               // X-User-Id and X-Auth-Token required
+	// rawBody: no credentials, and the body is left unparsed in call.raw for the handler
+	// (incoming webhooks take a form whose JSON field may arrive unencoded).
+	rawBody
 )
 
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
-	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
+	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc != authed})
 	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc == authed {
 			c.user, c.token, err = a.authenticate(r)
 		}
-		if err == nil {
+		if err == nil && acc == rawBody {
+			c.raw, err = readBody(r, a.cfg.MaxBody)
+		} else if err == nil {
 			c.in, err = parseBody(r, a.cfg.MaxBody)
 		}
 		var out any

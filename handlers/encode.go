@@ -127,9 +127,10 @@ func appendRef(b []byte, r *userRefView, depth int) []byte {
 }
 
 // appendMessageView writes m member by member, in messageView's field order with its
-// omitempty rules. Attachments are free-form JSON: a message with any goes the generic way.
+// omitempty rules. Attachments are free-form JSON: a message with any (or posted by an
+// integration) goes the generic way.
 func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
-	if len(m.Attachments) > 0 {
+	if len(m.Attachments) > 0 || m.Bot != nil {
 		return appendGeneric(b, m, depth)
 	}
 	d := depth + 1

@@ -198,5 +198,11 @@ func (a *API) post(u *store.User, rid string, m *store.Message) error {
 	if err := a.allowSend(u); err != nil {
 		return err
 	}
-	return a.st.PostMessage(rid, u, m)
+	if err := a.st.PostMessage(rid, u, m); err != nil {
+		return err
+	}
+	if a.cfg.Outgoing != nil {
+		a.cfg.Outgoing.MessagePosted(m)
+	}
+	return nil
 }

@@ -13,35 +13,41 @@ import (
 // Permission ids (API.md §3). Code names them only through these constants, and a test holds
 // every one of them to the default seed: a misspelt id would be a permission nobody holds.
 const (
-	AccessPermissions         = "access-permissions"
-	AddUserToAnyCRoom         = "add-user-to-any-c-room"
-	AddUserToAnyPRoom         = "add-user-to-any-p-room"
-	AddUserToJoinedRoom       = "add-user-to-joined-room"
-	Backup                    = "backup"
-	BulkRegisterUser          = "bulk-register-user"
-	BulkCreateC               = "bulk-create-c"
-	CreateC                   = "create-c"
-	CreateP                   = "create-p"
-	CreateUser                = "create-user"
-	DeleteMessage             = "delete-message"
-	DeleteUser                = "delete-user"
-	EditMessage               = "edit-message"
-	EditOtherUserActiveStatus = "edit-other-user-active-status"
-	EditOtherUserInfo         = "edit-other-user-info"
-	EditOtherUserPassword     = "edit-other-user-password"
-	EditRoom                  = "edit-room"
-	MessageImpersonate        = "message-impersonate"
-	PostReadonly              = "post-readonly"
-	RemoveUser                = "remove-user"
-	ViewCRoom                 = store.ViewPublicRooms
-	ViewFullOtherUserInfo     = "view-full-other-user-info"
+	AccessPermissions             = "access-permissions"
+	AddUserToAnyCRoom             = "add-user-to-any-c-room"
+	AddUserToAnyPRoom             = "add-user-to-any-p-room"
+	AddUserToJoinedRoom           = "add-user-to-joined-room"
+	Backup                        = "backup"
+	BulkRegisterUser              = "bulk-register-user"
+	BulkCreateC                   = "bulk-create-c"
+	CreateC                       = "create-c"
+	CreateP                       = "create-p"
+	CreateUser                    = "create-user"
+	DeleteMessage                 = "delete-message"
+	DeleteUser                    = "delete-user"
+	EditMessage                   = "edit-message"
+	EditOtherUserActiveStatus     = "edit-other-user-active-status"
+	EditOtherUserInfo             = "edit-other-user-info"
+	EditOtherUserPassword         = "edit-other-user-password"
+	EditRoom                      = "edit-room"
+	ManageIncomingIntegrations    = "manage-incoming-integrations"
+	ManageOwnIncomingIntegrations = "manage-own-incoming-integrations"
+	ManageOutgoingIntegrations    = "manage-outgoing-integrations"
+	ManageOwnOutgoingIntegrations = "manage-own-outgoing-integrations"
+	MessageImpersonate            = "message-impersonate"
+	PostReadonly                  = "post-readonly"
+	RemoveUser                    = "remove-user"
+	ViewCRoom                     = store.ViewPublicRooms
+	ViewFullOtherUserInfo         = "view-full-other-user-info"
 )
 
 // Known lists every permission id above.
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
+	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
+	ManageIncomingIntegrations, ManageOwnIncomingIntegrations, ManageOutgoingIntegrations,
+	ManageOwnOutgoingIntegrations}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

@@ -35,10 +35,11 @@ var (
 	bReads        = []byte("reads")
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
+	bIntegrations = []byte("integrations")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions}
+		bMessageTS, bReads, bRoles, bPermissions, bIntegrations}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
