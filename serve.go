@@ -207,11 +207,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sendRate == 0 {
 		sendRate = -1 // handlers.Limits: negative is off, zero is the default
 	}
+	reg := cfg.integ.newMetrics()
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
-		Limits:               handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
-	stopIntegrations := startIntegrations(&cfg.integ, st, api, log)
+		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks, Metrics: reg,
+		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+	stopIntegrations, err := startIntegrations(&cfg.integ, st, api, reg, log)
+	if err != nil {
+		return err
+	}
 	defer stopIntegrations()
 	srv := &http.Server{
 		Handler:           api,

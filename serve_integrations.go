@@ -1,21 +1,32 @@
 package main
 
 // Wiring of what serves integrations beside the REST API: the outgoing-webhook dispatcher
-// (hooks/), and later the metrics and profiling listeners.
+// (hooks/), and the metrics and profiling listeners. Both listeners are off by default and
+// never share the public listener: they say how the server works inside (and pprof can cost
+// CPU), so they belong on loopback or a management network.
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"rocketlite/handlers"
 	"rocketlite/hooks"
+	"rocketlite/metrics"
 	"rocketlite/store"
 )
 
 type integrationsConfig struct {
+	metricsAddr, pprofAddr string
+
 	allowPrivateWebhooks bool
 	webhookQueue         int
 	webhookTimeout       time.Duration
@@ -23,6 +34,8 @@ type integrationsConfig struct {
 }
 
 func integrationFlags(fs *flag.FlagSet, c *integrationsConfig) {
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9458 (default: off)")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.BoolVar(&c.allowPrivateWebhooks, "allow-private-webhooks", false, "let outgoing webhooks reach loopback and private addresses")
 	fs.IntVar(&c.webhookQueue, "webhook-queue", 1000, "messages waiting for outgoing webhook delivery; past it they are dropped and counted")
 	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", 10*time.Second, "time one outgoing webhook delivery may take")
@@ -41,8 +54,17 @@ func (c *integrationsConfig) check() error {
 	return nil
 }
 
-// startIntegrations connects the outgoing-webhook dispatcher to the API; stop ends it.
-func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API, log zerolog.Logger) (stop func()) {
+// newMetrics returns the registry when --metrics-addr asks for one (nil: nothing counted).
+func (c *integrationsConfig) newMetrics() *metrics.Registry {
+	if c.metricsAddr == "" {
+		return nil
+	}
+	return metrics.New()
+}
+
+// startIntegrations connects the outgoing-webhook dispatcher to the API and starts the
+// metrics and pprof listeners that are asked for; stop ends them all.
+func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func(), err error) {
 	retries := c.webhookRetries
 	if retries == 0 {
 		retries = -1 // hooks.Config: zero is the default, negative is none
@@ -50,5 +72,79 @@ func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API
 	d := hooks.New(hooks.Config{Store: st, Poster: api, Log: log.With().Str("from", "webhooks").Logger(),
 		AllowPrivate: c.allowPrivateWebhooks, QueueSize: c.webhookQueue, Timeout: c.webhookTimeout, Retries: retries})
 	api.SetOutgoing(d)
-	return d.Close
+	var servers []*http.Server
+	stop = func() {
+		for _, s := range servers {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			s.Shutdown(ctx)
+			cancel()
+		}
+		d.Close()
+	}
+	if reg != nil {
+		reg.Source(storeSource(st))
+		reg.Source(func(w io.Writer) {
+			s := d.Stats()
+			metrics.WriteFamily(w, "rocketlite_webhook_deliveries_total", "counter",
+				metrics.Sample{Labels: `{result="delivered"}`, Value: float64(s.Delivered)},
+				metrics.Sample{Labels: `{result="failed"}`, Value: float64(s.Failed)},
+				metrics.Sample{Labels: `{result="retried"}`, Value: float64(s.Retried)},
+				metrics.Sample{Labels: `{result="dropped"}`, Value: float64(s.Dropped)},
+				metrics.Sample{Labels: `{result="refused"}`, Value: float64(s.Refused)})
+			metrics.WriteCounter(w, "rocketlite_webhook_replies_total", uint64(s.Replies))
+		})
+		srv, err := listenSide(c.metricsAddr, reg.Handler(), log, "metrics")
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		servers = append(servers, srv)
+	}
+	if c.pprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		srv, err := listenSide(c.pprofAddr, mux, log, "pprof")
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		servers = append(servers, srv)
+	}
+	return stop, nil
+}
+
+// listenSide serves h on a side listener (metrics, pprof).
+func listenSide(addr string, h http.Handler, log zerolog.Logger, what string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--%s-addr: %w", what, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("what", what).Msg("side listener stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg(what + " listening")
+	return srv, nil
+}
+
+// storeSource writes the store's figures at each scrape.
+func storeSource(st *store.Store) func(w io.Writer) {
+	return func(w io.Writer) {
+		commits, writes := st.WriterStats()
+		metrics.WriteCounter(w, "rocketlite_commits_total", uint64(commits))
+		metrics.WriteCounter(w, "rocketlite_commit_writes_total", uint64(writes))
+		metrics.WriteCounterFloat(w, "rocketlite_commit_seconds_total", st.CommitTime().Seconds())
+		size, free := st.FileStats()
+		metrics.WriteGauge(w, "rocketlite_db_size_bytes", float64(size))
+		metrics.WriteGauge(w, "rocketlite_db_free_pages", float64(free))
+		if n, err := st.TokenCount(); err == nil {
+			metrics.WriteGauge(w, "rocketlite_tokens", float64(n))
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
+	"rocketlite/metrics"
 	"rocketlite/store"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	AllowPrivateWebhooks bool
 	// Outgoing receives every committed message for the outgoing webhooks (SetOutgoing).
 	Outgoing Outgoing
+	// Metrics counts requests by route and status, logins and posts (nil: not counted).
+	Metrics *metrics.Registry
 }
 
 // Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).
@@ -59,6 +62,7 @@ type API struct {
 	sends        *sendLimiter // nil when sends are not limited
 	cors         map[string]bool
 	registered   []Route
+	unmatched    *metrics.Route // requests no route matched (404, 405)
 }
 
 // Route is one registered method and path, and whether it needs credentials.
@@ -104,6 +108,9 @@ func New(cfg Config) *API {
 	r.PanicHandler = a.panicked
 	r.GlobalOPTIONS = http.HandlerFunc(a.preflight)
 	a.router = r
+	if cfg.Metrics != nil {
+		a.unmatched = cfg.Metrics.Route("unmatched")
+	}
 	a.routes()
 	return a
 }
@@ -124,6 +131,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	a.router.ServeHTTP(sw, r)
+	if m := a.cfg.Metrics; m != nil {
+		rt := sw.route
+		if rt == nil {
+			rt = a.unmatched
+		}
+		rt.Observe(sw.status(), time.Since(start))
+	}
 	// Path only: no query string (it may hold search text) and never a header or a body.
 	a.log.Info().Str("id", id).Str("method", r.Method).Str("path", r.URL.Path).
 		Int("status", sw.status()).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
@@ -141,6 +155,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	bytes int
+	route *metrics.Route // the matched route's counters (nil: none matched, or no metrics)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -218,7 +233,15 @@ const (
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
 	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc != authed})
+	var rm *metrics.Route
+	if a.cfg.Metrics != nil {
+		rm = a.cfg.Metrics.Route(method + " " + path)
+	}
+	posts := postingRoutes[method+" "+path]
 	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.route = rm
+		}
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc == authed {
@@ -242,7 +265,37 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
+		if posts != "" && a.cfg.Metrics != nil {
+			a.cfg.Metrics.Posted(posts)
+		}
 	})
+}
+
+// postingRoutes are the routes whose success posts a message, by the API they belong to
+// (the metric rocketlite_messages_posted_total).
+var postingRoutes = map[string]string{
+	"POST /api/rooms/:id/send":       "v0",
+	"POST /api/v1/chat.postMessage":  "v1",
+	"POST /api/v1/chat.sendMessage":  "v1",
+	"POST /hooks/:id/:token":         "webhook",
+	"GET /hooks/:id/:token":          "webhook",
+	"POST /hooks/:id/:token/:userId": "webhook",
+	"GET /hooks/:id/:token/:userId":  "webhook",
+}
+
+// countLogin counts a login attempt by its result.
+func (a *API) countLogin(err error) {
+	if a.cfg.Metrics == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		a.cfg.Metrics.Login("success")
+	case store.KindOf(err) == store.TooMany:
+		a.cfg.Metrics.Login("throttled")
+	default:
+		a.cfg.Metrics.Login("failure")
+	}
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) {

@@ -76,6 +76,11 @@ func (a *API) routes() {
 	a.handle(get, "/api/v1/permissions.listAll", v1, authed, a.permissionsListAll1)
 	a.handle(post, "/api/v1/permissions.update", v1, authed, a.permissionsUpdate1)
 
+	// Personal access tokens (v1_pats.go).
+	a.handle(post, "/api/v1/users.generatePersonalAccessToken", v1, authed, a.usersGeneratePersonalAccessToken1)
+	a.handle(post, "/api/v1/users.regeneratePersonalAccessToken", v1, authed, a.usersRegeneratePersonalAccessToken1)
+	a.handle(get, "/api/v1/users.getPersonalAccessTokens", v1, authed, a.usersGetPersonalAccessTokens1)
+	a.handle(post, "/api/v1/users.removePersonalAccessToken", v1, authed, a.usersRemovePersonalAccessToken1)
 	// Integrations (v1_integrations.go): incoming and outgoing webhooks.
 	a.handle(post, "/api/v1/integrations.create", v1, authed, a.integrationsCreate1)
 	a.handle(get, "/api/v1/integrations.get", v1, authed, a.integrationsGet1)

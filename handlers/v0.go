@@ -43,7 +43,8 @@ func digestOf(password string) string {
 // bcrypt work, so neither the answer nor its timing tells whether a user exists. Failures
 // count against the account and the client address (addr); a lock-out refuses even the right
 // password.
-func (a *API) login(addr, name string, byEmail bool, digest string) (*store.User, string, error) {
+func (a *API) login(addr, name string, byEmail bool, digest string) (_ *store.User, _ string, loginErr error) {
+	defer func() { a.countLogin(loginErr) }()
 	if d := a.loginAddress.locked(addr, a.st.Now()); d > 0 {
 		return nil, "", tooMany(loginThrottledMsg, d)
 	}

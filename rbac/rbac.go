@@ -21,6 +21,7 @@ const (
 	BulkRegisterUser              = "bulk-register-user"
 	BulkCreateC                   = "bulk-create-c"
 	CreateC                       = "create-c"
+	CreatePersonalAccessTokens    = "create-personal-access-tokens"
 	CreateP                       = "create-p"
 	CreateUser                    = "create-user"
 	DeleteMessage                 = "delete-message"
@@ -47,7 +48,7 @@ var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, Ad
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
 	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
 	ManageIncomingIntegrations, ManageOwnIncomingIntegrations, ManageOutgoingIntegrations,
-	ManageOwnOutgoingIntegrations}
+	ManageOwnOutgoingIntegrations, CreatePersonalAccessTokens}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

@@ -36,10 +36,12 @@ var (
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 	bIntegrations = []byte("integrations")
+	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
+	bPersonalTokens = []byte("personal_tokens")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions, bIntegrations}
+		bMessageTS, bReads, bRoles, bPermissions, bIntegrations, bPersonalTokens}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -71,6 +73,19 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+	// commitNanos adds up the time every commit (with its fsync) took.
+	commitNanos atomic.Int64
+}
+
+// CommitTime is the time every commit took, added up (divide by the commits for the mean).
+func (s *Store) CommitTime() time.Duration { return time.Duration(s.commitNanos.Load()) }
+
+// FileStats reports the database file's size in bytes and its free pages (bbolt's
+// freelist), for monitoring.
+func (s *Store) FileStats() (size int64, freePages int) {
+	st := s.db.Stats()
+	_ = s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, st.FreePageN + st.PendingPageN
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -207,6 +222,8 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 }
 
 func (s *Store) commit(tx *bolt.Tx) error {
+	start := time.Now()
+	defer func() { s.commitNanos.Add(int64(time.Since(start))) }()
 	if err := tx.Commit(); err != nil {
 		return s.commitFailed(err)
 	}
