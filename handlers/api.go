@@ -37,6 +37,7 @@ type Config struct {
 	Outgoing Outgoing
 	// Metrics counts requests by route and status, logins and posts (nil: not counted).
 	Metrics *metrics.Registry
+	Reads   ReadLimits // page byte budget, search scan and rate (limits_read.go)
 }
 
 // Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).
@@ -60,6 +61,8 @@ type API struct {
 	loginAddress *failures    // failed logins per client address
 	signups      *failures    // open registrations per client address (users.register)
 	sends        *sendLimiter // nil when sends are not limited
+	reads        ReadLimits
+	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
 	unmatched    *metrics.Route // requests no route matched (404, 405)
@@ -90,6 +93,9 @@ func New(cfg Config) *API {
 	if a.limits.SendRate > 0 {
 		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
 	}
+	a.reads = cfg.Reads
+	a.reads.setDefaults()
+	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a

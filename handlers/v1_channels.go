@@ -195,7 +195,7 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.History(rid, c.user, q)
+	msgs, err := a.history(c, rid, q)
 	if err != nil {
 		return nil, err
 	}

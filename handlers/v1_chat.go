@@ -261,7 +261,7 @@ func (a *API) chatSearch1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.Search(rid, c.user, text, q.Count)
+	msgs, err := a.search(c, rid, text, q.Count)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the file for reading only (backup and check of a stopped server).
 	ReadOnly bool
+	// MaxMessageBytes caps one stored message record, all fields together (0: 64 KiB);
+	// MaxMessageDepth caps the nesting of its attachments (0: 8). See msglimits.go.
+	MaxMessageBytes int
+	MaxMessageDepth int
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -73,6 +77,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+
+	maxMsgBytes, maxMsgDepth int
 	// commitNanos adds up the time every commit (with its fsync) took.
 	commitNanos atomic.Int64
 }
@@ -115,7 +121,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	if s.maxMsgBytes <= 0 {
+		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	if s.maxMsgDepth <= 0 {
+		s.maxMsgDepth = DefaultMaxMessageDepth
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
