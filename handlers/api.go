@@ -38,6 +38,13 @@ type Config struct {
 	// Metrics counts requests by route and status, logins and posts (nil: not counted).
 	Metrics *metrics.Registry
 	Reads   ReadLimits // page byte budget, search scan and rate (limits_read.go)
+	// Realtime serves DDP at /websocket and /sockjs/… (package realtime); nil: none.
+	Realtime http.Handler
+	// Presence answers users.getPresence and the status of users.info and users.list; nil:
+	// online while the user holds a live login token.
+	Presence Presence
+	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
+	RealtimeStats func() (sockets, subscriptions int)
 }
 
 // Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).

@@ -324,7 +324,7 @@ func (a *API) integrationsList1(c *call) (any, error) {
 
 // channelsGetIntegrations1 lists the integrations that post to or watch one room.
 func (a *API) channelsGetIntegrations1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}

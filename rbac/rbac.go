@@ -18,11 +18,11 @@ const (
 	AddUserToAnyPRoom             = "add-user-to-any-p-room"
 	AddUserToJoinedRoom           = "add-user-to-joined-room"
 	Backup                        = "backup"
-	BulkRegisterUser              = "bulk-register-user"
 	BulkCreateC                   = "bulk-create-c"
+	BulkRegisterUser              = "bulk-register-user"
 	CreateC                       = "create-c"
-	CreatePersonalAccessTokens    = "create-personal-access-tokens"
 	CreateP                       = "create-p"
+	CreatePersonalAccessTokens    = "create-personal-access-tokens"
 	CreateUser                    = "create-user"
 	DeleteMessage                 = "delete-message"
 	DeleteUser                    = "delete-user"
@@ -32,9 +32,11 @@ const (
 	EditOtherUserPassword         = "edit-other-user-password"
 	EditRoom                      = "edit-room"
 	ManageIncomingIntegrations    = "manage-incoming-integrations"
-	ManageOwnIncomingIntegrations = "manage-own-incoming-integrations"
 	ManageOutgoingIntegrations    = "manage-outgoing-integrations"
+	ManageOwnIncomingIntegrations = "manage-own-incoming-integrations"
 	ManageOwnOutgoingIntegrations = "manage-own-outgoing-integrations"
+	MentionAll                    = "mention-all"  // notify every member with @all
+	MentionHere                   = "mention-here" // notify the online members with @here
 	MessageImpersonate            = "message-impersonate"
 	PostReadonly                  = "post-readonly"
 	RemoveUser                    = "remove-user"
@@ -44,11 +46,11 @@ const (
 
 // Known lists every permission id above.
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
-	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
-	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
-	ManageIncomingIntegrations, ManageOwnIncomingIntegrations, ManageOutgoingIntegrations,
-	ManageOwnOutgoingIntegrations, CreatePersonalAccessTokens}
+	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreatePersonalAccessTokens, CreateUser,
+	DeleteMessage, DeleteUser, EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo,
+	EditOtherUserPassword, EditRoom, ManageIncomingIntegrations, ManageOwnIncomingIntegrations,
+	ManageOutgoingIntegrations, ManageOwnOutgoingIntegrations, MentionAll, MentionHere,
+	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (
