@@ -49,6 +49,7 @@ type serveConfig struct {
 	sendBurst         int
 	maxBody           int64
 	maxDBSize         int64
+	pageCache         int64
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
@@ -111,6 +112,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap); past it writes answer 507", func(s string) (err error) {
 		c.maxDBSize, err = parseSize(s)
+		return err
+	})
+	c.pageCache = handlers.DefaultPageCacheBytes
+	fs.Func("page-cache", "memory for the newest pages of rooms kept rendered, in bytes (suffixes K, M, G; default 8M; 0: no cache)", func(s string) (err error) {
+		c.pageCache, err = parseSize(s)
 		return err
 	})
 	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
@@ -194,6 +200,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	return c, nil
 }
 
+// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
+// is off.
+func pageCacheBytes(flag int64) int64 {
+	if flag == 0 {
+		return -1
+	}
+	return flag
+}
+
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
 	if format == "" {
 		format = "json"
@@ -265,7 +280,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Presence:             hub,
 		RealtimeStats:        hub.Stats,
 		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
-		Metrics:              reg})
+		Metrics:              reg,
+		PageCacheBytes:       pageCacheBytes(cfg.pageCache)})
 	stopIntegrations, err := startIntegrations(&cfg.integ, st, api, reg, log)
 	if err != nil {
 		return err

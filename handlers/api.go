@@ -15,6 +15,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/metrics"
+	"rocketlite/pagecache"
 	"rocketlite/store"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	Presence Presence
 	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
 	RealtimeStats func() (sockets, subscriptions int)
+	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
+	// DefaultPageCacheBytes, negative means no cache.
+	PageCacheBytes int64
 }
 
 // Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).
@@ -72,7 +76,8 @@ type API struct {
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
-	unmatched    *metrics.Route // requests no route matched (404, 405)
+	unmatched    *metrics.Route   // requests no route matched (404, 405)
+	pages        *pagecache.Cache // nil: no page cache
 }
 
 // Route is one registered method and path, and whether it needs credentials.
@@ -104,6 +109,10 @@ func New(cfg Config) *API {
 	a.reads.setDefaults()
 	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
+	if cfg.PageCacheBytes == 0 {
+		cfg.PageCacheBytes = DefaultPageCacheBytes
+	}
+	a.pages = pagecache.New(cfg.PageCacheBytes)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
 	// redirect would turn a POST into a GET in many clients.

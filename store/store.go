@@ -81,6 +81,7 @@ type Store struct {
 	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 	// commitNanos adds up the time every commit (with its fsync) took.
 	commitNanos atomic.Int64
 }
@@ -123,13 +124,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}
 	if s.maxMsgDepth <= 0 {
 		s.maxMsgDepth = DefaultMaxMessageDepth
 	}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -165,6 +167,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -197,6 +200,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
