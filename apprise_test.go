@@ -11,7 +11,8 @@ import (
 
 // TestApprise drives Debian's apprise against the server, in both of its Rocket.Chat modes:
 // rocket://user:password@host:port/#room (REST login and chat.postMessage) and
-// rocket://id/token@host:port/#room (an incoming webhook); REST then reads what it posted.
+// rocket://id/token@host:port/#room and …/@user (an incoming webhook, to a room and as a
+// direct message); REST then reads what it posted.
 func TestApprise(t *testing.T) {
 	apprise := needTool(t, "apprise", "apprise")
 	s := start(t, "--db", t.TempDir()+"/a.db", "--admin-password", "adminpass")
@@ -51,6 +52,13 @@ func TestApprise(t *testing.T) {
 	run("temperature high", "rocket://"+id+"/"+token+"@"+host+"/#general")
 	if got := lastText(); got != "temperature high by alerts" {
 		t.Fatalf("webhook mode: %q", got)
+	}
+	// @user: a direct message from the hook's user to admin.
+	run("you have mail", "rocket://"+id+"/"+token+"@"+host+"/@admin")
+	dm := s.curl("GET", "/api/v1/im.messages?username=alerts&count=1", uid, tok, "", "")
+	dm.want(t, 200, "")
+	if msgs := dm.obj["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["msg"] != "you have mail" {
+		t.Fatalf("webhook mode, @user: %s", dm.raw)
 	}
 	// The hook's own channel when apprise names none.
 	run("no target given", "rocket://"+id+"/"+token+"@"+host)

@@ -232,6 +232,7 @@ type call struct {
 	token store.TokenHash // the caller's token hash
 	in    body            // the POST body, or the query string of a GET
 	raw   []byte          // the body as sent, on rawBody routes only
+	room  string          // the room id, when a route found it by other means than roomId/roomName
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }

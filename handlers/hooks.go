@@ -222,30 +222,36 @@ func hookTargets(in body, h *store.Integration) ([]string, error) {
 }
 
 // resolveTarget turns "#name", "@username" or a room id into a room id the user may post to.
+// A room the user may not see answers as one that does not exist.
 func (a *API) resolveTarget(u *store.User, t string) (string, error) {
 	switch {
 	case strings.HasPrefix(t, "#"):
-		r, err := a.st.RoomByName(t[1:])
+		r, err := a.st.VisibleRoomByName(t[1:], u)
 		if err != nil {
 			return "", err
 		}
 		return r.ID, nil
 	case strings.HasPrefix(t, "@"):
-		return a.directRoom(u, t[1:])
-	default:
-		if _, err := a.st.Room(t); err != nil {
-			if r, err2 := a.st.RoomByName(t); err2 == nil {
-				return r.ID, nil
-			}
+		// A direct message, opened on first use as chat.postMessage does (create-d).
+		r, err := a.openDirect(&call{user: u}, []string{t[1:]})
+		if err != nil {
 			return "", err
 		}
-		return t, nil
+		return r.ID, nil
+	default:
+		r, err := a.st.ReadableRoom(t, u)
+		switch store.KindOf(err) {
+		case 0:
+			return r.ID, nil
+		case store.Forbidden, store.Denied:
+			return "", store.ErrRoomNotFound
+		case store.NotFound:
+			if r, err := a.st.VisibleRoomByName(t, u); err == nil {
+				return r.ID, nil
+			}
+		}
+		return "", err
 	}
-}
-
-// directRoom is the direct-message room of u and the user named username.
-func (a *API) directRoom(u *store.User, username string) (string, error) {
-	return "", badRequest("error-invalid-channel", "Direct messages are not supported")
 }
 
 // PostHookReply posts an outgoing webhook's answer ({"text": …, "attachments": …, …}) into

@@ -30,7 +30,7 @@ func (ts *testServer) newIncomingHook(t *testing.T, c *creds, body string) (id, 
 	return id, token
 }
 
-func (ts *testServer) lastMessage(t *testing.T, rid string) *store.Message {
+func (ts *testServer) hookLastMessage(t *testing.T, rid string) *store.Message {
 	t.Helper()
 	admin, err := ts.st.UserByUsername("admin")
 	if err != nil {
@@ -60,24 +60,24 @@ func TestIncomingHookPosts(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ts.doCT("POST", path, nil, c.body, c.ct).want(t, 200, map[string]any{"success": true})
-			m := ts.lastMessage(t, "GENERAL")
+			m := ts.hookLastMessage(t, "GENERAL")
 			if m.Text != c.want || m.Bot == nil || m.Bot.I != id || m.User.Username != "alertbot" {
 				t.Fatalf("stored %+v", m)
 			}
 		})
 	}
-	m := ts.lastMessage(t, "GENERAL")
+	m := ts.hookLastMessage(t, "GENERAL")
 	if m.Alias != "Nagios" || m.Emoji != ":ghost:" {
 		t.Fatalf("slack fields: alias %q emoji %q", m.Alias, m.Emoji)
 	}
 	// GET with a query, and the legacy /hooks/:id/:userId/:token path.
 	ts.do("GET", path+"?text=via+get", nil, "").want(t, 200, map[string]any{"success": true})
-	if m := ts.lastMessage(t, "GENERAL"); m.Text != "via get" || m.Alias != "Monitor" {
+	if m := ts.hookLastMessage(t, "GENERAL"); m.Text != "via get" || m.Alias != "Monitor" {
 		t.Fatalf("GET: %+v", m)
 	}
 	bot, _ := ts.st.UserByUsername("alertbot")
 	ts.do("POST", "/hooks/"+id+"/"+bot.ID+"/"+token, nil, `{"text":"legacy"}`).want(t, 200, map[string]any{"success": true})
-	if m := ts.lastMessage(t, "GENERAL"); m.Text != "legacy" {
+	if m := ts.hookLastMessage(t, "GENERAL"); m.Text != "legacy" {
 		t.Fatalf("legacy: %+v", m)
 	}
 	// The message reads back with bot: {i: id} on v1.
@@ -85,6 +85,18 @@ func TestIncomingHookPosts(t *testing.T) {
 	msgs := res.Obj["messages"].([]any)
 	if b, _ := msgs[0].(map[string]any)["bot"].(map[string]any); b["i"] != id {
 		t.Fatalf("bot field: %s", res.Raw)
+	}
+	// "@username" posts a direct message, which only its two members read.
+	ts.createUser("bob", "bobpass")
+	ts.createUser("eve", "evepass")
+	ts.do("POST", path, nil, `{"text":"for bob only","channel":"@bob"}`).want(t, 200, map[string]any{"success": true})
+	bob, eve := ts.login("bob", "bobpass"), ts.login("eve", "evepass")
+	dm := ts.do("GET", "/api/v1/im.messages?username=alertbot", &bob, "")
+	if dm.Status != 200 || !strings.Contains(dm.Raw, "for bob only") {
+		t.Fatalf("bob's DM: %d %s", dm.Status, dm.Raw)
+	}
+	if res := ts.do("GET", "/api/v1/im.list", &eve, ""); strings.Contains(res.Raw, "for bob only") || strings.Contains(res.Raw, "alertbot") {
+		t.Fatalf("eve sees the DM: %s", res.Raw)
 	}
 }
 
@@ -120,6 +132,7 @@ func TestIncomingHookRefusals(t *testing.T) {
 		"BadJSON":             `{"text":`,
 		"BadPayload":          `payload=%7Bnot-json`,
 		"UnknownRoom":         `{"text":"x","channel":"#nosuchroom"}`,
+		"UnknownUser":         `{"text":"x","channel":"@nosuchuser"}`,
 		"ChannelNumber":       `{"text":"x","channel":5}`,
 		"TooLongText":         `{"text":"` + strings.Repeat("x", 6000) + `"}`,
 		"AttachmentsNotAList": `{"text":"x","attachments":{"a":1}}`,

@@ -200,6 +200,13 @@ func (a *API) readIntegration(c *call, in *store.Integration, all, create bool) 
 		if ch == "all_public_channels" && in.Type == store.OutgoingWebhook {
 			continue
 		}
+		if strings.HasPrefix(ch, "@") {
+			// The direct-message room is opened on the first post, not now.
+			if _, err := a.st.UserByUsername(ch[1:]); err != nil {
+				return badRequest("error-invalid-channel", "Channel %q: no such user", ch)
+			}
+			continue
+		}
 		if _, err := a.resolveTarget(u, ch); err != nil {
 			return badRequest("error-invalid-channel", "Channel %q: %s", ch, publicText(err))
 		}

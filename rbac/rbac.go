@@ -17,20 +17,26 @@ const (
 	AddUserToAnyCRoom             = "add-user-to-any-c-room"
 	AddUserToAnyPRoom             = "add-user-to-any-p-room"
 	AddUserToJoinedRoom           = "add-user-to-joined-room"
+	ArchiveRoom                   = "archive-room"
 	Backup                        = "backup"
 	BulkCreateC                   = "bulk-create-c"
 	BulkRegisterUser              = "bulk-register-user"
+	CleanChannelHistory           = "clean-channel-history"
 	CreateC                       = "create-c"
+	CreateD                       = "create-d"
 	CreateP                       = "create-p"
 	CreatePersonalAccessTokens    = "create-personal-access-tokens"
 	CreateUser                    = "create-user"
+	DeleteC                       = "delete-c"
 	DeleteMessage                 = "delete-message"
+	DeleteP                       = "delete-p"
 	DeleteUser                    = "delete-user"
 	EditMessage                   = "edit-message"
 	EditOtherUserActiveStatus     = "edit-other-user-active-status"
 	EditOtherUserInfo             = "edit-other-user-info"
 	EditOtherUserPassword         = "edit-other-user-password"
 	EditRoom                      = "edit-room"
+	JoinWithoutJoinCode           = store.JoinWithoutJoinCode
 	ManageIncomingIntegrations    = "manage-incoming-integrations"
 	ManageOutgoingIntegrations    = "manage-outgoing-integrations"
 	ManageOwnIncomingIntegrations = "manage-own-incoming-integrations"
@@ -40,8 +46,13 @@ const (
 	MessageImpersonate            = "message-impersonate"
 	PostReadonly                  = "post-readonly"
 	RemoveUser                    = "remove-user"
+	SetLeader                     = "set-leader"
+	SetModerator                  = "set-moderator"
+	SetOwner                      = "set-owner"
+	UnarchiveRoom                 = "unarchive-room"
 	ViewCRoom                     = store.ViewPublicRooms
 	ViewFullOtherUserInfo         = "view-full-other-user-info"
+	ViewRoomAdministration        = "view-room-administration"
 )
 
 // Known lists every permission id above.
@@ -50,7 +61,9 @@ var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, Ad
 	DeleteMessage, DeleteUser, EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo,
 	EditOtherUserPassword, EditRoom, ManageIncomingIntegrations, ManageOwnIncomingIntegrations,
 	ManageOutgoingIntegrations, ManageOwnOutgoingIntegrations, MentionAll, MentionHere,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
+	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo, ArchiveRoom,
+	CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader, SetModerator,
+	SetOwner, UnarchiveRoom, ViewRoomAdministration}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

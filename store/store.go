@@ -33,6 +33,7 @@ var (
 	bMessageIDs   = []byte("message_ids")
 	bMessageTS    = []byte("message_ts")
 	bReads        = []byte("reads")
+	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 	bIntegrations = []byte("integrations")
@@ -41,7 +42,7 @@ var (
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions, bIntegrations, bPersonalTokens}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
