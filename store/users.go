@@ -131,7 +131,7 @@ func (s *Store) UserByEmail(email string) (u *User, err error) {
 func (s *Store) Users(offset, count int) (users []*User, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bUsers)
-		total = b.Stats().KeyN
+		total = keyN(b)
 		i := 0
 		return b.ForEach(func(k, v []byte) error {
 			i++
