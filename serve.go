@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -58,6 +59,12 @@ type serveConfig struct {
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	// Message and read limits, and the collector's memory limit (issue 9).
+	maxMsgBytes, maxMsgDepth int
+	pageBytes, searchScan    int
+	scanRate                 float64
+	scanBurst                int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -79,7 +86,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate kept beside the database (created on first start)")
+	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate of a local CA kept beside the database (<db>.ca.pem is the file clients trust; created on first start)")
 	fs.Func("trusted-proxies", "comma-separated CIDR networks of reverse proxies whose X-Forwarded-For is believed", func(s string) (err error) {
 		c.trustedProxies, err = handlers.ParseTrustedProxies(s)
 		return err
@@ -108,6 +115,21 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.maxDBSize, err = parseSize(s)
 		return err
 	})
+	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
+	fs.Func("max-message-size", "largest stored message (text, attachments and every other field, encoded), in bytes (suffixes K, M; default 64K)", func(s string) error {
+		n, err := parseSize(s)
+		c.maxMsgBytes = int(min(n, 1<<30))
+		return err
+	})
+	fs.IntVar(&c.maxMsgDepth, "max-message-depth", store.DefaultMaxMessageDepth, "deepest nesting of a message's attachments (the list is level 1)")
+	fs.Func("max-page-bytes", "byte budget of one page of messages, counted in stored records (suffixes K, M; default 1M; 0: none); a page past it ends early with X-Page-Truncated", func(s string) error {
+		n, err := parseSize(s)
+		c.pageBytes = int(min(n, 1<<30))
+		return err
+	})
+	fs.IntVar(&c.searchScan, "search-scan", store.SearchScanLimit, "messages one chat.search reads at most (the newest of the room)")
+	fs.Float64Var(&c.scanRate, "scan-rate", 2, "searches and pages at offset 1000 or more one user may request per second, sustained (0: no limit)")
+	fs.IntVar(&c.scanBurst, "scan-burst", 20, "searches and deep pages one user may request at once before --scan-rate applies")
 	durationFlag(fs, &c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
 	durationFlag(fs, &c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
 	durationFlag(fs, &c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
@@ -157,6 +179,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size must be at least 1M"}
 	case c.maxDBSize > math.MaxInt:
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.maxMsgBytes < 1024:
+		return nil, usageError{"--max-message-size must be at least 1K"}
+	case c.maxMsgDepth < 1:
+		return nil, usageError{"--max-message-depth must be at least 1"}
+	case c.searchScan < 1:
+		return nil, usageError{"--search-scan must be at least 1"}
+	case c.scanRate < 0 || c.scanBurst < 1:
+		return nil, usageError{"--scan-rate must be 0 or more and --scan-burst at least 1"}
 	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
 		return nil, usageError{"timeouts must be positive"}
 	}
@@ -226,11 +256,15 @@ func checkAddr(addr string) error {
 	return nil
 }
 
-// readSecretFile reads a password file: its first line, without the line break.
+// readSecretFile reads a password file: its first line, without the line break. An empty
+// file is no password (a random one is made): the documented unit's empty default credential.
 func readSecretFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err // *PathError: it names the file once
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	line = strings.TrimSuffix(line, "\r")
@@ -315,7 +349,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize)})
+	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
+		MaxMessageBytes: cfg.maxMsgBytes, MaxMessageDepth: cfg.maxMsgDepth})
 	if err != nil {
 		return err
 	}
@@ -335,7 +370,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
+		Reads:  readLimits(cfg)})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -527,4 +563,17 @@ func checkAdminPassword(st *store.Store, h *auth.Hasher, cfg *serveConfig, log z
 		"(and %q has another password or does not exist): nothing was changed. "+
 		"To change a password, stop the server and run: rocketlite user passwd USER --db %s (or use POST /api/v1/users.update); "+
 		"then remove %s", cfg.adminPasswordFrom, cfg.db, cfg.adminUser, cfg.db, cfg.adminPasswordFrom)}
+}
+
+// readLimits turns the flags into handlers.ReadLimits, whose zero values mean the defaults
+// and negative values "off".
+func readLimits(c *serveConfig) handlers.ReadLimits {
+	l := handlers.ReadLimits{PageBytes: c.pageBytes, SearchScan: c.searchScan, ScanRate: c.scanRate, ScanBurst: c.scanBurst}
+	if l.PageBytes == 0 {
+		l.PageBytes = -1
+	}
+	if l.ScanRate == 0 {
+		l.ScanRate = -1
+	}
+	return l
 }

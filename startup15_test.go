@@ -222,6 +222,13 @@ func TestAdminPasswordFile(t *testing.T) {
 	s.curl("POST", "/api/login", "", "", "user=admin&password=from-a-file", "").want(t, 200, "")
 	s.stop()
 
+	// An empty file (the unit's default credential) is no password: a random one is logged.
+	s = start(t, "--db", filepath.Join(dir, "g.db"), "--admin-password-file", writeFile(t, filepath.Join(dir, "empty"), ""))
+	if e := s.stderr.find(t, "no user existed: created an admin"); e == nil || e["password"] == nil {
+		t.Fatalf("admin line %v", e)
+	}
+	s.stop()
+
 	// Through the environment, as the documented unit does.
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
@@ -256,7 +263,7 @@ func TestAdminPasswordFile(t *testing.T) {
 	}{
 		{[]string{"--admin-password-file", pw, "--admin-password", "x"}, "--admin-password and --admin-password-file exclude each other"},
 		{[]string{"--admin-password-file", filepath.Join(dir, "nope")}, "--admin-password-file: open " + filepath.Join(dir, "nope") + ": no such file"},
-		{[]string{"--admin-password-file", writeFile(t, filepath.Join(dir, "empty"), "\n")}, "the first line is empty"},
+		{[]string{"--admin-password-file", writeFile(t, filepath.Join(dir, "blank-first"), "\nsecret\n")}, "the first line is empty"},
 	} {
 		db := filepath.Join(t.TempDir(), "x.db")
 		err, _ := runServe(t, nil, append([]string{"--addr", "127.0.0.1:0", "--db", db}, tc.args...)...)

@@ -106,6 +106,7 @@ func newTestServer(t *testing.T, change ...func(*Config)) *testServer {
 	// Abuse limits off: tests send and fail logins faster than people, on a frozen clock.
 	// limits_test.go turns them on (withDefaultLimits).
 	cfg.Limits = Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
+	cfg.Reads = ReadLimits{ScanRate: -1}
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the file for reading only (backup and check of a stopped server).
 	ReadOnly bool
+	// MaxMessageBytes caps one stored message record, all fields together (0: 64 KiB);
+	// MaxMessageDepth caps the nesting of its attachments (0: 8). See msglimits.go.
+	MaxMessageBytes int
+	MaxMessageDepth int
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -71,6 +75,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+
+	maxMsgBytes, maxMsgDepth int
 
 	// tx, when set, is the one write transaction every read and write of this Store runs in
 	// (a Store handed to an Atomic function).
@@ -108,7 +114,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	if s.maxMsgBytes <= 0 {
+		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	if s.maxMsgDepth <= 0 {
+		s.maxMsgDepth = DefaultMaxMessageDepth
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -213,7 +225,7 @@ func (s *Store) Atomic(fn func(tx *Store) error) error {
 		return errReadOnly
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		return fn(&Store{db: s.db, now: s.now, tx: tx})
+		return fn(&Store{db: s.db, now: s.now, maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, tx: tx})
 	})
 }
 
