@@ -24,6 +24,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/handlers"
+	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
 )
@@ -59,6 +60,10 @@ type serveConfig struct {
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	// Realtime (DDP): socket caps, queue and keep-alive.
+	maxSockets, maxSocketsPerUser, socketQueue int
+	socketPing                                 time.Duration
 
 	// Message and read limits, and the collector's memory limit (issue 9).
 	maxMsgBytes, maxMsgDepth int
@@ -135,6 +140,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	durationFlag(fs, &c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
 	durationFlag(fs, &c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	durationFlag(fs, &c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.IntVar(&c.maxSockets, "max-sockets", 2000, "most realtime (DDP) sockets open at once (0: no cap)")
+	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
+	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
+	durationFlag(fs, &c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite [serve] [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n")
 		printFlags(stderr, fs)
@@ -179,6 +188,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size must be at least 1M"}
 	case c.maxDBSize > math.MaxInt:
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.maxSockets < 0 || c.maxSocketsPerUser < 0 || c.socketQueue < 1 || c.socketPing < time.Second:
+		return nil, usageError{"--max-sockets and --max-sockets-per-user must be 0 or more, --socket-queue at least 1, --socket-ping at least 1s"}
 	case c.maxMsgBytes < 1024:
 		return nil, usageError{"--max-message-size must be at least 1K"}
 	case c.maxMsgDepth < 1:
@@ -368,10 +379,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sendRate == 0 {
 		sendRate = -1 // handlers.Limits: negative is off, zero is the default
 	}
+	// Realtime: the hub hears every commit of the store; the DDP server shares the REST API's
+	// login and send (realtime.Core), the API serves its sockets and asks it for presence.
+	hub := realtime.NewHub(st, log)
+	st.SetPublisher(hub)
+	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
+	defer stopHub()
+	var rt *realtime.Server
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
-		Reads:  readLimits(cfg)})
+		Limits:   handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
+		Reads:    readLimits(cfg),
+		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence: hub, RealtimeStats: hub.Stats})
+	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: log, MaxMessage: cfg.maxBody,
+		Origins: cfg.corsOrigins, MaxSockets: cfg.maxSockets, MaxSocketsPerUser: cfg.maxSocketsPerUser,
+		Queue: cfg.socketQueue, Ping: cfg.socketPing})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -425,15 +448,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info().Msg("shutting down: draining requests")
 		shutCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 		err = srv.Shutdown(shutCtx)
-		cancel()
 		if err != nil {
 			log.Error().Err(err).Msg("drain did not finish in time")
 			srv.Close()
 		}
+		// Sockets are hijacked: Shutdown leaves them. Their methods in flight finish, what
+		// they have queued goes out, then a close frame.
+		rt.Shutdown(shutCtx)
+		cancel()
 		err = nil
 	}
 	stopSweep()
 	wg.Wait()
+	stopHub()
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
