@@ -79,7 +79,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	// Plain HTTP is for this machine (README): only TLS listens on every interface by default.
 	fs.StringVar(&c.addr, "addr", "", "`address` to listen on, [host]:port (default 127.0.0.1:3000; :3000 with TLS)")
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
-	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file applied at every start (creates what is missing)")
+	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log); visible to ps: prefer --admin-password-file")
 	pwFile := fs.String("admin-password-file", "", "`file` whose first line is the password of that admin (e.g. a systemd credential)")
