@@ -72,7 +72,7 @@ func runHookCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	if err := envFallback(fs, getenv); err != nil {
+	if _, err := envFallback(fs, getenv); err != nil {
 		return err
 	}
 	wantArgs := map[string]int{"add": 0, "list": 0, "rm": 1, "enable": 1, "disable": 1}

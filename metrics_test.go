@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,4 +75,24 @@ func TestMetricsAndPprof(t *testing.T) {
 	}
 	s.curl("GET", "/metrics", "", "", "", "").want(t, 404, "")
 	s.curl("GET", "/debug/pprof/", "", "", "", "").want(t, 404, "")
+}
+
+// TestMetricsAddrInUse: a metrics port in use stops the start before the database exists (no
+// admin is created whose one-time password would go to a log nobody reads).
+func TestMetricsAddrInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "never.db")
+	var stderr strings.Builder
+	err = run(context.Background(), []string{"rocketlite", "--addr", "127.0.0.1:0", "--db", db,
+		"--metrics-addr", busy.Addr().String()}, noEnv, strings.NewReader(""), io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+		t.Fatalf("start with the metrics port in use: %v", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("the database was created: %v", err)
+	}
 }

@@ -38,7 +38,7 @@ func integrationFlags(fs *flag.FlagSet, c *integrationsConfig) {
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.BoolVar(&c.allowPrivateWebhooks, "allow-private-webhooks", false, "let outgoing webhooks reach loopback and private addresses")
 	fs.IntVar(&c.webhookQueue, "webhook-queue", 1000, "messages waiting for outgoing webhook delivery; past it they are dropped and counted")
-	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", 10*time.Second, "time one outgoing webhook delivery may take")
+	durationFlag(fs, &c.webhookTimeout, "webhook-timeout", 10*time.Second, "time one outgoing webhook delivery may take")
 	fs.IntVar(&c.webhookRetries, "webhook-retries", 3, "retries of a failed outgoing webhook delivery, with doubling waits from 1s")
 }
 
@@ -62,9 +62,39 @@ func (c *integrationsConfig) newMetrics() *metrics.Registry {
 	return metrics.New()
 }
 
-// startIntegrations connects the outgoing-webhook dispatcher to the API and starts the
+// sideListeners are the metrics and pprof listeners, bound with the main one before anything
+// is written (a port in use must stop a first start before it creates the database).
+type sideListeners struct{ metrics, pprof net.Listener }
+
+func (c *integrationsConfig) listen() (*sideListeners, error) {
+	s := &sideListeners{}
+	var err error
+	if c.metricsAddr != "" {
+		if s.metrics, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			return nil, usageError{fmt.Sprintf("--metrics-addr %s: %v", c.metricsAddr, err)}
+		}
+	}
+	if c.pprofAddr != "" {
+		if s.pprof, err = net.Listen("tcp", c.pprofAddr); err != nil {
+			s.Close()
+			return nil, usageError{fmt.Sprintf("--pprof-addr %s: %v", c.pprofAddr, err)}
+		}
+	}
+	return s, nil
+}
+
+// Close closes the listeners that were not handed to a server.
+func (s *sideListeners) Close() {
+	for _, ln := range []net.Listener{s.metrics, s.pprof} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// startIntegrations connects the outgoing-webhook dispatcher to the API and serves the
 // metrics and pprof listeners that are asked for; stop ends them all.
-func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func(), err error) {
+func startIntegrations(c *integrationsConfig, sides *sideListeners, st *store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func()) {
 	retries := c.webhookRetries
 	if retries == 0 {
 		retries = -1 // hooks.Config: zero is the default, negative is none
@@ -81,7 +111,7 @@ func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API
 		}
 		d.Close()
 	}
-	if reg != nil {
+	if reg != nil && sides.metrics != nil {
 		reg.Source(storeSource(st))
 		reg.Source(func(w io.Writer) {
 			s := d.Stats()
@@ -93,36 +123,24 @@ func startIntegrations(c *integrationsConfig, st *store.Store, api *handlers.API
 				metrics.Sample{Labels: `{result="refused"}`, Value: float64(s.Refused)})
 			metrics.WriteCounter(w, "rocketlite_webhook_replies_total", uint64(s.Replies))
 		})
-		srv, err := listenSide(c.metricsAddr, reg.Handler(), log, "metrics")
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		servers = append(servers, srv)
+		servers = append(servers, serveSide(sides.metrics, reg.Handler(), log, "metrics"))
+		sides.metrics = nil
 	}
-	if c.pprofAddr != "" {
+	if sides.pprof != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		srv, err := listenSide(c.pprofAddr, mux, log, "pprof")
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		servers = append(servers, srv)
+		servers = append(servers, serveSide(sides.pprof, mux, log, "pprof"))
+		sides.pprof = nil
 	}
-	return stop, nil
+	return stop
 }
 
-// listenSide serves h on a side listener (metrics, pprof).
-func listenSide(addr string, h http.Handler, log zerolog.Logger, what string) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--%s-addr: %w", what, err)
-	}
+// serveSide serves h on a side listener (metrics, pprof).
+func serveSide(ln net.Listener, h http.Handler, log zerolog.Logger, what string) *http.Server {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -130,7 +148,7 @@ func listenSide(addr string, h http.Handler, log zerolog.Logger, what string) (*
 		}
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Msg(what + " listening")
-	return srv, nil
+	return srv
 }
 
 // storeSource writes the store's figures at each scrape.

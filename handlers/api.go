@@ -260,8 +260,24 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 	if a.cfg.Metrics != nil {
 		rm = a.cfg.Metrics.Route(method + " " + path)
 	}
-	posts := postingRoutes[method+" "+path]
-	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	h := a.wrap(st, acc, fn, rm, postingRoutes[method+" "+path])
+	a.router.Handle(method, path, h)
+	if method == http.MethodGet && !noHead[path] {
+		// Uptime monitors and link checkers ask with HEAD: the same answer, without the body
+		// (net/http drops it).
+		a.router.Handle(http.MethodHead, path, h)
+	}
+}
+
+// noHead lists the GET routes that HEAD must not run: HEAD is a safe method, and these log
+// the caller out, read the whole database, or post (a webhook called with GET).
+var noHead = map[string]bool{"/api/logout": true, "/api/v1/logout": true, "/api/backup": true,
+	"/hooks/:id/:token": true, "/hooks/:id/:token/:userId": true}
+
+// wrap is a route's handler: authenticate, decode, run, encode, map errors; rm counts its
+// answers and posts names the API whose message a success posts (metrics).
+func (a *API) wrap(st style, acc access, fn handlerFunc, rm *metrics.Route, posts string) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if sw, ok := w.(*statusWriter); ok {
 			sw.route = rm
 		}
@@ -291,7 +307,7 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 		if posts != "" && a.cfg.Metrics != nil {
 			a.cfg.Metrics.Posted(posts)
 		}
-	})
+	}
 }
 
 // postingRoutes are the routes whose success posts a message, by the API they belong to
