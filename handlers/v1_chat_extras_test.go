@@ -289,3 +289,32 @@ func TestChatWritesShareSendLimit(t *testing.T) {
 		t.Fatalf("a refused write changed the message:\n%v\n%v", m, after)
 	}
 }
+
+// TestChatWritesRefreshPages: a history page read before a reaction, star, pin or thread reply
+// is not served again afterwards (the page cache hears of every change of a message).
+func TestChatWritesRefreshPages(t *testing.T) {
+	ts := newTestServer(t)
+	res := ts.do("POST", "/api/v1/chat.postMessage", &ts.admin, `{"roomId":"GENERAL","text":"cached"}`)
+	res.want(t, 200, nil)
+	id := res.Obj["message"].(map[string]any)["_id"].(string)
+	hist := func() string {
+		res := ts.do("GET", "/api/v1/channels.history?roomId=GENERAL", &ts.admin, "")
+		res.want(t, 200, map[string]any{"success": true})
+		return res.Raw
+	}
+	for _, step := range []struct{ path, body, want string }{
+		{"/api/v1/chat.react", `{"messageId":"` + id + `","emoji":"tada"}`, `":tada:"`},
+		{"/api/v1/chat.starMessage", `{"messageId":"` + id + `"}`, `"starred"`},
+		{"/api/v1/chat.pinMessage", `{"messageId":"` + id + `"}`, `"pinnedBy"`},
+		{"/api/v1/chat.postMessage", `{"roomId":"GENERAL","text":"in thread","tmid":"` + id + `"}`, `"tcount": 1`},
+	} {
+		if before := hist(); strings.Contains(before, step.want) {
+			t.Fatalf("%s already in %s", step.want, before)
+		}
+		hist() // served from the cache now
+		ts.do("POST", step.path, &ts.admin, step.body).want(t, 200, map[string]any{"success": true})
+		if after := hist(); !strings.Contains(after, step.want) {
+			t.Fatalf("after %s the page lacks %s: %s", step.path, step.want, after)
+		}
+	}
+}

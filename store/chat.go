@@ -68,7 +68,6 @@ func mentionNames(text string) []string {
 	return out
 }
 
-
 // resolveMentions sets m.Mentions from its text: existing users, @all and @here. A name that
 // ends a sentence ("@bob.") is tried without its trailing dots.
 func resolveMentions(tx *bolt.Tx, m *Message) {
@@ -127,8 +126,14 @@ func (s *Store) joinThread(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMarks(tx, &old, parent); err != nil {
 		return err
 	}
-	emit(tx, Event{Kind: MessageEdited, Room: r, Message: parent})
-	return putJSON(tx.Bucket(bMessages), pk, parent)
+	pageChanged(tx, r.ID)
+	if err := putJSON(tx.Bucket(bMessages), pk, parent); err != nil {
+		return err
+	}
+	ev := *parent
+	showAuthorsTx(tx, &ev)
+	emit(tx, Event{Kind: MessageEdited, Room: r, Message: &ev})
+	return nil
 }
 
 // leaveThread uncounts a deleted reply m from its thread's first message, if that is still there.
@@ -143,7 +148,10 @@ func leaveThread(tx *bolt.Tx, m *Message, now time.Time) error {
 	if err := putMarks(tx, &old, parent); err != nil {
 		return err
 	}
-	emit(tx, Event{Kind: MessageEdited, Message: parent})
+	pageChanged(tx, parent.RoomID)
+	ev := *parent
+	showAuthorsTx(tx, &ev)
+	emit(tx, Event{Kind: MessageEdited, Message: &ev})
 	return putJSON(tx.Bucket(bMessages), pk, parent)
 }
 
@@ -175,7 +183,9 @@ func (s *Store) changeMessage(id string, reader *User, change func(tx *bolt.Tx, 
 		if err := putMarks(tx, &old, m); err != nil {
 			return err
 		}
+		showAuthorsTx(tx, m) // for the answer and the event; the record keeps what it has
 		changed = m
+		pageChanged(tx, r.ID)
 		emit(tx, Event{Kind: MessageEdited, Room: r, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
@@ -320,6 +330,7 @@ func (s *Store) Marked(rid string, q MarkedQuery) (msgs []*Message, total int, e
 	if q.Offset < 0 || q.Offset > MaxHistorySkip {
 		return nil, 0, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		if q.Kind == "thread" {
 			_, parent, _, err := visibleMessage(tx, q.TMID, q.Reader)
@@ -349,8 +360,11 @@ func (s *Store) Marked(rid string, q MarkedQuery) (msgs []*Message, total int, e
 		}
 		seqs, n := markedSeqs(tx, p, ascending, q.Offset, q.Count)
 		total = n
-		msgs, err = messagesBySeq(tx, rid, seqs)
-		return err
+		if msgs, err = messagesBySeq(tx, rid, seqs); err != nil {
+			return err
+		}
+		s.showAuthors(tx, gen, msgs)
+		return nil
 	})
 	return msgs, total, err
 }
@@ -366,6 +380,7 @@ type Deleted struct {
 // MaxSync of either asks again from the last _updatedAt (or deletion time) it saw.
 func (s *Store) Sync(rid string, reader *User, since time.Time) (updated []*Message, deleted []Deleted, err error) {
 	from := uint64(max(since.UnixMilli()+1, 0))
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		updated, deleted = nil, nil
 		if _, err := readableRoom(tx, rid, reader); err != nil {
@@ -407,6 +422,7 @@ func (s *Store) Sync(rid string, reader *User, since time.Time) (updated []*Mess
 		if len(updated) > MaxSync {
 			updated = updated[:MaxSync]
 		}
+		s.showAuthors(tx, gen, updated)
 		dp := markPrefix(rid, markDeleted)
 		for k, _ := mc.Seek(append(slices.Clone(dp), be64(from)...)); k != nil && hasPrefix(k, dp) && len(deleted) < MaxSync; k, _ = mc.Next() {
 			if len(k) <= len(dp)+8 {
