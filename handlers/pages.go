@@ -32,6 +32,9 @@ func (a *API) PageCacheStats() pagecache.Stats { return a.pages.Stats() }
 // itself (History does); a kept page is served only after the same check. The version is
 // taken before anything is read (store/pages.go says why that is enough).
 func (a *API) cachedPage(c *call, k pagecache.Key, fill func() (any, error)) (any, error) {
+	if a.pages == nil {
+		return fill() // tagged renders it and gives it its ETag
+	}
 	v := a.st.PageVersion(k.Room)
 	if p, ok := a.pages.Get(k, v); ok {
 		if err := a.st.MayRead(k.Room, c.user); err != nil {
@@ -94,11 +97,21 @@ func (a *API) tagged(fn handlerFunc) handlerFunc {
 		if _, ok := out.(rawReply); ok {
 			return out, nil
 		}
-		body, err := encodeAnswer(out)
+		// Rendered into a pooled buffer, given back once written: no copy of the answer.
+		bp := answerBufs.Get().(*[]byte)
+		b, err := appendPretty((*bp)[:0], out, 0)
 		if err != nil {
+			answerBufs.Put(bp)
 			return nil, err
 		}
-		return rawReply(func(w http.ResponseWriter) { writeTagged(w, c.r, body, etagOf(body)) }), nil
+		b = append(b, '\n')
+		return rawReply(func(w http.ResponseWriter) {
+			writeTagged(w, c.r, b, etagOf(b))
+			if cap(b) <= maxPooledBuf {
+				*bp = b
+				answerBufs.Put(bp)
+			}
+		}), nil
 	}
 }
 
