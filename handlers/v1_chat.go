@@ -21,6 +21,21 @@ var messageIDRE = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 // attachments are given), alias, emoji, avatar, attachments. An alias or avatar shows the
 // message under another name or picture, so it needs message-impersonate, as in Rocket.Chat.
 func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.Message, error) {
+	m, err := parseMessageParams(in, textField)
+	if err != nil {
+		return nil, err
+	}
+	if m.Alias != "" || m.Avatar != "" {
+		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// parseMessageParams checks and builds a message from in, with no permission check (an
+// incoming webhook may set alias and avatar: its creator chose them).
+func parseMessageParams(in body, textField string) (*store.Message, error) {
 	text, err := in.str(textField)
 	if err != nil {
 		return nil, err
@@ -62,11 +77,6 @@ func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.M
 		}
 		*f.dst = v
 	}
-	if m.Alias != "" || m.Avatar != "" {
-		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
-			return nil, err
-		}
-	}
 	return m, nil
 }
 
@@ -85,13 +95,19 @@ func (a *API) chatPostMessage1(c *call) (any, error) {
 		case channel == "":
 			return nil, badRequest("error-invalid-channel", `The parameter "roomId" or "channel" is required`)
 		case strings.HasPrefix(channel, "@"):
-			return nil, badRequest("error-invalid-channel", "Direct messages are not supported")
+			// A direct message, as Rocket.Chat: the room is opened (create-d) on first use.
+			r, err := a.openDirect(c, []string{channel[1:]})
+			if err != nil {
+				return nil, err
+			}
+			rid = r.ID
+		default:
+			r, err := a.st.VisibleRoomByName(strings.TrimPrefix(channel, "#"), c.user)
+			if err != nil {
+				return nil, err
+			}
+			rid = r.ID
 		}
-		r, err := a.st.VisibleRoomByName(strings.TrimPrefix(channel, "#"), c.user)
-		if err != nil {
-			return nil, err
-		}
-		rid = r.ID
 	}
 	m, err := a.messageOfParams(c, c.in, "text", rid)
 	if err != nil {
