@@ -192,6 +192,14 @@ func (d *msgDecoder) room(r *Room) bool {
 			return d.str(&r.Description)
 		case "purpose":
 			return d.str(&r.Purpose)
+		case "announcement":
+			return d.str(&r.Announcement)
+		case "archived":
+			return d.boolean(&r.Archived)
+		case "joinCode":
+			return d.str(&r.JoinCode)
+		case "uc":
+			return d.uint(&r.Counted)
 		}
 		return false
 	}) && d.end()

@@ -24,7 +24,8 @@ func TestDecodeRecordsMatchJSON(t *testing.T) {
 		{},
 		{ID: "r1", Name: "general", Type: Public, Creator: &UserRef{ID: "u1", Username: "al", Name: "Al"}, Msgs: 1 << 40,
 			Seq: 1<<64 - 1, CreatedAt: ts, UpdatedAt: ts, LastMessage: ts.Add(time.Minute), Default: true, ReadOnly: true,
-			Topic: "t", Description: "d\td", Purpose: strings.Repeat("p", 300)},
+			Topic: "t", Description: "d\td", Purpose: strings.Repeat("p", 300), Announcement: "a", Archived: true,
+			JoinCode: "j", Counted: 7},
 		{ID: "r2", Type: Private, Msgs: -1},
 	}
 	var userIn, roomIn [][]byte
@@ -70,7 +71,8 @@ func TestDecodeRecordsFastPath(t *testing.T) {
 	u := &User{ID: "u", Username: "n", Name: "N", Email: "e@x", Verified: true, Hash: "h", Roles: []string{"user"},
 		Active: true, Type: "user", CreatedAt: now, UpdatedAt: now, Status: "busy", StatusText: "s"}
 	r := &Room{ID: "r", Name: "n", Type: Public, Creator: &UserRef{ID: "u", Username: "n"}, Msgs: 3, Seq: 4,
-		CreatedAt: now, UpdatedAt: now, LastMessage: now, Default: true, ReadOnly: true, Topic: "t", Description: "d", Purpose: "p"}
+		CreatedAt: now, UpdatedAt: now, LastMessage: now, Default: true, ReadOnly: true, Topic: "t", Description: "d", Purpose: "p",
+		Announcement: "a", Archived: true, JoinCode: "j", Counted: 9}
 	ud, _ := json.Marshal(u)
 	rd, _ := json.Marshal(r)
 	if !(&msgDecoder{data: ud}).user(new(User)) {
