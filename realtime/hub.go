@@ -214,6 +214,9 @@ func (h *Hub) dispatch(ev *store.Event) {
 			}
 		}
 		h.recheckRoom(rid)
+		if ev.Before != nil && ev.Before.Topic != ev.Room.Topic {
+			h.topicChanged(ev.Room)
+		}
 	case store.UserChanged:
 		us := h.users[ev.User.ID]
 		if us == nil {
@@ -244,6 +247,18 @@ func (h *Hub) dispatch(ev *store.Event) {
 			h.recheckUser(us, "")
 		}
 	}
+}
+
+// topicChanged announces a new topic as Rocket.Chat does, with a room_changed_topic message
+// on the room's streams (chat bridges set the topic from it). The message is not stored:
+// the topic is, in the room.
+func (h *Hub) topicChanged(r *store.Room) {
+	m := &store.Message{ID: "topic-" + store.NewID(), RoomID: r.ID, Text: r.Topic, Type: "room_changed_topic",
+		TS: r.UpdatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Creator != nil {
+		m.User = *r.Creator
+	}
+	h.message(&store.Event{Kind: store.MessageAdded, Room: r, Message: m})
 }
 
 type permissionDoc struct {

@@ -193,10 +193,19 @@ func TestNotifyUserStreams(t *testing.T) {
 		t.Fatalf("subscriptions-changed: %v", args)
 	}
 	// Topic and rename: rooms-changed "updated".
+	c.mustSub("stream-room-messages", rid, false)
 	e.rest("POST", "/api/v1/channels.setTopic", &alice, map[string]any{"roomId": rid, "topic": "new topic"})
 	c.event("stream-notify-user", bobU.ID+"/rooms-changed", func(a []any) bool {
 		return a[0] == "updated" && a[1].(map[string]any)["topic"] == "new topic"
 	})
+	// And as Rocket.Chat's room_changed_topic message, which chat bridges read.
+	c.event("stream-room-messages", rid, func(a []any) bool {
+		m := a[0].(map[string]any)
+		return m["t"] == "room_changed_topic" && m["msg"] == "new topic"
+	})
+	// A description change is no topic change.
+	e.rest("POST", "/api/v1/channels.setDescription", &alice, map[string]any{"roomId": rid, "description": "d"})
+	c.noEvent(quiet, "stream-room-messages", rid, func(a []any) bool { return a[0].(map[string]any)["t"] == "room_changed_topic" })
 	e.rest("POST", "/api/v1/channels.rename", &alice, map[string]any{"roomId": rid, "name": "team2"})
 	c.event("stream-notify-user", bobU.ID+"/rooms-changed", func(a []any) bool {
 		return a[0] == "updated" && a[1].(map[string]any)["name"] == "team2"

@@ -470,6 +470,7 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			return err
 		}
 		oldName := r.Name
+		before := *r
 		if err := change(r); err != nil {
 			return err
 		}
@@ -495,7 +496,7 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			}
 		}
 		updated = r
-		emit(tx, Event{Kind: RoomChanged, Room: r})
+		emit(tx, Event{Kind: RoomChanged, Room: r, Before: &before})
 		return putRoom(tx, r)
 	})
 	return updated, err
