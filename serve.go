@@ -71,7 +71,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
-	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file applied at every start (creates what is missing)")
+	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log)")
 	fs.IntVar(&c.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of new password hashes (minimum 4)")

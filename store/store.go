@@ -263,3 +263,16 @@ func (s *Store) Meta(key string) (v string, err error) {
 func (s *Store) SetMeta(key, value string) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
 }
+
+// SetMetaKeys sets every key of the meta bucket to value, in one transaction.
+func (s *Store) SetMetaKeys(keys []string, value string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		for _, k := range keys {
+			if err := b.Put([]byte(k), []byte(value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
