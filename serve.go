@@ -48,6 +48,7 @@ type serveConfig struct {
 	sendBurst         int
 	maxBody           int64
 	maxDBSize         int64
+	pageCache         int64
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
@@ -108,6 +109,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap); past it writes answer 507", func(s string) (err error) {
 		c.maxDBSize, err = parseSize(s)
+		return err
+	})
+	c.pageCache = handlers.DefaultPageCacheBytes
+	fs.Func("page-cache", "memory for the newest pages of rooms kept rendered, in bytes (suffixes K, M, G; default 8M; 0: no cache)", func(s string) (err error) {
+		c.pageCache, err = parseSize(s)
 		return err
 	})
 	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
@@ -187,6 +193,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	return c, nil
 }
 
+// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
+// is off.
+func pageCacheBytes(flag int64) int64 {
+	if flag == 0 {
+		return -1
+	}
+	return flag
+}
+
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
 	if format == "" {
 		format = "json"
@@ -251,10 +266,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var rt *realtime.Server
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits:   handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
-		Reads:    readLimits(cfg),
-		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
-		Presence: hub, RealtimeStats: hub.Stats})
+		PageCacheBytes: pageCacheBytes(cfg.pageCache),
+		Limits:         handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
+		Reads:          readLimits(cfg),
+		Realtime:       http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence:       hub, RealtimeStats: hub.Stats})
 	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: log, MaxMessage: cfg.maxBody,
 		Origins: cfg.corsOrigins, MaxSockets: cfg.maxSockets, MaxSocketsPerUser: cfg.maxSocketsPerUser,
 		Queue: cfg.socketQueue, Ping: cfg.socketPing})

@@ -321,3 +321,23 @@ func TestMethods(t *testing.T) {
 		t.Fatalf("bad status: %v", got)
 	}
 }
+
+// TestStoredTopicNoteOnce: a topic change that stores its room_changed_topic message (groups
+// set* routes) goes out once, as that message.
+func TestStoredTopicNoteOnce(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	alice := e.restLogin("alice", "alicepass")
+	out := e.rest("POST", "/api/v1/groups.create", &alice, map[string]any{"name": "g1"})
+	gid := out["group"].(map[string]any)["_id"].(string)
+	c := e.dial(false)
+	c.login("alice")
+	c.mustSub("stream-room-messages", gid, false)
+	e.rest("POST", "/api/v1/groups.setTopic", &alice, map[string]any{"roomId": gid, "topic": "once"})
+	isTopic := func(a []any) bool { return a[0].(map[string]any)["t"] == "room_changed_topic" }
+	args := c.event("stream-room-messages", gid, isTopic)
+	if m := args[0].(map[string]any); m["msg"] != "once" || m["u"].(map[string]any)["username"] != "alice" {
+		t.Fatalf("topic note: %v", m)
+	}
+	c.noEvent(quiet, "stream-room-messages", gid, isTopic)
+}

@@ -33,12 +33,13 @@ var (
 	bMessageIDs   = []byte("message_ids")
 	bMessageTS    = []byte("message_ts")
 	bReads        = []byte("reads")
+	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -78,6 +79,7 @@ type Store struct {
 	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -107,13 +109,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}
 	if s.maxMsgDepth <= 0 {
 		s.maxMsgDepth = DefaultMaxMessageDepth
 	}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -149,6 +152,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -181,6 +185,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
