@@ -222,6 +222,17 @@ func (h *Hub) dispatch(ev *store.Event) {
 		if ev.Before != nil && ev.Before.Topic != ev.Room.Topic && !h.topicNoted[rid] {
 			h.topicChanged(ev.Room)
 		}
+	case store.RoomDeleted:
+		rid := ev.Room.ID
+		for _, us := range h.users {
+			if us.rooms[rid] {
+				delete(us.rooms, rid)
+				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
+					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "removed", roomOf(ev.Room))
+				})
+			}
+		}
+		h.recheckRoom(rid)
 	case store.UserChanged:
 		us := h.users[ev.User.ID]
 		if us == nil {

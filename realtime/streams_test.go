@@ -341,3 +341,59 @@ func TestStoredTopicNoteOnce(t *testing.T) {
 	}
 	c.noEvent(quiet, "stream-room-messages", gid, isTopic)
 }
+
+// TestDirectMessages: createDirectMessage opens the room; a direct message notifies the other
+// member, and not the sender.
+func TestDirectMessages(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	bob := e.user("bob")
+	a := e.dial(false)
+	alice := a.login("alice")
+	b := e.dial(false)
+	b.login("bob")
+	b.mustSub("stream-notify-user", bob.ID+"/notification", false)
+	b.mustSub("stream-room-messages", "__my_messages__", false)
+	a.mustSub("stream-notify-user", alice["id"].(string)+"/notification", false)
+	res := a.ok("createDirectMessage", "bob").(map[string]any)
+	rid := res["rid"].(string)
+	if res["t"] != "d" || rid == "" {
+		t.Fatalf("createDirectMessage: %v", res)
+	}
+	if again := a.ok("createDirectMessage", "bob").(map[string]any); again["rid"] != rid {
+		t.Fatalf("a second createDirectMessage opened another room: %v", again)
+	}
+	if got := a.fails("createDirectMessage", "nobody"); got != "error-invalid-user" {
+		t.Fatalf("DM to nobody: %v", got)
+	}
+	a.ok("sendMessage", map[string]any{"rid": rid, "msg": "psst"})
+	args := b.event("stream-notify-user", bob.ID+"/notification", nil)
+	n := args[0].(map[string]any)
+	if n["text"] != "psst" || n["title"] != "@alice" || n["payload"].(map[string]any)["type"] != "d" {
+		t.Fatalf("DM notification: %v", n)
+	}
+	if info := b.event("stream-room-messages", "__my_messages__", text("psst"))[1].(map[string]any); info["roomType"] != "d" {
+		t.Fatalf("DM on __my_messages__: %v", info)
+	}
+	a.noEvent(quiet, "stream-notify-user", alice["id"].(string)+"/notification", nil)
+}
+
+// TestDeletedRoomStopsStream: after channels.delete nothing of the room reaches a subscriber,
+// and members hear of its removal.
+func TestDeletedRoomStopsStream(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	bob := e.user("bob")
+	admin := e.restLogin("admin", "adminpass")
+	alice := e.restLogin("alice", "alicepass")
+	rid := e.createRoom(alice, "doomed", false, "bob")
+	c := e.dial(false)
+	c.login("bob")
+	c.mustSub("stream-room-messages", rid, false)
+	c.mustSub("stream-notify-user", bob.ID+"/rooms-changed", false)
+	e.rest("POST", "/api/v1/channels.delete", &admin, map[string]any{"roomId": rid})
+	c.event("stream-notify-user", bob.ID+"/rooms-changed", func(a []any) bool { return a[0] == "removed" })
+	if err := c.sub("stream-room-messages", rid, false); err == nil {
+		t.Fatal("subscribed to a deleted room")
+	}
+}
