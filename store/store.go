@@ -37,6 +37,10 @@ var (
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 
+	// laterBuckets came after schema 1's first layout: a file that a server of an older build
+	// wrote lacks them until the next start creates them, and is sound without them.
+	laterBuckets = [][]byte{bSubMarks}
+
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
 		bMessageTS, bReads, bSubMarks, bRoles, bPermissions}
@@ -251,7 +255,9 @@ func (s *Store) Counts() (map[string]int, error) {
 	out := make(map[string]int, len(allBuckets))
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			out[string(b)] = tx.Bucket(b).Stats().KeyN
+			if bk := tx.Bucket(b); bk != nil {
+				out[string(b)] = bk.Stats().KeyN
+			}
 		}
 		return nil
 	})
@@ -280,4 +286,13 @@ func (s *Store) SetMetaKeys(keys []string, value string) error {
 		}
 		return nil
 	})
+}
+
+func laterBucket(name []byte) bool {
+	for _, b := range laterBuckets {
+		if string(b) == string(name) {
+			return true
+		}
+	}
+	return false
 }
