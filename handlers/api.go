@@ -224,7 +224,22 @@ const (
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
 	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
-	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	h := a.wrap(st, acc, fn)
+	a.router.Handle(method, path, h)
+	if method == http.MethodGet && !noHead[path] {
+		// Uptime monitors and link checkers ask with HEAD: the same answer, without the body
+		// (net/http drops it).
+		a.router.Handle(http.MethodHead, path, h)
+	}
+}
+
+// noHead lists the GET routes that HEAD must not run: HEAD is a safe method, and these log
+// the caller out or read the whole database.
+var noHead = map[string]bool{"/api/logout": true, "/api/v1/logout": true, "/api/backup": true}
+
+// wrap is a route's handler: authenticate, decode, run, encode, map errors.
+func (a *API) wrap(st style, acc access, fn handlerFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc == authed {
@@ -246,7 +261,7 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
-	})
+	}
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) {

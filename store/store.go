@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,10 @@ type Store struct {
 
 	maxMsgBytes, maxMsgDepth int
 	versions                 *pageVersions // pages.go
+
+	// tx, when set, is the one write transaction every read and write of this Store runs in
+	// (a Store handed to an Atomic function).
+	tx *bolt.Tx
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -106,6 +111,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			return nil, err // "open X: permission denied" names the file already
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -208,10 +217,34 @@ func (s *Store) Healthy() error {
 	return nil
 }
 
-func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
+	return s.db.View(fn)
+}
+
+// Atomic runs fn with a Store whose reads and writes all go to one write transaction: it is
+// committed if fn returns nil and rolled back otherwise, so that a sequence of calls (a seed
+// file) applies whole or not at all. It holds the database's single write lock throughout:
+// for start-up and maintenance, not for requests. The Store given to fn is valid only in fn.
+func (s *Store) Atomic(fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	if s.writes == nil {
+		return errReadOnly
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		return fn(&Store{db: s.db, now: s.now, maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, versions: s.versions, tx: tx})
+	})
+}
 
 // update runs fn in a write transaction of its own (for rare or large writes).
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return s.commitFailed(err)
@@ -256,7 +289,7 @@ func (s *Store) Counts() (map[string]int, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if bk := tx.Bucket(b); bk != nil {
-				out[string(b)] = bk.Stats().KeyN
+				out[string(b)] = keyN(bk)
 			}
 		}
 		return nil
