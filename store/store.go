@@ -37,6 +37,9 @@ var (
 	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
+	bIntegrations = []byte("integrations")
+	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
+	bPersonalTokens = []byte("personal_tokens")
 
 	// laterBuckets came after schema 1's first layout: a file that a server of an older build
 	// wrote lacks them until the next start creates them, and is sound without them.
@@ -44,7 +47,7 @@ var (
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bSubMarks, bRoles, bPermissions}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -76,6 +79,8 @@ type Store struct {
 	closed    bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// authors caches users' current names for the messages they wrote (authors.go).
+	authors authorCache
 	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
@@ -89,6 +94,19 @@ type Store struct {
 	// tx, when set, is the one write transaction every read and write of this Store runs in
 	// (a Store handed to an Atomic function).
 	tx *bolt.Tx
+	// commitNanos adds up the time every commit (with its fsync) took.
+	commitNanos atomic.Int64
+}
+
+// CommitTime is the time every commit took, added up (divide by the commits for the mean).
+func (s *Store) CommitTime() time.Duration { return time.Duration(s.commitNanos.Load()) }
+
+// FileStats reports the database file's size in bytes and its free pages (bbolt's
+// freelist), for monitoring.
+func (s *Store) FileStats() (size int64, freePages int) {
+	st := s.db.Stats()
+	_ = s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, st.FreePageN + st.PendingPageN
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -264,6 +282,8 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 
 // commit commits tx, then publishes its events: only a committed change is ever announced.
 func (s *Store) commit(tx *bolt.Tx) error {
+	start := time.Now()
+	defer func() { s.commitNanos.Add(int64(time.Since(start))) }()
 	events := takeEvents(tx)
 	if err := tx.Commit(); err != nil {
 		return s.commitFailed(err)
