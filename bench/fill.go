@@ -138,3 +138,21 @@ func compact(path string) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// printTxID prints the id of the last committed transaction of a stopped server's database:
+// the difference between two calls is the number of commits in between, which with the
+// load tool's count of writes gives the writes per commit.
+func printTxID(path string, out io.Writer) error {
+	st, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tx, err := st.DB().Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	fmt.Fprintf(out, "txid=%d\n", tx.ID())
+	return nil
+}
