@@ -85,8 +85,12 @@ func fill(c config, out io.Writer) error {
 		for i := 0; i < c.chunk && done+i < c.n; i++ {
 			k := done + i
 			// Distinct, increasing times (1 ms apart, ending now), as a busy room has.
+			text := "fill message " + strconv.Itoa(k+1) + ": the quick brown fox jumps over the lazy dog"
+			for len(text) < c.textSize {
+				text += " the quick brown fox jumps over the lazy dog"
+			}
 			msgs = append(msgs, &store.Message{
-				Text: "fill message " + strconv.Itoa(k+1) + ": the quick brown fox jumps over the lazy dog",
+				Text: text,
 				User: author, TS: base.Add(time.Duration(k) * time.Millisecond),
 			})
 		}

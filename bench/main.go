@@ -31,6 +31,7 @@ import (
 type config struct {
 	addr, user, password, room, workload string
 	conns, n, users, count, chunk        int
+	textSize                             int
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
 	sendEvery                            int
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.fillDB, "fill-db", "", "fill mode: database file of a stopped server")
 	fs.BoolVar(&c.compact, "compact", true, "fill: compact the file afterwards (no leftover free pages)")
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
+	fs.IntVar(&c.textSize, "text-size", 0, "fill: pad each message's text to at least this many bytes (legal up to 5000 characters)")
 	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
 	if err := fs.Parse(args); err != nil {
 		return err
