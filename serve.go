@@ -21,6 +21,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/handlers"
+	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
 )
@@ -47,11 +48,16 @@ type serveConfig struct {
 	sendBurst         int
 	maxBody           int64
 	maxDBSize         int64
+	pageCache         int64
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	// Realtime (DDP): socket caps, queue and keep-alive.
+	maxSockets, maxSocketsPerUser, socketQueue int
+	socketPing                                 time.Duration
 
 	// Message and read limits, and the collector's memory limit (issue 9).
 	maxMsgBytes, maxMsgDepth int
@@ -67,7 +73,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
-	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file applied at every start (creates what is missing)")
+	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log)")
 	fs.IntVar(&c.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of new password hashes (minimum 4)")
@@ -106,6 +112,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.maxDBSize, err = parseSize(s)
 		return err
 	})
+	c.pageCache = handlers.DefaultPageCacheBytes
+	fs.Func("page-cache", "memory for the newest pages of rooms kept rendered, in bytes (suffixes K, M, G; default 8M; 0: no cache)", func(s string) (err error) {
+		c.pageCache, err = parseSize(s)
+		return err
+	})
 	c.maxMsgBytes, c.pageBytes, c.memoryLimit = store.DefaultMaxMessageBytes, 1<<20, memoryLimitFlag{auto: true}
 	fs.Func("max-message-size", "largest stored message (text, attachments and every other field, encoded), in bytes (suffixes K, M; default 64K)", func(s string) error {
 		n, err := parseSize(s)
@@ -127,6 +138,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.IntVar(&c.maxSockets, "max-sockets", 2000, "most realtime (DDP) sockets open at once (0: no cap)")
+	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
+	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
+	fs.DurationVar(&c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -161,6 +176,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size must be at least 1M"}
 	case c.maxDBSize > math.MaxInt:
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.maxSockets < 0 || c.maxSocketsPerUser < 0 || c.socketQueue < 1 || c.socketPing < time.Second:
+		return nil, usageError{"--max-sockets and --max-sockets-per-user must be 0 or more, --socket-queue at least 1, --socket-ping at least 1s"}
 	case c.maxMsgBytes < 1024:
 		return nil, usageError{"--max-message-size must be at least 1K"}
 	case c.maxMsgDepth < 1:
@@ -176,6 +193,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{fmt.Sprintf("--log-level %q: must be debug, info, warn or error", c.logLevel)}
 	}
 	return c, nil
+}
+
+// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
+// is off.
+func pageCacheBytes(flag int64) int64 {
+	if flag == 0 {
+		return -1
+	}
+	return flag
 }
 
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
@@ -233,10 +259,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sendRate == 0 {
 		sendRate = -1 // handlers.Limits: negative is off, zero is the default
 	}
+	// Realtime: the hub hears every commit of the store; the DDP server shares the REST API's
+	// login and send (realtime.Core), the API serves its sockets and asks it for presence.
+	hub := realtime.NewHub(st, log)
+	st.SetPublisher(hub)
+	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
+	defer stopHub()
+	var rt *realtime.Server
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
-		Reads:  readLimits(cfg)})
+		PageCacheBytes: pageCacheBytes(cfg.pageCache),
+		Limits:         handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
+		Reads:          readLimits(cfg),
+		Realtime:       http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence:       hub, RealtimeStats: hub.Stats})
+	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: log, MaxMessage: cfg.maxBody,
+		Origins: cfg.corsOrigins, MaxSockets: cfg.maxSockets, MaxSocketsPerUser: cfg.maxSocketsPerUser,
+		Queue: cfg.socketQueue, Ping: cfg.socketPing})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -288,15 +327,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info().Msg("shutting down: draining requests")
 		shutCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 		err = srv.Shutdown(shutCtx)
-		cancel()
 		if err != nil {
 			log.Error().Err(err).Msg("drain did not finish in time")
 			srv.Close()
 		}
+		// Sockets are hijacked: Shutdown leaves them. Their methods in flight finish, what
+		// they have queued goes out, then a close frame.
+		rt.Shutdown(shutCtx)
+		cancel()
 		err = nil
 	}
 	stopSweep()
 	wg.Wait()
+	stopHub()
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
+	"rocketlite/pagecache"
 	"rocketlite/store"
 )
 
@@ -31,6 +32,16 @@ type Config struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
 	Reads       ReadLimits // page byte budget, search scan and rate (limits_read.go)
+	// Realtime serves DDP at /websocket and /sockjs/… (package realtime); nil: none.
+	Realtime http.Handler
+	// Presence answers users.getPresence and the status of users.info and users.list; nil:
+	// online while the user holds a live login token.
+	Presence Presence
+	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
+	RealtimeStats func() (sockets, subscriptions int)
+	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
+	// DefaultPageCacheBytes, negative means no cache.
+	PageCacheBytes int64
 }
 
 // API is the HTTP handler of rocketlite.
@@ -49,6 +60,7 @@ type API struct {
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
+	pages        *pagecache.Cache // nil: no page cache
 }
 
 // Route is one registered method and path, and whether it needs credentials.
@@ -80,6 +92,10 @@ func New(cfg Config) *API {
 	a.reads.setDefaults()
 	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
+	if cfg.PageCacheBytes == 0 {
+		cfg.PageCacheBytes = DefaultPageCacheBytes
+	}
+	a.pages = pagecache.New(cfg.PageCacheBytes)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
 	// redirect would turn a POST into a GET in many clients.

@@ -1,6 +1,10 @@
 package handlers
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+)
 
 // routes is the whole API at a glance.
 func (a *API) routes() {
@@ -11,10 +15,10 @@ func (a *API) routes() {
 	a.handle(post, "/api/login", v0, open, a.login0)
 	a.handle(get, "/api/logout", v0, authed, a.logout0)
 	a.handle(post, "/api/logout", v0, authed, a.logout0)
-	a.handle(get, "/api/publicRooms", v0, authed, a.publicRooms)
+	a.handle(get, "/api/publicRooms", v0, authed, a.tagged(a.publicRooms))
 	a.handle(post, "/api/rooms/:id/join", v0, authed, a.join0)
 	a.handle(post, "/api/rooms/:id/leave", v0, authed, a.leave0)
-	a.handle(get, "/api/rooms/:id/messages", v0, authed, a.messages0)
+	a.handle(get, "/api/rooms/:id/messages", v0, authed, a.tagged(a.messages0)) // pages.go: cache, ETag
 	a.handle(post, "/api/rooms/:id/read", v0, authed, a.read0)
 	a.handle(post, "/api/rooms/:id/send", v0, authed, a.send0)
 	a.handle(post, "/api/bulk/register", v0, authed, a.bulkRegister)     // bulk-register-user
@@ -39,13 +43,13 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/logout", v1, authed, a.logout0)
 	a.handle(get, "/api/v1/me", v1, authed, a.me1)
 	// Channels (a private room is served to its members only).
-	a.handle(get, "/api/v1/channels.list", v1, authed, a.channelsList1)
-	a.handle(get, "/api/v1/channels.list.joined", v1, authed, a.channelsListJoined1)
+	a.handle(get, "/api/v1/channels.list", v1, authed, a.tagged(a.channelsList1))
+	a.handle(get, "/api/v1/channels.list.joined", v1, authed, a.tagged(a.channelsListJoined1))
 	a.handle(get, "/api/v1/channels.info", v1, authed, a.channelsInfo1)
 	a.handle(post, "/api/v1/channels.create", v1, authed, a.channelsCreate1)
 	a.handle(post, "/api/v1/channels.join", v1, authed, a.channelsJoin1)
 	a.handle(post, "/api/v1/channels.leave", v1, authed, a.channelsLeave1)
-	a.handle(get, "/api/v1/channels.history", v1, authed, a.channelsHistory1)
+	a.handle(get, "/api/v1/channels.history", v1, authed, a.tagged(a.channelsHistory1))
 	a.handle(post, "/api/v1/channels.open", v1, authed, a.channelsOpen1)
 	a.handle(post, "/api/v1/channels.close", v1, authed, a.channelsClose1)
 	a.handle(post, "/api/v1/channels.rename", v1, authed, a.channelsRename1)
@@ -68,6 +72,9 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/users.update", v1, authed, a.usersUpdate1)
 	a.handle(post, "/api/v1/users.delete", v1, authed, a.usersDelete1)
 	a.handle(get, "/api/v1/users.getPresence", v1, authed, a.usersGetPresence1)
+	a.handle(get, "/api/v1/users.presence", v1, authed, a.usersPresence1)
+	a.handle(get, "/api/v1/users.getStatus", v1, authed, a.usersGetStatus1)
+	a.handle(post, "/api/v1/users.setStatus", v1, authed, a.usersSetStatus1)
 	// Anyone may register only with --open-registration; otherwise the route is closed like
 	// every other (401 without credentials, and a refusal with them).
 	a.handle(post, "/api/v1/users.register", v1, a.registration(), a.usersRegister1)
@@ -81,4 +88,12 @@ func (a *API) routes() {
 	a.handle(get, "/healthz", v0, open, a.healthz)
 	a.handle(get, "/readyz", v0, open, a.readyz)
 	a.handle(get, "/api/backup", v0, authed, a.backup)
+
+	// Realtime (REALTIME.md): Meteor DDP over websocket and SockJS's websocket transport; its
+	// methods and streams are listed in realtime/methods.go and realtime/streams.go.
+	if rt := a.cfg.Realtime; rt != nil {
+		h := func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { rt.ServeHTTP(w, r) }
+		a.router.GET("/websocket", h)
+		a.router.GET("/sockjs/*rest", h)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"rocketlite/pagecache"
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -65,7 +66,7 @@ func (a *API) channelsListJoined1(c *call) (any, error) {
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 
 // channelsJoin1 is the twin of join0.
 func (a *API) channelsJoin1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 
 // channelsLeave1 is the twin of leave0.
 func (a *API) channelsLeave1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func timeParam1(in body, name string) (time.Time, error) {
 
 // channelsHistory1 is the twin of messages0: newest first, latest/oldest bound by time.
 func (a *API) channelsHistory1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -195,15 +196,23 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	msgs, err := a.history(c, rid, q)
-	if err != nil {
-		return nil, err
+	fill := func() (any, error) {
+		msgs, err := a.history(c, rid, q)
+		if err != nil {
+			return nil, err
+		}
+		things, err := project(lq.fields, messagesOf(msgs))
+		if err != nil {
+			return nil, err
+		}
+		return J("messages", things, "success", true), nil
 	}
-	things, err := project(lq.fields, messagesOf(msgs))
-	if err != nil {
-		return nil, err
+	if q.Offset == 0 && q.Before.IsZero() && q.After.IsZero() && lq.fields.empty() {
+		// The newest page (inclusive means nothing without a bound; the one sort accepted
+		// is history's own order): the same for every reader until the room's next write.
+		return a.cachedPage(c, pagecache.Key{Form: formHistory1, Room: rid, Count: q.Count}, fill)
 	}
-	return J("messages", things, "success", true), nil
+	return fill()
 }
 
 // historySort accepts only the order history has (newest first), so that clients that send
@@ -215,7 +224,7 @@ func (a *API) channelsOpen1(c *call) (any, error)  { return a.setOpen(c, true) }
 func (a *API) channelsClose1(c *call) (any, error) { return a.setOpen(c, false) }
 
 func (a *API) setOpen(c *call, open bool) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +249,7 @@ func (a *API) setOpen(c *call, open bool) (any, error) {
 // editableRoom checks that the caller may change room rid's settings: edit-room, globally or
 // as the room's owner or moderator.
 func (a *API) editableRoom(c *call) (string, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return "", err
 	}
@@ -330,7 +339,7 @@ func (a *API) userParam1(in body) (*store.User, error) {
 // channelsInvite1 adds a user to the room: a member with add-user-to-joined-room (owners and
 // moderators by default), or anyone with add-user-to-any-c-room (-p-room for a private room).
 func (a *API) channelsInvite1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +374,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 
 // channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).
 func (a *API) channelsKick1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}

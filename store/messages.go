@@ -16,6 +16,7 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMessage(tx, r, m); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 	return putRoom(tx, r)
 }
 
@@ -48,6 +49,7 @@ func putEncoded(tx *bolt.Tx, r *Room, m *Message, data []byte) error {
 	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
+	pageChanged(tx, r.ID)
 	if data == nil {
 		var err error
 		if data, err = json.Marshal(m); err != nil {
@@ -86,10 +88,8 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err != nil {
 			return err
 		}
-		if r.ReadOnly {
-			if ok, err := hasPermission(tx, author, "post-readonly", rid); err != nil || !ok {
-				return firstErr(err, ErrNoPermission)
-			}
+		if err := mayWriteIn(tx, r, author); err != nil {
+			return err
 		}
 		m.ID, m.TS, m.User = id, now, author.Ref()
 		// The writer stores the encoding checked above (the record is the same: the room is
@@ -97,8 +97,26 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err := putEncoded(tx, r, m, data); err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
+}
+
+// postReadOnly is the permission to post in a read-only room (globally, or through a room role
+// such as owner): rbac.PostReadonly, which the store cannot import.
+const postReadOnly = "post-readonly"
+
+// mayWriteIn applies the rule of read-only rooms to a message written, edited or deleted by u:
+// in a read-only room only holders of post-readonly may, as in Rocket.Chat (its
+// canSendMessage guards posts and edits, canDeleteMessage deletions, with the same test).
+func mayWriteIn(tx *bolt.Tx, r *Room, u *User) error {
+	if !r.ReadOnly {
+		return nil
+	}
+	if ok, err := hasPermission(tx, u, postReadOnly, r.ID); err != nil || !ok {
+		return firstErr(err, ErrNoPermission)
+	}
+	return nil
 }
 
 func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
@@ -128,14 +146,33 @@ func messageByID(tx *bolt.Tx, id string) ([]byte, *Message, error) {
 	return k, m, err
 }
 
-// Message returns a message by id, if uid may read its room.
+// visibleMessage returns message id, its key and its room if reader may read that room. A
+// message of a room the reader may not read is ErrMsgNotFound, exactly like a message that
+// does not exist: clients may choose message ids (chat.sendMessage), so ids can be guessed, and
+// any other answer would confirm that the message exists somewhere.
+func visibleMessage(tx *bolt.Tx, id string, reader *User) ([]byte, *Message, *Room, error) {
+	k, m, err := messageByID(tx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := readableRoom(tx, m.RoomID, reader)
+	switch KindOf(err) {
+	case 0:
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	case Forbidden, Denied, NotFound:
+		return nil, nil, nil, ErrMsgNotFound
+	default:
+		return nil, nil, nil, err
+	}
+	return k, m, r, nil
+}
+
+// Message returns a message by id if reader may read its room, else ErrMsgNotFound.
 func (s *Store) Message(id string, reader *User) (m *Message, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		_, m, err = messageByID(tx, id)
-		if err != nil {
-			return err
-		}
-		_, err = readableRoom(tx, m.RoomID, reader)
+		_, m, _, err = visibleMessage(tx, id, reader)
 		return err
 	})
 	return m, err
@@ -336,49 +373,57 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 		if err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
 		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
 	})
 }
 
-// UpdateMessage applies change to message id and saves it, as edited by editor. change may
-// refuse (for example when the editor may not edit that message).
-func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message) error) (updated *Message, err error) {
+// UpdateMessage applies change to message id and saves it, as edited by editor. A message
+// editor may not read is ErrMsgNotFound; change may refuse (for example when the editor may
+// not edit that message); in a read-only room the editor needs post-readonly, as for posting.
+func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) error) (updated *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
-		k, m, err := messageByID(tx, id)
+		k, m, r, err := visibleMessage(tx, id, editor)
 		if err != nil {
 			return err
 		}
 		if err := change(m); err != nil {
 			return err
 		}
+		if err := mayWriteIn(tx, r, editor); err != nil {
+			return err
+		}
 		if err := validMessage(m); err != nil {
 			return err
 		}
-		ed := editor
+		ed := editor.Ref()
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
 		data, err := s.checkMessageCaps(m)
 		if err != nil {
 			return err
 		}
 		updated = m
+		pageChanged(tx, m.RoomID)
+		emit(tx, Event{Kind: MessageEdited, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return updated, err
 }
 
-// DeleteMessage removes message id after check approved it, and returns what was removed.
-func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted *Message, err error) {
+// DeleteMessage removes message id for deleter after check approved it, and returns what was
+// removed. A message deleter may not read is ErrMsgNotFound; in a read-only room the deleter
+// needs post-readonly.
+func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) error) (deleted *Message, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
-		k, m, err := messageByID(tx, id)
+		k, m, r, err := visibleMessage(tx, id, deleter)
 		if err != nil {
 			return err
 		}
 		if err := check(m); err != nil {
 			return err
 		}
-		r, err := getRoom(tx, m.RoomID)
-		if err != nil {
+		if err := mayWriteIn(tx, r, deleter); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bMessages).Delete(k); err != nil {
@@ -394,6 +439,8 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 			r.Msgs--
 		}
 		deleted = m
+		pageChanged(tx, r.ID)
+		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
 	return deleted, err

@@ -122,6 +122,27 @@ func (s *Store) RoomByName(name string) (r *Room, err error) {
 	return r, err
 }
 
+// VisibleRoomByName looks a room up by name, ignoring case, for reader: a room that reader may
+// not read (a private room of others; any public room without view-c-room) is ErrRoomNotFound,
+// exactly like a name that no room has. Room names are chosen by people and easy to guess, so
+// any other answer would confirm that a private room of that name exists. (Lookups by the
+// random room id keep API 0.1's 403 for a room that exists.)
+func (s *Store) VisibleRoomByName(name string, reader *User) (r *Room, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bRoomsByName).Get(lower(name))
+		if id == nil {
+			return ErrRoomNotFound
+		}
+		r, err = readableRoom(tx, string(id), reader)
+		switch KindOf(err) {
+		case Forbidden, Denied:
+			return ErrRoomNotFound
+		}
+		return err
+	})
+	return r, err
+}
+
 // RoomWithMembers is a room and the usernames of its members, sorted.
 type RoomWithMembers struct {
 	*Room
@@ -290,6 +311,7 @@ func addMember(tx *bolt.Tx, r *Room, u *User, roles []string, announce bool, now
 	if err := tx.Bucket(bUserRooms).Put(join2(u.ID, []byte(r.ID)), nil); err != nil {
 		return false, err
 	}
+	emit(tx, Event{Kind: MemberAdded, Room: r, UserID: u.ID})
 	if announce {
 		return true, appendMessage(tx, r, &Message{Text: u.Username, Type: "uj", TS: now, User: UserRef{ID: u.ID, Username: u.Username}})
 	}
@@ -431,7 +453,12 @@ func takeOut(tx *bolt.Tx, rid, uid, typ string, by *UserRef, now time.Time) (boo
 	if by != nil {
 		author = *by
 	}
-	return true, appendMessage(tx, r, &Message{Text: m.Username, Type: typ, TS: now, User: author})
+	if err := appendMessage(tx, r, &Message{Text: m.Username, Type: typ, TS: now, User: author}); err != nil {
+		return false, err
+	}
+	// After the message, so that the one who leaves still gets the message of their leaving.
+	emit(tx, Event{Kind: MemberRemoved, Room: r, UserID: uid})
+	return true, nil
 }
 
 // UpdateRoom applies change to the stored room and saves it; a new name must be free.
@@ -468,6 +495,7 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			}
 		}
 		updated = r
+		emit(tx, Event{Kind: RoomChanged, Room: r})
 		return putRoom(tx, r)
 	})
 	return updated, err

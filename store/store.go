@@ -76,8 +76,11 @@ type Store struct {
 	commits, batched atomic.Int64
 	// dryAnswered counts writes answered by their read-only run, without the writer.
 	dryAnswered atomic.Int64
+	// publisher receives the events of every commit (events.go).
+	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -111,13 +114,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}
 	if s.maxMsgDepth <= 0 {
 		s.maxMsgDepth = DefaultMaxMessageDepth
 	}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -153,6 +157,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -185,6 +190,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
@@ -215,6 +221,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	defer func() {
 		if tx.DB() != nil { // not yet committed or rolled back
 			tx.Rollback()
+			dropEvents(tx)
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -223,11 +230,14 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return s.commit(tx)
 }
 
+// commit commits tx, then publishes its events: only a committed change is ever announced.
 func (s *Store) commit(tx *bolt.Tx) error {
+	events := takeEvents(tx)
 	if err := tx.Commit(); err != nil {
 		return s.commitFailed(err)
 	}
 	s.commitErr.Store(nil)
+	s.publish(events)
 	return nil
 }
 
@@ -262,4 +272,17 @@ func (s *Store) Meta(key string) (v string, err error) {
 // SetMeta sets a value of the meta bucket.
 func (s *Store) SetMeta(key, value string) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
+}
+
+// SetMetaKeys sets every key of the meta bucket to value, in one transaction.
+func (s *Store) SetMetaKeys(keys []string, value string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		for _, k := range keys {
+			if err := b.Put([]byte(k), []byte(value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

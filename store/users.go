@@ -217,7 +217,12 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 				return err
 			}
 		}
+		if u.Username != old.Username || u.Name != old.Name {
+			// Pages that render authors by their current name change in every room.
+			allPagesChanged(tx)
+		}
 		updated = u
+		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
 		return putUser(tx, u)
 	})
 	return updated, err
@@ -298,6 +303,7 @@ func (s *Store) DeleteUser(id string) error {
 		if err := revokeUserTokens(tx, id); err != nil {
 			return err
 		}
+		allPagesChanged(tx) // pages that render authors from their records
 		rids, err := userRoomIDs(tx, id)
 		if err != nil {
 			return err
@@ -315,6 +321,7 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		emit(tx, Event{Kind: UserDeleted, UserID: id})
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})
 }

@@ -80,11 +80,15 @@ func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 // dryRun runs fn in a read transaction. decided is true when fn returned without trying to
 // write: err is then its answer, as the writer would have given it on the committed state.
 func (s *Store) dryRun(fn func(tx *bolt.Tx) error) (err error, decided bool) {
+	emitted := false
 	verr := s.db.View(func(tx *bolt.Tx) error {
 		err = runFn(fn, tx)
+		// An event is an effect too: a function that emits one goes to the writer, whose
+		// commit publishes it.
+		emitted = len(takeEvents(tx)) > 0
 		return nil
 	})
-	if verr != nil || errors.Is(err, berrors.ErrTxNotWritable) {
+	if verr != nil || emitted || errors.Is(err, berrors.ErrTxNotWritable) {
 		return nil, false
 	}
 	s.dryAnswered.Add(1)
@@ -192,6 +196,7 @@ func (s *Store) runBatch(reqs []*writeReq) {
 		}
 		if retry {
 			tx.Rollback()
+			dropEvents(tx)
 			continue
 		}
 		n := 0
@@ -202,6 +207,7 @@ func (s *Store) runBatch(reqs []*writeReq) {
 		}
 		if n == 0 {
 			tx.Rollback()
+			dropEvents(tx)
 		} else {
 			err = s.commit(tx)
 			s.commits.Add(1)
