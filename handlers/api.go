@@ -203,6 +203,7 @@ type call struct {
 	user  *store.User     // the caller; nil on routes without authentication
 	token store.TokenHash // the caller's token hash
 	in    body            // the POST body, or the query string of a GET
+	room  string          // the room id, when a route found it by other means than roomId/roomName
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }

@@ -50,6 +50,7 @@ type Permission struct {
 // bcrypt hash of the password's hex SHA-256 (auth.Digest), the form Rocket.Chat stores in
 // services.password.bcrypt, so hashes exported from Rocket.Chat can be used as they are.
 type User struct {
+	ID       string   `json:"_id"` // optional fixed id, as Rocket.Chat's fixtures assume ("rocket.cat")
 	Username string   `json:"username"`
 	Name     string   `json:"name"`
 	Email    string   `json:"email"`
@@ -122,6 +123,8 @@ func Parse(name string, data []byte) (*File, error) {
 		switch {
 		case !store.ValidName(u.Username):
 			return nil, bad("users", i, "username %q must match %s", u.Username, NameRE)
+		case u.ID != "" && !store.ValidName(u.ID):
+			return nil, bad("users", i, "(%s) _id %q must match %s", u.Username, u.ID, NameRE)
 		case u.Email != "" && !store.ValidEmail(u.Email):
 			return nil, bad("users", i, "(%s) email %q is not an e-mail address", u.Username, u.Email)
 		case (u.Password == "") == (u.Bcrypt == ""):
@@ -266,7 +269,7 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 		if err := rbac.CheckGlobalRoles(st, u.Roles); err != nil {
 			return created, fail("users", i, err)
 		}
-		nu := &store.User{Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
+		nu := &store.User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
 			Roles: slices.Clone(u.Roles), Active: u.Active == nil || *u.Active, Type: u.Type}
 		if nu.Name == "" {
 			nu.Name = u.Username

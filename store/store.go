@@ -33,12 +33,13 @@ var (
 	bMessageIDs   = []byte("message_ids")
 	bMessageTS    = []byte("message_ts")
 	bReads        = []byte("reads")
+	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
