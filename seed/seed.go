@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
+	"rocketlite/jsonerr"
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -90,7 +91,7 @@ func Default() *File {
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("seed %s: %w", path, err)
+		return nil, fmt.Errorf("seed file: %w", err) // the *PathError names the file
 	}
 	return Parse(path, data)
 }
@@ -101,10 +102,11 @@ func Parse(name string, data []byte) (*File, error) {
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("seed %s: %w", name, err)
+		return nil, fmt.Errorf("seed %s: %s", name, jsonerr.Describe(data, err, dec.InputOffset()))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("seed %s: data after the JSON object", name)
+		l, c := jsonerr.Position(data, dec.InputOffset())
+		return nil, fmt.Errorf("seed %s: line %d, column %d: data after the JSON object", name, l, c)
 	}
 	bad := func(entry string, i int, format string, args ...any) error {
 		return fmt.Errorf("seed %s: %s[%d]: %s", name, entry, i, fmt.Sprintf(format, args...))

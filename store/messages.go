@@ -181,8 +181,11 @@ func visibleMessage(tx *bolt.Tx, id string, reader *User) ([]byte, *Message, *Ro
 
 // Message returns a message by id if reader may read its room, else ErrMsgNotFound.
 func (s *Store) Message(id string, reader *User) (m *Message, err error) {
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
-		_, m, _, err = visibleMessage(tx, id, reader)
+		if _, m, _, err = visibleMessage(tx, id, reader); err == nil {
+			s.showAuthors(tx, gen, []*Message{m})
+		}
 		return err
 	})
 	return m, err
@@ -274,9 +277,10 @@ func (s *Store) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page
 	if q.Offset < 0 || q.Offset > MaxHistorySkip {
 		return Page{}, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes, skip: q.Offset}
-		defer func() { page = pb.Page }()
+		defer func() { s.showAuthors(tx, gen, pb.Messages); page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
@@ -418,6 +422,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 		if err != nil {
 			return err
 		}
+		showAuthorsTx(tx, m) // for the answer and the event; the record keeps what it has
 		updated = m
 		pageChanged(tx, m.RoomID)
 		emit(tx, Event{Kind: MessageEdited, Message: m})
@@ -444,6 +449,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 		if err := dropMessage(tx, r, k, m); err != nil {
 			return err
 		}
+		showAuthorsTx(tx, m)
 		deleted = m
 		pageChanged(tx, r.ID)
 		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
@@ -514,9 +520,10 @@ func (s *Store) SearchPage(rid string, reader *User, q SearchQuery) (page Page, 
 	}
 	nb := []byte(needle)
 	var lower []byte
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes}
-		defer func() { page = pb.Page }()
+		defer func() { s.showAuthors(tx, gen, pb.Messages); page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err

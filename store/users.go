@@ -24,6 +24,15 @@ func (s *Store) CreateUser(u *User, joinDefault bool) error {
 // and e-mails are unique, case-insensitively, across the store and inside the batch.
 func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 	now := ms(s.now())
+	// A fixed id (a seed's _id) may be one that messages name already, from a user deleted
+	// since: they will show the new user's name. (Taken before the batch, which may run the
+	// function twice and sets the ids it makes.)
+	var fixed []string
+	for _, u := range users {
+		if u.ID != "" {
+			fixed = append(fixed, u.ID)
+		}
+	}
 	return s.batch(func(tx *bolt.Tx) error {
 		ub := tx.Bucket(bUsers)
 		byName, byEmail := tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail)
@@ -77,6 +86,9 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 					return err
 				}
 			}
+		}
+		if len(fixed) > 0 {
+			s.namesChanged(tx, fixed...)
 		}
 		return nil
 	})
@@ -141,7 +153,7 @@ func (s *Store) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*U
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bUsers)
-		total = b.Stats().KeyN
+		total = keyN(b)
 		i := 0
 		return b.ForEach(func(k, v []byte) error {
 			i++
@@ -218,8 +230,7 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 			}
 		}
 		if u.Username != old.Username || u.Name != old.Name {
-			// Pages that render authors by their current name change in every room.
-			allPagesChanged(tx)
+			s.namesChanged(tx, id) // messages show authors by their current names
 		}
 		updated = u
 		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
@@ -303,7 +314,6 @@ func (s *Store) DeleteUser(id string) error {
 		if err := revokeUserTokens(tx, id); err != nil {
 			return err
 		}
-		allPagesChanged(tx) // pages that render authors from their records
 		rids, err := userRoomIDs(tx, id)
 		if err != nil {
 			return err
@@ -321,6 +331,7 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		s.namesChanged(tx, id)
 		emit(tx, Event{Kind: UserDeleted, UserID: id})
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})

@@ -54,6 +54,9 @@ func putReq(r *writeReq) {
 // in a read transaction) is queued. A failing write used to break up the group commit of
 // everyone else's (see runBatch); now a cheap failing request costs one read.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+	if s.tx != nil {
+		return fn(s.tx) // inside Atomic: its transaction commits or rolls back the whole
+	}
 	if s.writes == nil {
 		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
 		return errReadOnly
