@@ -29,3 +29,22 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("memory limit %d, want the operator's 1 GiB", got)
 	}
 }
+
+func TestMemoryLimitCountsSockets(t *testing.T) {
+	oldLim := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(oldLim) })
+	for _, c := range []struct {
+		sockets int
+		want    int64
+	}{{2000, defaultMemoryLimit + 2000*socketHeap}, {0, defaultMemoryLimit + socketsWithoutCap*socketHeap}} {
+		raiseMemoryLimitForSockets(func(string) string { return "" }, c.sockets)
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("--max-sockets %d: memory limit %d, want %d", c.sockets, got, c.want)
+		}
+	}
+	debug.SetMemoryLimit(1 << 30)
+	raiseMemoryLimitForSockets(func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }, 5000)
+	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
+		t.Errorf("memory limit %d, want the operator's 1 GiB", got)
+	}
+}

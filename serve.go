@@ -362,6 +362,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	tuneGC(getenv)
+	raiseMemoryLimitForSockets(getenv, cfg.maxSockets)
 	if cfg.seedFile != "" {
 		// Read and checked now: a seed that does not parse must stop the start before the
 		// database is created and an admin password is shown.
