@@ -31,11 +31,13 @@ import (
 type config struct {
 	addr, user, password, room, workload string
 	conns, n, users, count, chunk        int
+	textSize                             int
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
 	sendEvery, subscribers               int
 	rate                                 float64
 	wrkEnv, compact                      bool
+	txid                                 string
 }
 
 const maxDuration = 10 * time.Minute
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
-	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), realtime (DDP subscribers, REST posts at -rate) or idle (DDP subscribers only)")
+	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate) or idle (DDP subscribers only)")
 	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, idle: DDP sockets subscribed to the room")
 	fs.Float64Var(&c.rate, "rate", 100, "realtime: messages posted per second")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
@@ -73,11 +75,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.fillDB, "fill-db", "", "fill mode: database file of a stopped server")
 	fs.BoolVar(&c.compact, "compact", true, "fill: compact the file afterwards (no leftover free pages)")
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
+	fs.IntVar(&c.textSize, "text-size", 0, "fill: pad each message's text to at least this many bytes (legal up to 5000 characters)")
+	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.txid != "" {
+		return printTxID(c.txid, stdout)
 	}
 	if c.fillDB != "" {
 		return fill(c, stdout)

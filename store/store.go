@@ -41,6 +41,10 @@ var (
 	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
 	bPersonalTokens = []byte("personal_tokens")
 
+	// laterBuckets came after schema 1's first layout: a file that a server of an older build
+	// wrote lacks them until the next start creates them, and is sound without them.
+	laterBuckets = [][]byte{bSubMarks}
+
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
 		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens}
@@ -81,6 +85,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+	// dryAnswered counts writes answered by their read-only run, without the writer.
+	dryAnswered atomic.Int64
 	// publisher receives the events of every commit (events.go).
 	publisher atomic.Pointer[Publisher]
 
@@ -108,6 +114,10 @@ func (s *Store) FileStats() (size int64, freePages int) {
 // WriterStats reports how many transactions the group-commit writer committed and how many
 // writes they carried (their ratio is the mean batch size).
 func (s *Store) WriterStats() (commits, writes int64) { return s.commits.Load(), s.batched.Load() }
+
+// DryAnswered reports how many writes were answered from a read, without the writer: the
+// refusals that a read can know, and writes that found nothing to change.
+func (s *Store) DryAnswered() int64 { return s.dryAnswered.Load() }
 
 // Open opens (or creates, with mode 0600) the database at path, creates any missing bucket and
 // checks the schema version.
@@ -304,7 +314,9 @@ func (s *Store) Counts() (map[string]int, error) {
 	out := make(map[string]int, len(allBuckets))
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			out[string(b)] = keyN(tx.Bucket(b))
+			if bk := tx.Bucket(b); bk != nil {
+				out[string(b)] = keyN(bk)
+			}
 		}
 		return nil
 	})
@@ -333,4 +345,13 @@ func (s *Store) SetMetaKeys(keys []string, value string) error {
 		}
 		return nil
 	})
+}
+
+func laterBucket(name []byte) bool {
+	for _, b := range laterBuckets {
+		if string(b) == string(name) {
+			return true
+		}
+	}
+	return false
 }
