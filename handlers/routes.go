@@ -194,4 +194,15 @@ func (a *API) routes() {
 		a.router.GET("/websocket", h)
 		a.router.GET("/sockjs/*rest", h)
 	}
+
+	// The web client (package web): its page at / and its hashed assets. Static files that
+	// need no credentials; everything they show comes through the routes above.
+	if w := a.cfg.Web; w != nil {
+		page := func(rw http.ResponseWriter, r *http.Request, _ httprouter.Params) { w.Page(rw, r) }
+		asset := func(rw http.ResponseWriter, r *http.Request, ps httprouter.Params) { w.Asset(rw, r, ps.ByName("name")) }
+		a.router.GET("/", page)
+		a.router.HEAD("/", page)
+		a.router.GET("/assets/:name", asset)
+		a.router.HEAD("/assets/:name", asset)
+	}
 }
