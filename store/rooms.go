@@ -521,6 +521,7 @@ func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, 
 			return err
 		}
 		oldName := r.Name
+		before := *r
 		notes, err := change(r)
 		if err != nil {
 			return err
@@ -554,7 +555,7 @@ func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, 
 			emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 		}
 		updated = r
-		emit(tx, Event{Kind: RoomChanged, Room: r})
+		emit(tx, Event{Kind: RoomChanged, Room: r, Before: &before})
 		return putRoom(tx, r)
 	})
 	return updated, err
