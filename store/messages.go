@@ -446,6 +446,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 // (which the caller saves). Every deletion (chat.delete, cleanHistory, a room's deletion)
 // goes through it, so an index added to messages is dropped in one place.
 func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
+	pageChanged(tx, r.ID)
 	if err := tx.Bucket(bMessages).Delete(k); err != nil {
 		return err
 	}

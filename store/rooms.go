@@ -10,15 +10,15 @@ import (
 )
 
 func getRoom(tx *bolt.Tx, id string) (*Room, error) {
-	var r Room
-	ok, err := getJSON(tx.Bucket(bRooms), []byte(id), &r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	data := tx.Bucket(bRooms).Get([]byte(id))
+	if data == nil {
 		return nil, ErrRoomNotFound
 	}
-	return &r, nil
+	r := new(Room)
+	if err := decodeRoom(data, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func putRoom(tx *bolt.Tx, r *Room) error { return putJSON(tx.Bucket(bRooms), []byte(r.ID), r) }

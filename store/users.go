@@ -102,15 +102,15 @@ func isEmpty(b *bolt.Bucket) bool {
 func putUser(tx *bolt.Tx, u *User) error { return putJSON(tx.Bucket(bUsers), []byte(u.ID), u) }
 
 func getUser(tx *bolt.Tx, id string) (*User, error) {
-	var u User
-	ok, err := getJSON(tx.Bucket(bUsers), []byte(id), &u)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	data := tx.Bucket(bUsers).Get([]byte(id))
+	if data == nil {
 		return nil, ErrUserNotFound
 	}
-	return &u, nil
+	u := new(User)
+	if err := decodeUser(data, u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func userByIndex(tx *bolt.Tx, bucket []byte, key string) (*User, error) {
