@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,7 +39,7 @@ func (s *Store) Check() []error {
 			add("bbolt: %v", err)
 		}
 		for _, b := range allBuckets {
-			if tx.Bucket(b) == nil {
+			if tx.Bucket(b) == nil && !slices.ContainsFunc(derivedBuckets, func(d []byte) bool { return bytes.Equal(d, b) }) {
 				add("bucket %s is missing", b)
 			}
 		}
