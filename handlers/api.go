@@ -11,7 +11,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
 	"rocketlite/store"
@@ -40,10 +39,11 @@ type API struct {
 	router *httprouter.Router
 
 	limits       Limits
-	loginAccount *failures    // failed logins per account
-	loginAddress *failures    // failed logins per client address
-	signups      *failures    // open registrations per client address (users.register)
-	sends        *sendLimiter // nil when sends are not limited
+	loginAccount *failures // failed logins per account
+	loginAddress *failures // failed logins per client address
+	signups      *failures // open registrations per client address (users.register)
+	sends        *buckets  // per-user send buckets; nil when sends are not limited
+	writes       *buckets  // per-user buckets of the other writes; nil when not limited
 	cors         map[string]bool
 	registered   []Route
 }
@@ -67,12 +67,12 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Log, limits: cfg.Limits}
 	a.limits.setDefaults()
-	a.loginAccount = newFailures(a.limits.LoginWindow, a.limits.LoginPerAccount)
-	a.loginAddress = newFailures(a.limits.LoginWindow, a.limits.LoginPerAddress)
-	a.signups = newFailures(registerWindow, registerPerAddress)
-	if a.limits.SendRate > 0 {
-		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
-	}
+	l := a.limits
+	a.loginAccount = newFailures(l.LoginWindow, l.LoginPerAccount, l.TableEntries, a.st.Now)
+	a.loginAddress = newFailures(l.LoginWindow, l.LoginPerAddress, l.TableEntries, a.st.Now)
+	a.signups = newFailures(registerWindow, l.RegisterPerAddress, l.TableEntries, a.st.Now)
+	a.sends = newBuckets(l.SendRate, l.SendBurst, l.TableEntries, "Too many messages; slow down")
+	a.writes = newBuckets(l.WriteRate, l.WriteBurst, l.TableEntries, "Too many changes; slow down")
 	a.cors = corsOrigins(cfg.CORSOrigins)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
@@ -195,7 +195,8 @@ type access int
 
 const (
 	open   access = iota // no credentials needed
-	authed               // X-User-Id and X-Auth-Token required
+	authed               // X-User-Id and X-Auth-Token required; a write counts against the write limit
+	poster               // authed, for routes that post messages: they count against the send limit instead
 )
 
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
@@ -204,8 +205,14 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
-		if acc == authed {
+		if acc != open {
 			c.user, c.token, err = a.authenticate(r)
+		}
+		if err == nil && acc == authed && method != http.MethodGet {
+			// Every write a user can repeat counts (join/leave, edits, room changes, …), so
+			// a route added later is limited unless it says otherwise; checked before the
+			// body is read, so a refused request costs next to nothing.
+			err = a.allowWrite(c.user)
 		}
 		if err == nil {
 			c.in, err = parseBody(r, a.cfg.MaxBody)

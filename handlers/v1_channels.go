@@ -30,7 +30,7 @@ func (a *API) channelsList1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
+	rooms, total, err := a.st.PublicRooms(offset, count)
 	if err != nil {
 		return nil, err
 	}
