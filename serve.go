@@ -21,6 +21,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/handlers"
+	"rocketlite/netlimit"
 	"rocketlite/seed"
 	"rocketlite/store"
 )
@@ -52,6 +53,16 @@ type serveConfig struct {
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	// Abuse limits of issue 9 (handlers/limits.go, store caps, netlimit).
+	writeRate        float64
+	writeBurst       int
+	registerLimit    int
+	limiterEntries   int
+	maxRoomsPerUser  int
+	maxTokensPerUser int
+	maxConns         int
+	maxConnsPerAddr  int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -90,6 +101,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Float64Var(&c.sendRate, "send-rate", 50, "messages per second one user may post, sustained (0: no limit)")
 	fs.IntVar(&c.sendBurst, "send-burst", 200, "messages one user may post at once before --send-rate applies")
+	fs.Float64Var(&c.writeRate, "write-rate", 10, "other writes (join, leave, edit, delete, room changes, …) per second one user may make, sustained (0: no limit)")
+	fs.IntVar(&c.writeBurst, "write-burst", 100, "writes one user may make at once before --write-rate applies")
+	fs.IntVar(&c.registerLimit, "register-limit", 10, "users.register attempts per client address per hour (with --open-registration)")
+	fs.IntVar(&c.limiterEntries, "limiter-entries", 10000, "entries each abuse-limit table keeps at most (failed logins, registrations, rate buckets)")
+	fs.IntVar(&c.maxRoomsPerUser, "max-rooms-per-user", store.DefaultMaxRoomsPerCreator, "rooms one user may create; admins are exempt (0: no cap)")
+	fs.IntVar(&c.maxTokensPerUser, "max-tokens-per-user", store.DefaultMaxTokensPerUser, "live login tokens per user; a login past it revokes the oldest (0: no cap)")
+	fs.IntVar(&c.maxConns, "max-conns", 512, "concurrent connections at most; more wait in the listen backlog")
+	fs.IntVar(&c.maxConnsPerAddr, "max-conns-per-addr", 64, "concurrent connections from one client address (trusted proxies exempt); more are closed")
 	c.maxBody = 1 << 20
 	fs.Func("max-body", "largest request body, in bytes (suffixes K, M, G; default 1M)", func(s string) (err error) {
 		c.maxBody, err = parseSize(s)
@@ -132,6 +151,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--tls-self-signed and --tls-cert exclude each other"}
 	case c.sendRate < 0 || c.sendBurst < 1:
 		return nil, usageError{"--send-rate must be 0 or more and --send-burst at least 1"}
+	case c.writeRate < 0 || c.writeBurst < 1:
+		return nil, usageError{"--write-rate must be 0 or more and --write-burst at least 1"}
+	case c.registerLimit < 1 || c.limiterEntries < 100:
+		return nil, usageError{"--register-limit must be at least 1 and --limiter-entries at least 100"}
+	case c.maxRoomsPerUser < 0 || c.maxTokensPerUser < 0:
+		return nil, usageError{"--max-rooms-per-user and --max-tokens-per-user must be 0 (no cap) or more"}
+	case c.maxConns < 1 || c.maxConnsPerAddr < 1:
+		return nil, usageError{"--max-conns and --max-conns-per-addr must be at least 1"}
 	case c.maxBody < 1024:
 		return nil, usageError{"--max-body must be at least 1K"}
 	case c.maxDBSize != 0 && c.maxDBSize < 1<<20:
@@ -183,7 +210,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize)})
+	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
+		MaxRoomsPerCreator: offIsNegative(cfg.maxRoomsPerUser), MaxTokensPerUser: offIsNegative(cfg.maxTokensPerUser)})
 	if err != nil {
 		return err
 	}
@@ -197,13 +225,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	sendRate := cfg.sendRate
-	if sendRate == 0 {
-		sendRate = -1 // handlers.Limits: negative is off, zero is the default
-	}
+	sendRate := offIsNegative(cfg.sendRate)
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies}})
+		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
+			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries}})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -219,6 +245,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	ln = netlimit.Listener(ln, cfg.maxConns, cfg.maxConnsPerAddr, func(ip netip.Addr) bool {
+		for _, p := range cfg.trustedProxies {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	})
 	if tlsCfg == nil {
 		log.Warn().Msg("serving plain HTTP: put rocketlite behind TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it beyond this machine")
 	}
@@ -273,6 +307,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info().Msg("stopped")
 	}
 	return err
+}
+
+// offIsNegative turns a flag's 0 (no limit) into the negative that handlers.Limits and
+// store.Options read as "off" (their zero is the default).
+func offIsNegative[T int | float64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 func applySeeds(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
