@@ -40,7 +40,7 @@ const adminUsage = `Usage:
   rocketlite permission revoke PERMISSION ROLE
 
 Every command takes --db FILE (env ROCKETLITE_DB, default rocketlite.db) and works while no
-server holds the file; with a server running, use its REST routes (README, "Roles and
+server holds the file; with a server running, use its REST routes (docs/api.md, "Roles and
 permissions"). USER is a username or a user id. A password is read from a prompt, or from the
 first line of standard input with --password-stdin; never from an argument.
 `
@@ -196,7 +196,7 @@ func (c *adminCmd) open() (*store.Store, error) {
 	}
 	st, err := store.Open(c.db, store.Options{LockTimeout: cliLockTimeout, ReadOnly: c.readOnly})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or do this through the server's REST API instead: %s (see the README)", c.db, c.route)
+		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or do this through the server's REST API instead: %s (see docs/operating.md)", c.db, c.route)
 	}
 	if err != nil {
 		return nil, err

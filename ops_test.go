@@ -38,16 +38,20 @@ func TestTLSSelfSigned(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tls.db")
 	srv := startInProc(t, "--db", db, "--tls-self-signed")
-	certFile, keyFile := selfSignedPaths(db)
+	certFile, keyFile, caFile := selfSignedPaths(db)
 	for _, f := range []string{db, certFile, keyFile} {
 		if m := fileMode(t, f); m != 0o600 {
 			t.Fatalf("%s has mode %v, want 0600", f, m)
 		}
 	}
+	if m := fileMode(t, caFile); m != 0o644 {
+		t.Fatalf("%s has mode %v, want 0644 (it is public)", caFile, m)
+	}
 	pemBytes := must(os.ReadFile(certFile))
+	// The client trusts the CA file only, as the README tells users to.
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("the certificate does not parse")
+	if !pool.AppendCertsFromPEM(must(os.ReadFile(caFile))) {
+		t.Fatal("the CA certificate does not parse")
 	}
 	base := strings.Replace(srv.base, "http://", "https://", 1)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -419,18 +423,18 @@ func firstLine(s string) string {
 
 func TestSelfSignedLifecycle(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := selfSignedPaths(filepath.Join(dir, "x.db"))
+	cert, key, ca := selfSignedPaths(filepath.Join(dir, "x.db"))
 	now := time.Now()
-	if made, err := ensureSelfSigned(cert, key, now); err != nil || !made {
-		t.Fatalf("first: %v %v", made, err)
+	if why, err := ensureSelfSigned(cert, key, ca, now); err != nil || why == "" {
+		t.Fatalf("first: %q %v", why, err)
 	}
 	first := must(os.ReadFile(cert))
-	if made, err := ensureSelfSigned(cert, key, now.Add(24*time.Hour)); err != nil || made {
-		t.Fatalf("second: %v %v", made, err)
+	if why, err := ensureSelfSigned(cert, key, ca, now.Add(24*time.Hour)); err != nil || why != "" {
+		t.Fatalf("second: %q %v", why, err)
 	}
-	// Less than a day of validity left: a new pair replaces it.
-	if made, err := ensureSelfSigned(cert, key, now.Add(825*24*time.Hour-time.Hour)); err != nil || !made {
-		t.Fatalf("renewal: %v %v", made, err)
+	// Less than a day of validity left: a new set replaces it.
+	if why, err := ensureSelfSigned(cert, key, ca, now.Add(825*24*time.Hour-time.Hour)); err != nil || why == "" {
+		t.Fatalf("renewal: %q %v", why, err)
 	}
 	if bytes.Equal(first, must(os.ReadFile(cert))) {
 		t.Fatal("the certificate was not renewed")
@@ -442,11 +446,38 @@ func TestSelfSignedLifecycle(t *testing.T) {
 	if err := pair.Leaf.VerifyHostname("localhost"); err != nil {
 		t.Fatal(err)
 	}
+	// A missing CA file: users would have nothing to trust, so all three are made again.
+	second := must(os.ReadFile(cert))
+	if err := os.Remove(ca); err != nil {
+		t.Fatal(err)
+	}
+	if why, err := ensureSelfSigned(cert, key, ca, now); err != nil || !strings.Contains(why, "CA file") {
+		t.Fatalf("missing CA: %q %v", why, err)
+	}
+	if bytes.Equal(second, must(os.ReadFile(cert))) {
+		t.Fatal("the leaf was kept without its CA")
+	}
+	// A CA file that did not sign the leaf is reported, not overwritten.
+	other := filepath.Join(dir, "other.db")
+	oc, ok, oca := selfSignedPaths(other)
+	if _, err := ensureSelfSigned(oc, ok, oca, now); err != nil {
+		t.Fatal(err)
+	}
+	caPEM := must(os.ReadFile(oca))
+	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ensureSelfSigned(cert, key, ca, now); err == nil || !strings.Contains(err.Error(), "not signed by") {
+		t.Fatalf("a foreign CA file: %v", err)
+	}
+	if !bytes.Equal(caPEM, must(os.ReadFile(ca))) {
+		t.Fatal("a foreign CA file was overwritten")
+	}
 	// A damaged pair is reported, not overwritten.
 	if err := os.WriteFile(key, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ensureSelfSigned(cert, key, now); err == nil {
+	if _, err := ensureSelfSigned(cert, key, ca, now); err == nil {
 		t.Fatal("a damaged key was accepted")
 	}
 	if string(must(os.ReadFile(key))) != "garbage" {

@@ -82,7 +82,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate kept beside the database (created on first start)")
+	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate of a local CA kept beside the database (<db>.ca.pem is the file clients trust; created on first start)")
 	fs.Func("trusted-proxies", "comma-separated CIDR networks of reverse proxies whose X-Forwarded-For is believed", func(s string) (err error) {
 		c.trustedProxies, err = handlers.ParseTrustedProxies(s)
 		return err

@@ -4,6 +4,7 @@ package handlers
 // through the same store checks as API 0.1.
 
 import (
+	"cmp"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -21,33 +22,54 @@ func (a *API) channel1(rid string, reader *store.User) (any, error) {
 	return J("channel", roomOf(r), "success", true), nil
 }
 
+// roomSort is what room lists sort by (README "List conventions").
+var roomSort = sorter[*store.Room]{
+	"name":       func(a, b *store.Room) int { return cmpString(a.Name, b.Name) },
+	"fname":      func(a, b *store.Room) int { return cmpString(a.Name, b.Name) },
+	"t":          func(a, b *store.Room) int { return cmpString(a.Type, b.Type) },
+	"msgs":       func(a, b *store.Room) int { return cmp.Compare(a.Msgs, b.Msgs) },
+	"ts":         func(a, b *store.Room) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	"_updatedAt": func(a, b *store.Room) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
+	"lm":         func(a, b *store.Room) int { return a.LastMessage.Compare(b.LastMessage) },
+	"default":    func(a, b *store.Room) int { return cmpBool(a.Default, b.Default) },
+	"ro":         func(a, b *store.Room) int { return cmpBool(a.ReadOnly, b.ReadOnly) },
+}
+
 // channelsList1 is the twin of publicRooms: every public room.
 func (a *API) channelsList1(c *call) (any, error) {
 	if err := a.st.MayViewPublicRooms(c.user); err != nil {
 		return nil, err
 	}
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, roomSort)
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.PublicRooms(offset, count)
+	var rooms []store.RoomWithMembers
+	var total int
+	if q.cmp == nil {
+		// The default order (publicRooms'): a page reads only its rooms, from the rank index.
+		rooms, total, err = a.st.PublicRooms(q.Offset, q.Count)
+	} else {
+		// A sort asked for reads every public room; the cap on rooms per creator bounds them.
+		rooms, total, err = a.st.RoomsBy(func(r *store.Room) bool { return r.Type == store.Public }, q.cmp, q.Offset, q.Count)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
+	return listOf(q, "channels", roomsOf(rooms), total)
 }
 
 // channelsListJoined1 lists the public rooms the caller is in, by name.
 func (a *API) channelsListJoined1(c *call) (any, error) {
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, roomSort)
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.UserRooms(c.user.ID, func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
+	rooms, total, err := a.st.UserRoomsBy(c.user.ID, func(r *store.Room) bool { return r.Type == store.Public }, q.cmp, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
-	return list1("channels", roomsOf(rooms), len(rooms), offset, total), nil
+	return listOf(q, "channels", roomsOf(rooms), total)
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {
@@ -166,10 +188,12 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := store.HistoryQuery{}
-	if q.Count, q.Offset, err = pageParams1(c.in, 20); err != nil {
+	// History comes newest first from the time index: it offers no other sort.
+	lq, err := readList(c.in, 20, historySort)
+	if err != nil {
 		return nil, err
 	}
+	q := store.HistoryQuery{Count: lq.Count, Offset: lq.Offset}
 	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
 		return nil, err
 	}
@@ -183,8 +207,16 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return J("messages", messagesOf(msgs), "success", true), nil
+	things, err := project(lq.fields, messagesOf(msgs))
+	if err != nil {
+		return nil, err
+	}
+	return J("messages", things, "success", true), nil
 }
+
+// historySort accepts only the order history has (newest first), so that clients that send
+// it explicitly are served; any other sort is refused.
+var historySort = sorter[struct{}]{"ts": nil}
 
 // channelsOpen1 and channelsClose1 show or hide the room in the caller's own list.
 func (a *API) channelsOpen1(c *call) (any, error)  { return a.setOpen(c, true) }

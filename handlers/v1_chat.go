@@ -247,13 +247,17 @@ func (a *API) chatSearch1(c *call) (any, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, required1("searchText")
 	}
-	count, _, err := pageParams1(c.in, 20)
+	q, err := readList(c.in, 20, historySort)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.Search(rid, c.user, text, count)
+	msgs, err := a.st.Search(rid, c.user, text, q.Count)
 	if err != nil {
 		return nil, err
 	}
-	return J("messages", messagesOf(msgs), "success", true), nil
+	things, err := project(q.fields, messagesOf(msgs))
+	if err != nil {
+		return nil, err
+	}
+	return J("messages", things, "success", true), nil
 }

@@ -176,11 +176,11 @@ func (a *API) usersInfo1(c *call) (any, error) {
 }
 
 func (a *API) usersList1(c *call) (any, error) {
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, userSort)
 	if err != nil {
 		return nil, err
 	}
-	users, total, err := a.st.Users(offset, count)
+	users, total, err := a.st.UsersBy(q.cmp, q.Offset, q.Count)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,17 @@ func (a *API) usersList1(c *call) (any, error) {
 			out[i].Emails = nil
 		}
 	}
-	return list1("users", out, len(out), offset, total), nil
+	return listOf(q, "users", out, total)
+}
+
+// userSort is what users.list sorts by (README "List conventions").
+var userSort = sorter[*store.User]{
+	"username":   func(a, b *store.User) int { return cmpString(a.Username, b.Username) },
+	"name":       func(a, b *store.User) int { return cmpString(a.Name, b.Name) },
+	"active":     func(a, b *store.User) int { return cmpBool(a.Active, b.Active) },
+	"type":       func(a, b *store.User) int { return cmpString(a.Type, b.Type) },
+	"createdAt":  func(a, b *store.User) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	"_updatedAt": func(a, b *store.User) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
 }
 
 // usersUpdate1 changes {userId, data}. Changing another user needs edit-other-user-info, their

@@ -22,7 +22,7 @@ import (
 //go:embed default.json
 var defaultSeed []byte
 
-// File is the seed format (see README, "Seed files").
+// File is the seed format (see docs/operating.md, "Seed files").
 type File struct {
 	Roles       []Role       `json:"roles"`
 	Permissions []Permission `json:"permissions"`

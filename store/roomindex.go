@@ -138,7 +138,7 @@ func (s *Store) PublicRooms(offset, count int) (rooms []RoomWithMembers, total i
 	err = s.view(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bPublicByMsgs)
 		if idx == nil { // a read-only open of an older file
-			rooms, total, err = roomsIn(tx, func(r *Room) bool { return r.Type == Public }, offset, count)
+			rooms, total, err = roomsIn(tx, func(r *Room) bool { return r.Type == Public }, nil, offset, count)
 			return err
 		}
 		total = idx.Stats().KeyN

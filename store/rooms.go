@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -164,15 +165,21 @@ func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
 // and how many rooms keep accepted in all. Only the page's members are read, so a short page
 // of a store with many big rooms stays cheap.
 func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+	return s.RoomsBy(keep, nil, offset, count)
+}
+
+// RoomsBy is Rooms sorted by cmp before the page is cut (nil: Rooms' order; cmp's ties
+// keep that order).
+func (s *Store) RoomsBy(keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		rooms, total, err = roomsIn(tx, keep, offset, count)
+		rooms, total, err = roomsIn(tx, keep, cmp, offset, count)
 		return err
 	})
 	return rooms, total, err
 }
 
-// roomsIn is Rooms inside tx.
-func roomsIn(tx *bolt.Tx, keep func(*Room) bool, offset, count int) ([]RoomWithMembers, int, error) {
+// roomsIn is RoomsBy inside tx.
+func roomsIn(tx *bolt.Tx, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) ([]RoomWithMembers, int, error) {
 	var all []*Room
 	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
 		var r Room
@@ -193,12 +200,20 @@ func roomsIn(tx *bolt.Tx, keep func(*Room) bool, offset, count int) ([]RoomWithM
 		}
 		return all[i].Name < all[j].Name
 	})
+	if cmp != nil {
+		slices.SortStableFunc(all, cmp)
+	}
 	rooms, err := pageWithMembers(tx, all, offset, count)
 	return rooms, len(all), err
 }
 
 // UserRooms is Rooms for the rooms the user is a member of, sorted by name.
 func (s *Store) UserRooms(uid string, keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+	return s.UserRoomsBy(uid, keep, nil, offset, count)
+}
+
+// UserRoomsBy is UserRooms sorted by cmp before the page is cut (nil: by name).
+func (s *Store) UserRoomsBy(uid string, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ids, err := userRoomIDs(tx, uid)
 		if err != nil {
@@ -215,6 +230,9 @@ func (s *Store) UserRooms(uid string, keep func(*Room) bool, offset, count int) 
 			}
 		}
 		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+		if cmp != nil {
+			slices.SortStableFunc(all, cmp)
+		}
 		total = len(all)
 		rooms, err = pageWithMembers(tx, all, offset, count)
 		return err

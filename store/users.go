@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -145,6 +146,15 @@ func (s *Store) UserByEmail(email string) (u *User, err error) {
 // Users lists users in id order, skipping offset and returning at most count (0: all), and
 // the total number of users.
 func (s *Store) Users(offset, count int) (users []*User, total int, err error) {
+	return s.UsersBy(nil, offset, count)
+}
+
+// UsersBy is Users sorted by cmp before the page is cut. With a cmp it reads every user
+// (the page cannot be found without them); without, it walks to the page in key order.
+func (s *Store) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
+	if cmp != nil {
+		return s.usersSorted(cmp, offset, count)
+	}
 	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bUsers)
 		total = b.Stats().KeyN
@@ -323,4 +333,28 @@ func (s *Store) DeleteUser(id string) error {
 		}
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})
+}
+
+func (s *Store) usersSorted(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
+	var all []*User
+	err = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
+			u := new(User)
+			if err := unmarshal(v, u); err != nil {
+				return err
+			}
+			all = append(all, u)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	slices.SortStableFunc(all, cmp)
+	total = len(all)
+	all = all[min(offset, len(all)):]
+	if count > 0 && count < len(all) {
+		all = all[:count]
+	}
+	return all, total, nil
 }
