@@ -63,6 +63,11 @@ type serveConfig struct {
 	maxTokensPerUser int
 	maxConns         int
 	maxConnsPerAddr  int
+	// Message and read limits, and the collector's memory limit (issue 9).
+	maxMsgBytes, maxMsgDepth int
+	pageBytes, searchScan    int
+	scanRate                 float64
+	scanBurst                int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -118,6 +123,21 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.maxDBSize, err = parseSize(s)
 		return err
 	})
+	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
+	fs.Func("max-message-size", "largest stored message (text, attachments and every other field, encoded), in bytes (suffixes K, M; default 64K)", func(s string) error {
+		n, err := parseSize(s)
+		c.maxMsgBytes = int(min(n, 1<<30))
+		return err
+	})
+	fs.IntVar(&c.maxMsgDepth, "max-message-depth", store.DefaultMaxMessageDepth, "deepest nesting of a message's attachments (the list is level 1)")
+	fs.Func("max-page-bytes", "byte budget of one page of messages, counted in stored records (suffixes K, M; default 1M; 0: none); a page past it ends early with X-Page-Truncated", func(s string) error {
+		n, err := parseSize(s)
+		c.pageBytes = int(min(n, 1<<30))
+		return err
+	})
+	fs.IntVar(&c.searchScan, "search-scan", store.SearchScanLimit, "messages one chat.search reads at most (the newest of the room)")
+	fs.Float64Var(&c.scanRate, "scan-rate", 2, "searches and pages at offset 1000 or more one user may request per second, sustained (0: no limit)")
+	fs.IntVar(&c.scanBurst, "scan-burst", 20, "searches and deep pages one user may request at once before --scan-rate applies")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
@@ -165,6 +185,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size must be at least 1M"}
 	case c.maxDBSize > math.MaxInt:
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.maxMsgBytes < 1024:
+		return nil, usageError{"--max-message-size must be at least 1K"}
+	case c.maxMsgDepth < 1:
+		return nil, usageError{"--max-message-depth must be at least 1"}
+	case c.searchScan < 1:
+		return nil, usageError{"--search-scan must be at least 1"}
+	case c.scanRate < 0 || c.scanBurst < 1:
+		return nil, usageError{"--scan-rate must be 0 or more and --scan-burst at least 1"}
 	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
 		return nil, usageError{"timeouts must be positive"}
 	}
@@ -211,6 +239,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
+		MaxMessageBytes: cfg.maxMsgBytes, MaxMessageDepth: cfg.maxMsgDepth,
 		MaxRoomsPerCreator: offIsNegative(cfg.maxRoomsPerUser), MaxTokensPerUser: offIsNegative(cfg.maxTokensPerUser)})
 	if err != nil {
 		return err
@@ -229,7 +258,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
-			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries}})
+			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries},
+		Reads: readLimits(cfg)})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -355,4 +385,17 @@ func applySeeds(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.L
 		ev.Msg("no user existed: created an admin")
 	}
 	return nil
+}
+
+// readLimits turns the flags into handlers.ReadLimits, whose zero values mean the defaults
+// and negative values "off".
+func readLimits(c *serveConfig) handlers.ReadLimits {
+	l := handlers.ReadLimits{PageBytes: c.pageBytes, SearchScan: c.searchScan, ScanRate: c.scanRate, ScanBurst: c.scanBurst}
+	if l.PageBytes == 0 {
+		l.PageBytes = -1
+	}
+	if l.ScanRate == 0 {
+		l.ScanRate = -1
+	}
+	return l
 }

@@ -29,6 +29,7 @@ type Config struct {
 	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
+	Reads       ReadLimits // page byte budget, search scan and rate (limits_read.go)
 }
 
 // API is the HTTP handler of rocketlite.
@@ -44,6 +45,8 @@ type API struct {
 	signups      *failures // open registrations per client address (users.register)
 	sends        *buckets  // per-user send buckets; nil when sends are not limited
 	writes       *buckets  // per-user buckets of the other writes; nil when not limited
+	reads        ReadLimits
+	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
 }
@@ -73,6 +76,9 @@ func New(cfg Config) *API {
 	a.signups = newFailures(registerWindow, l.RegisterPerAddress, l.TableEntries, a.st.Now)
 	a.sends = newBuckets(l.SendRate, l.SendBurst, l.TableEntries, "Too many messages; slow down")
 	a.writes = newBuckets(l.WriteRate, l.WriteBurst, l.TableEntries, "Too many changes; slow down")
+	a.reads = cfg.Reads
+	a.reads.setDefaults()
+	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a

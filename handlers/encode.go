@@ -56,6 +56,33 @@ func appendPretty(b []byte, v any, depth int) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
+	case json.RawMessage:
+		// Free-form JSON (attachments, projected members) as it is: indenting it would cost
+		// its size times its depth.
+		if len(x) == 0 {
+			return append(b, "null"...), nil
+		}
+		return append(b, x...), nil
+	case []Obj:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if len(x) == 0 {
+			return append(b, "[]"...), nil
+		}
+		b = append(b, '[')
+		for i := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, depth+1)
+			var err error
+			if b, err = appendPretty(b, x[i], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		b = appendIndent(b, depth)
+		return append(b, ']'), nil
 	case messageView:
 		return appendMessageView(b, &x, depth)
 	case []messageView:
@@ -127,11 +154,11 @@ func appendRef(b []byte, r *userRefView, depth int) []byte {
 }
 
 // appendMessageView writes m member by member, in messageView's field order with its
-// omitempty rules. Attachments are free-form JSON: a message with any goes the generic way.
+// omitempty rules. Attachments are written as stored (compact JSON, validated when the record
+// was decoded), never re-indented: indenting them cost their size times their depth (a 20 KB
+// deeply nested post rendered as 200 MB), so an answer's size stays proportional to the
+// records it holds. The rest of the document is indented as encoding/json would.
 func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
-	if len(m.Attachments) > 0 {
-		return appendGeneric(b, m, depth)
-	}
 	d := depth + 1
 	b = append(b, '{')
 	b = appendMember(b, true, "_id", d)
@@ -149,6 +176,10 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 			b = appendMember(b, false, f.k, d)
 			b = appendString(b, f.v)
 		}
+	}
+	if len(m.Attachments) > 0 {
+		b = appendMember(b, false, "attachments", d)
+		b = append(b, m.Attachments...)
 	}
 	if m.EditedAt != nil {
 		b = appendMember(b, false, "editedAt", d)

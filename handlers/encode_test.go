@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +59,6 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 		Alias: "al", Emoji: ":smile:", Avatar: "http://x/a.png", EditedAt: ts.Add(time.Second),
 		EditedBy: &store.UserRef{ID: "u2", Username: "bob"}, UpdatedAt: ts.Add(time.Second),
 	}
-	attached := *full
-	attached.Attachments = json.RawMessage(`[ {"title": "t", "nested": {"a": [1, 2, {}], "b": []}} ]`)
 	bare := &store.Message{ID: "m2", RoomID: "r1", TS: ts, User: store.UserRef{ID: "u1", Username: "alice"}, UpdatedAt: ts}
 	var msgs []*store.Message
 	for _, s := range awkwardStrings {
@@ -69,7 +68,7 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 	cases := []any{
 		J(), J("status", "success"), Obj(nil),
 		J("status", "success", "message", messageOf(full)),
-		J("status", "success", "messages", messagesOf([]*store.Message{full, &attached, bare})),
+		J("status", "success", "messages", messagesOf([]*store.Message{full, bare})),
 		J("status", "success", "messages", messagesOf(msgs)),
 		J("status", "success", "messages", messagesOf(nil)), J("m", []messageView(nil)),
 		J("success", true, "count", 3, "total", int64(math.MaxInt64), "offset", -1, "ok", false),
@@ -88,6 +87,39 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 		if w.Header().Get("Content-Length") != itoa(w.Body.Len()) {
 			t.Errorf("case %d: Content-Length %s for %d bytes", i, w.Header().Get("Content-Length"), w.Body.Len())
 		}
+	}
+}
+
+// TestAttachmentsWrittenAsStored: attachments are copied as stored, not re-indented (which
+// cost their size times their nesting depth); the document means what encoding/json's says.
+func TestAttachmentsWrittenAsStored(t *testing.T) {
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 123e6, time.UTC)
+	raw := `[{"title":"t <b>","nested":{"a":[1,2,{}],"b":[]}}]`
+	m := &store.Message{ID: "m1", RoomID: "r1", Text: "x", TS: ts, User: store.UserRef{ID: "u1", Username: "alice"},
+		Emoji: ":e:", Attachments: json.RawMessage(raw), EditedAt: ts, EditedBy: &store.UserRef{ID: "u2", Username: "bob"}, UpdatedAt: ts}
+	v := J("status", "success", "messages", messagesOf([]*store.Message{m, m}), "message", messageOf(m))
+	w := httptest.NewRecorder()
+	writeJSON(w, 200, v)
+	if got := strings.Count(w.Body.String(), `"attachments": `+raw+",\n"); got != 3 {
+		t.Errorf("attachments written as stored %d times, want 3:\n%s", got, w.Body.String())
+	}
+	var got, want any
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, w.Body.String())
+	}
+	if err := json.Unmarshal([]byte(referenceJSON(t, v)), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	// Deep nesting costs its stored size, not size times depth.
+	deep := strings.Repeat(`{"a":[`, 2000) + strings.Repeat(`]}`, 2000)
+	m.Attachments = json.RawMessage("[" + deep + "]")
+	w = httptest.NewRecorder()
+	writeJSON(w, 200, J("messages", messagesOf([]*store.Message{m})))
+	if w.Body.Len() > len(m.Attachments)+1000 {
+		t.Errorf("a %d-byte attachment rendered as %d bytes", len(m.Attachments), w.Body.Len())
 	}
 }
 

@@ -119,6 +119,7 @@ func newTestServerOpts(t *testing.T, opts store.Options, change ...func(*Config)
 	// Abuse limits off: tests send and fail logins faster than people, on a frozen clock.
 	// limits_test.go turns them on (withDefaultLimits).
 	cfg.Limits = Limits{SendRate: -1, WriteRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
+	cfg.Reads = ReadLimits{ScanRate: -1}
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -169,8 +169,12 @@ func TestDatabaseFull(t *testing.T) {
 	// Freeing space (deleting messages) lets writes resume. A delete needs a few free pages
 	// itself; bbolt has them from the pages the last commits freed.
 	deleted := 0
+	admin, err := ts.st.UserByUsername("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range sent[:len(sent)/2] {
-		if _, err := ts.st.DeleteMessage(id, func(*store.Message) error { return nil }); err != nil {
+		if _, err := ts.st.DeleteMessage(id, admin, func(*store.Message) error { return nil }); err != nil {
 			t.Fatalf("delete %d: %v", deleted, err)
 		}
 		deleted++

@@ -162,7 +162,7 @@ func (a *API) messages0(c *call) (any, error) {
 			q.BeforeID = before
 		}
 	}
-	msgs, err := a.st.History(c.ps.ByName("id"), c.user, q)
+	msgs, err := a.history(c, c.ps.ByName("id"), q)
 	if err != nil {
 		return nil, err
 	}

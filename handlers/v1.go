@@ -53,8 +53,10 @@ func (a *API) need1(c *call, perm, rid string) error {
 	return rbac.RequireIn(a.st, c.user, rid, perm)
 }
 
-// roomParam returns the id of the room a call names by roomId or else roomName.
-func (a *API) roomParam(in body) (string, error) {
+// roomParam returns the id of the room a call names by roomId or else roomName. By name, a
+// room the caller may not read is not found (store.VisibleRoomByName).
+func (a *API) roomParam(c *call) (string, error) {
+	in := c.in
 	id, err := in.str("roomId")
 	if err != nil || id != "" {
 		return id, err
@@ -66,7 +68,7 @@ func (a *API) roomParam(in body) (string, error) {
 	if name == "" {
 		return "", errRoomParam
 	}
-	r, err := a.st.RoomByName(strings.TrimPrefix(name, "#"))
+	r, err := a.st.VisibleRoomByName(strings.TrimPrefix(name, "#"), c.user)
 	if err != nil {
 		return "", err
 	}

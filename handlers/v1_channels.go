@@ -73,7 +73,7 @@ func (a *API) channelsListJoined1(c *call) (any, error) {
 }
 
 func (a *API) channelsInfo1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 
 // channelsJoin1 is the twin of join0.
 func (a *API) channelsJoin1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 
 // channelsLeave1 is the twin of leave0.
 func (a *API) channelsLeave1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func timeParam1(in body, name string) (time.Time, error) {
 
 // channelsHistory1 is the twin of messages0: newest first, latest/oldest bound by time.
 func (a *API) channelsHistory1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.History(rid, c.user, q)
+	msgs, err := a.history(c, rid, q)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (a *API) channelsOpen1(c *call) (any, error)  { return a.setOpen(c, true) }
 func (a *API) channelsClose1(c *call) (any, error) { return a.setOpen(c, false) }
 
 func (a *API) setOpen(c *call, open bool) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (a *API) setOpen(c *call, open bool) (any, error) {
 // editableRoom checks that the caller may change room rid's settings: edit-room, globally or
 // as the room's owner or moderator.
 func (a *API) editableRoom(c *call) (string, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return "", err
 	}
@@ -338,7 +338,7 @@ func (a *API) userParam1(in body) (*store.User, error) {
 // channelsInvite1 adds a user to the room: a member with add-user-to-joined-room (owners and
 // moderators by default), or anyone with add-user-to-any-c-room (-p-room for a private room).
 func (a *API) channelsInvite1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 
 // channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).
 func (a *API) channelsKick1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (a *API) chatPostMessage1(c *call) (any, error) {
 		case strings.HasPrefix(channel, "@"):
 			return nil, badRequest("error-invalid-channel", "Direct messages are not supported")
 		}
-		r, err := a.st.RoomByName(strings.TrimPrefix(channel, "#"))
+		r, err := a.st.VisibleRoomByName(strings.TrimPrefix(channel, "#"), c.user)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func (a *API) chatUpdate1(c *call) (any, error) {
 		return nil, err
 	}
 	check := mayChange(rid, c.user.ID, mayOthers)
-	m, err := a.st.UpdateMessage(id, c.user.Ref(), func(m *store.Message) error {
+	m, err := a.st.UpdateMessage(id, c.user, func(m *store.Message) error {
 		if err := check(m); err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (a *API) chatDelete1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := a.st.DeleteMessage(id, mayChange(rid, c.user.ID, mayOthers))
+	m, err := a.st.DeleteMessage(id, c.user, mayChange(rid, c.user.ID, mayOthers))
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (a *API) chatDelete1(c *call) (any, error) {
 }
 
 func (a *API) chatSearch1(c *call) (any, error) {
-	rid, err := a.roomParam(c.in)
+	rid, err := a.roomParam(c)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (a *API) chatSearch1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := a.st.Search(rid, c.user, text, q.Count)
+	msgs, err := a.search(c, rid, text, q.Count)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"time"
@@ -52,8 +53,18 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 // time and sequence; it keeps m.ID if set and unused.
 func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 	now := ms(s.now())
-	id := m.ID
 	if err := validMessage(m); err != nil {
+		return err
+	}
+	// The record is complete before the writer sees it (the id too, unless the caller chose
+	// one), so its size is checked here, on the caller's goroutine, exactly as it will be
+	// stored.
+	id := m.ID
+	if id == "" {
+		id = NewID()
+	}
+	m.ID, m.RoomID, m.TS, m.UpdatedAt, m.User = id, rid, now, now, author.Ref()
+	if _, err := s.checkMessageCaps(m); err != nil {
 		return err
 	}
 	return s.batch(func(tx *bolt.Tx) error {
@@ -61,14 +72,29 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err != nil {
 			return err
 		}
-		if r.ReadOnly {
-			if ok, err := hasPermission(tx, author, "post-readonly", rid); err != nil || !ok {
-				return firstErr(err, ErrNoPermission)
-			}
+		if err := mayWriteIn(tx, r, author); err != nil {
+			return err
 		}
 		m.ID, m.TS, m.User = id, now, author.Ref()
 		return appendMessage(tx, r, m)
 	})
+}
+
+// postReadOnly is the permission to post in a read-only room (globally, or through a room role
+// such as owner): rbac.PostReadonly, which the store cannot import.
+const postReadOnly = "post-readonly"
+
+// mayWriteIn applies the rule of read-only rooms to a message written, edited or deleted by u:
+// in a read-only room only holders of post-readonly may, as in Rocket.Chat (its
+// canSendMessage guards posts and edits, canDeleteMessage deletions, with the same test).
+func mayWriteIn(tx *bolt.Tx, r *Room, u *User) error {
+	if !r.ReadOnly {
+		return nil
+	}
+	if ok, err := hasPermission(tx, u, postReadOnly, r.ID); err != nil || !ok {
+		return firstErr(err, ErrNoPermission)
+	}
+	return nil
 }
 
 func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
@@ -98,14 +124,33 @@ func messageByID(tx *bolt.Tx, id string) ([]byte, *Message, error) {
 	return k, m, err
 }
 
-// Message returns a message by id, if uid may read its room.
+// visibleMessage returns message id, its key and its room if reader may read that room. A
+// message of a room the reader may not read is ErrMsgNotFound, exactly like a message that
+// does not exist: clients may choose message ids (chat.sendMessage), so ids can be guessed, and
+// any other answer would confirm that the message exists somewhere.
+func visibleMessage(tx *bolt.Tx, id string, reader *User) ([]byte, *Message, *Room, error) {
+	k, m, err := messageByID(tx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := readableRoom(tx, m.RoomID, reader)
+	switch KindOf(err) {
+	case 0:
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	case Forbidden, Denied, NotFound:
+		return nil, nil, nil, ErrMsgNotFound
+	default:
+		return nil, nil, nil, err
+	}
+	return k, m, r, nil
+}
+
+// Message returns a message by id if reader may read its room, else ErrMsgNotFound.
 func (s *Store) Message(id string, reader *User) (m *Message, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		_, m, err = messageByID(tx, id)
-		if err != nil {
-			return err
-		}
-		_, err = readableRoom(tx, m.RoomID, reader)
+		_, m, _, err = visibleMessage(tx, id, reader)
 		return err
 	})
 	return m, err
@@ -120,6 +165,57 @@ type HistoryQuery struct {
 	After     time.Time // only messages with ts after this (zero: no bound)
 	Inclusive bool      // Before and After include messages at exactly that time
 	Unread    bool      // only messages newer than the reader's read mark
+	// MaxBytes is the page's byte budget (0: none): the page ends before the message that
+	// would take its stored records past it, but always holds at least one message.
+	MaxBytes int
+}
+
+// Page is a page of messages. Truncated means it ended on its byte budget before Count
+// messages: more may follow, and the client asks again from its last message.
+type Page struct {
+	Messages  []*Message
+	Bytes     int // the stored size of Messages' records, which bounds the answer's size
+	Truncated bool
+}
+
+// pageBuilder collects a page under its count and byte budget. Skipped entries are never
+// decoded, so an offset costs a cursor step, not a decode.
+type pageBuilder struct {
+	Page
+	count, maxBytes, skip int
+}
+
+// add takes the record v stored under k, and reports whether the page is done.
+func (p *pageBuilder) add(k, v []byte) (bool, error) {
+	if p.skip > 0 {
+		p.skip--
+		return false, nil
+	}
+	if !p.fits(len(v)) {
+		return true, nil
+	}
+	m, err := messageFrom(k, v)
+	if err != nil {
+		return true, err
+	}
+	return p.push(m, len(v)), nil
+}
+
+// fits reports whether a record of size bytes fits the budget; when it does not, the page
+// is truncated there.
+func (p *pageBuilder) fits(size int) bool {
+	if p.maxBytes > 0 && len(p.Messages) > 0 && p.Bytes+size > p.maxBytes {
+		p.Truncated = true
+		return false
+	}
+	return true
+}
+
+// push appends m, stored in size bytes, and reports whether the page is full.
+func (p *pageBuilder) push(m *Message, size int) bool {
+	p.Bytes += size
+	p.Messages = append(p.Messages, m)
+	return len(p.Messages) >= p.count
 }
 
 // MaxHistorySkip bounds the messages one history page may pass over: its offset, and the
@@ -129,18 +225,26 @@ const MaxHistorySkip = 100000
 // maxFiltered is MaxHistorySkip for filtered entries; tests lower it.
 var maxFiltered = MaxHistorySkip
 
-// History returns a page of room rid as read by uid. Its cost depends on the page size, not on
-// the size of the room: it seeks a cursor and walks Count+Offset keys (a time-bounded page
-// also passes over at most MaxHistorySkip entries that its other bounds filter out).
-func (s *Store) History(rid string, reader *User, q HistoryQuery) (msgs []*Message, err error) {
+// History returns the messages of HistoryPage.
+func (s *Store) History(rid string, reader *User, q HistoryQuery) ([]*Message, error) {
+	p, err := s.HistoryPage(rid, reader, q)
+	return p.Messages, err
+}
+
+// HistoryPage returns a page of room rid as read by reader. Its cost depends on the page
+// size, not on the size of the room: it seeks a cursor and walks Count+Offset keys (a
+// time-bounded page also passes over at most MaxHistorySkip entries that its other bounds
+// filter out), and it decodes no more than the page's byte budget.
+func (s *Store) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page, err error) {
 	if q.Count < 1 {
 		q.Count = 1
 	}
 	if q.Offset < 0 || q.Offset > MaxHistorySkip {
-		return nil, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
+		return Page{}, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
 	err = s.view(func(tx *bolt.Tx) error {
-		msgs = msgs[:0]
+		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes, skip: q.Offset}
+		defer func() { page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
@@ -159,25 +263,16 @@ func (s *Store) History(rid string, reader *User, q HistoryQuery) (msgs []*Messa
 			}
 			maxSeq = binary.BigEndian.Uint64(k[len(k)-8:]) - 1
 		}
-		skip := q.Offset
-		take := func(m *Message) bool { // reports whether the page is full
-			if skip > 0 {
-				skip--
-				return false
-			}
-			msgs = append(msgs, m)
-			return len(msgs) >= q.Count
-		}
 		p := prefix(rid)
 		if q.Before.IsZero() && q.After.IsZero() {
 			c := tx.Bucket(bMessages).Cursor()
 			for k, v := seekLE(c, msgKey(rid, maxSeq)); k != nil && hasPrefix(k, p); k, v = c.Prev() {
-				m, err := messageFrom(k, v) // the cursor has the value: no second lookup
-				if err != nil {
-					return err
-				}
-				if m.Seq <= minSeq || take(m) {
+				if binary.BigEndian.Uint64(k[len(k)-8:]) <= minSeq {
 					break
+				}
+				// The cursor has the value: no second lookup.
+				if done, err := pb.add(k, v); done || err != nil {
+					return err
 				}
 			}
 			return nil
@@ -207,6 +302,7 @@ func (s *Store) History(rid string, reader *User, q HistoryQuery) (msgs []*Messa
 		// (time and sequence order may differ): the skips are capped so that no request
 		// reads more than Count + Offset + maxFiltered keys, however large the room.
 		filtered := 0
+		mb := tx.Bucket(bMessages)
 		c := tx.Bucket(bMessageTS).Cursor()
 		for k, _ := seekLE(c, append(join2(rid, be64(hi)), be64(1<<64-1)...)); k != nil && hasPrefix(k, p); k, _ = c.Prev() {
 			if len(k) != len(p)+16 {
@@ -222,17 +318,18 @@ func (s *Store) History(rid string, reader *User, q HistoryQuery) (msgs []*Messa
 				}
 				continue
 			}
-			m, err := messageAt(tx, msgKey(rid, seq))
-			if err != nil {
-				return err
+			mk := msgKey(rid, seq)
+			v := mb.Get(mk)
+			if v == nil {
+				return ErrMsgNotFound
 			}
-			if take(m) {
-				break
+			if done, err := pb.add(mk, v); done || err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	return msgs, err
+	return page, err
 }
 
 // seekLE positions c on the last key <= k.
@@ -258,41 +355,50 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 	})
 }
 
-// UpdateMessage applies change to message id and saves it, as edited by editor. change may
-// refuse (for example when the editor may not edit that message).
-func (s *Store) UpdateMessage(id string, editor UserRef, change func(m *Message) error) (updated *Message, err error) {
+// UpdateMessage applies change to message id and saves it, as edited by editor. A message
+// editor may not read is ErrMsgNotFound; change may refuse (for example when the editor may
+// not edit that message); in a read-only room the editor needs post-readonly, as for posting.
+func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) error) (updated *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
-		k, m, err := messageByID(tx, id)
+		k, m, r, err := visibleMessage(tx, id, editor)
 		if err != nil {
 			return err
 		}
 		if err := change(m); err != nil {
 			return err
 		}
+		if err := mayWriteIn(tx, r, editor); err != nil {
+			return err
+		}
 		if err := validMessage(m); err != nil {
 			return err
 		}
-		ed := editor
+		ed := editor.Ref()
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
+		data, err := s.checkMessageCaps(m)
+		if err != nil {
+			return err
+		}
 		updated = m
-		return putJSON(tx.Bucket(bMessages), k, m)
+		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return updated, err
 }
 
-// DeleteMessage removes message id after check approved it, and returns what was removed.
-func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted *Message, err error) {
+// DeleteMessage removes message id for deleter after check approved it, and returns what was
+// removed. A message deleter may not read is ErrMsgNotFound; in a read-only room the deleter
+// needs post-readonly.
+func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) error) (deleted *Message, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
-		k, m, err := messageByID(tx, id)
+		k, m, r, err := visibleMessage(tx, id, deleter)
 		if err != nil {
 			return err
 		}
 		if err := check(m); err != nil {
 			return err
 		}
-		r, err := getRoom(tx, m.RoomID)
-		if err != nil {
+		if err := mayWriteIn(tx, r, deleter); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bMessages).Delete(k); err != nil {
@@ -313,16 +419,52 @@ func (s *Store) DeleteMessage(id string, check func(m *Message) error) (deleted 
 	return deleted, err
 }
 
-// SearchScanLimit bounds how many messages one search reads, so a search cannot pin a reader
-// on a room of millions.
-const SearchScanLimit = 100000
+// SearchScanLimit is the default of SearchQuery.MaxScan.
+const SearchScanLimit = 20000
+
+// SearchQuery selects the newest user messages of a room whose text contains Text, ignoring
+// case.
+type SearchQuery struct {
+	Text     string
+	Count    int // at most this many results (at least 1)
+	MaxBytes int // the page's byte budget, as HistoryQuery.MaxBytes
+	// MaxScan bounds the messages one search reads (0: SearchScanLimit), so that a search
+	// costs the same in a room of millions: it looks at the newest MaxScan messages only.
+	MaxScan int
+}
 
 // Search returns up to count user messages of the room whose text contains text (ignoring
 // case), newest first, reading at most SearchScanLimit messages.
-func (s *Store) Search(rid string, reader *User, text string, count int) (msgs []*Message, err error) {
-	needle := strings.ToLower(text)
+func (s *Store) Search(rid string, reader *User, text string, count int) ([]*Message, error) {
+	p, err := s.SearchPage(rid, reader, SearchQuery{Text: text, Count: count})
+	return p.Messages, err
+}
+
+// SearchPage runs q in room rid as read by reader.
+func (s *Store) SearchPage(rid string, reader *User, q SearchQuery) (page Page, err error) {
+	if q.Count < 1 {
+		q.Count = 1
+	}
+	if q.MaxScan <= 0 {
+		q.MaxScan = SearchScanLimit
+	}
+	needle := strings.ToLower(q.Text)
+	// A record whose bytes do not contain the needle cannot match, and that test costs no
+	// decode. It holds when json.Marshal writes the needle's bytes unchanged (printable ASCII
+	// other than " \ < > &) and the record is ASCII (non-ASCII text may lower-case into ASCII,
+	// as the Kelvin sign does).
+	rawSafe := needle != ""
+	for i := 0; i < len(needle); i++ {
+		if c := needle[i]; c < 0x20 || c >= 0x7f || strings.IndexByte(`"\<>&`, c) >= 0 {
+			rawSafe = false
+			break
+		}
+	}
+	nb := []byte(needle)
+	var lower []byte
 	err = s.view(func(tx *bolt.Tx) error {
-		msgs = msgs[:0]
+		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes}
+		defer func() { page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
@@ -330,17 +472,40 @@ func (s *Store) Search(rid string, reader *User, text string, count int) (msgs [
 		p := prefix(rid)
 		c := tx.Bucket(bMessages).Cursor()
 		scanned := 0
-		for k, v := seekLE(c, msgKey(rid, r.Seq)); k != nil && hasPrefix(k, p) && len(msgs) < count && scanned < SearchScanLimit; k, v = c.Prev() {
+		for k, v := seekLE(c, msgKey(rid, r.Seq)); k != nil && hasPrefix(k, p) && scanned < q.MaxScan; k, v = c.Prev() {
 			scanned++
+			if rawSafe {
+				var ascii bool
+				if lower, ascii = lowerASCII(lower[:0], v); ascii && !bytes.Contains(lower, nb) {
+					continue
+				}
+			}
 			m, err := messageFrom(k, v)
 			if err != nil {
 				return err
 			}
-			if m.Type == "" && strings.Contains(strings.ToLower(m.Text), needle) {
-				msgs = append(msgs, m)
+			if m.Type != "" || !strings.Contains(strings.ToLower(m.Text), needle) {
+				continue
+			}
+			if !pb.fits(len(v)) || pb.push(m, len(v)) {
+				return nil
 			}
 		}
 		return nil
 	})
-	return msgs, err
+	return page, err
+}
+
+// lowerASCII appends b lower-cased to dst, and reports whether b is all ASCII.
+func lowerASCII(dst, b []byte) ([]byte, bool) {
+	for _, c := range b {
+		if c >= 0x80 {
+			return dst, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
 }

@@ -125,6 +125,27 @@ func (s *Store) RoomByName(name string) (r *Room, err error) {
 	return r, err
 }
 
+// VisibleRoomByName looks a room up by name, ignoring case, for reader: a room that reader may
+// not read (a private room of others; any public room without view-c-room) is ErrRoomNotFound,
+// exactly like a name that no room has. Room names are chosen by people and easy to guess, so
+// any other answer would confirm that a private room of that name exists. (Lookups by the
+// random room id keep API 0.1's 403 for a room that exists.)
+func (s *Store) VisibleRoomByName(name string, reader *User) (r *Room, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bRoomsByName).Get(lower(name))
+		if id == nil {
+			return ErrRoomNotFound
+		}
+		r, err = readableRoom(tx, string(id), reader)
+		switch KindOf(err) {
+		case Forbidden, Denied:
+			return ErrRoomNotFound
+		}
+		return err
+	})
+	return r, err
+}
+
 // RoomWithMembers is a room and the usernames of its members, sorted.
 type RoomWithMembers struct {
 	*Room

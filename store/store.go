@@ -54,6 +54,10 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the file for reading only (backup and check of a stopped server).
 	ReadOnly bool
+	// MaxMessageBytes caps one stored message record, all fields together (0: 64 KiB);
+	// MaxMessageDepth caps the nesting of its attachments (0: 8). See msglimits.go.
+	MaxMessageBytes int
+	MaxMessageDepth int
 	// MaxTokensPerUser caps a user's live session tokens: a login past it revokes the oldest
 	// (0: DefaultMaxTokensPerUser; negative: no cap).
 	MaxTokensPerUser int
@@ -94,6 +98,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+
+	maxMsgBytes, maxMsgDepth int
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -123,8 +129,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser),
-		maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
+	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
+		maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
+	if s.maxMsgBytes <= 0 {
+		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	if s.maxMsgDepth <= 0 {
+		s.maxMsgDepth = DefaultMaxMessageDepth
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

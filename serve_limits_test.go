@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"rocketlite/store"
+)
+
+// The message, page and scan limits of issue 9: defaults, flags, environment, bad values.
+func TestServeReadLimitFlags(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := parseServe(nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.maxMsgBytes != store.DefaultMaxMessageBytes || c.maxMsgDepth != store.DefaultMaxMessageDepth ||
+		c.pageBytes != 1<<20 || c.searchScan != store.SearchScanLimit || c.scanRate != 2 || c.scanBurst != 20 {
+		t.Fatalf("defaults %+v", c)
+	}
+	env := map[string]string{"ROCKETLITE_MAX_MESSAGE_SIZE": "16K", "ROCKETLITE_MAX_MESSAGE_DEPTH": "4",
+		"ROCKETLITE_MAX_PAGE_BYTES": "256K", "ROCKETLITE_SEARCH_SCAN": "500", "ROCKETLITE_SCAN_RATE": "0", "ROCKETLITE_SCAN_BURST": "3"}
+	c, err = parseServe([]string{"--max-message-depth", "5"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.maxMsgBytes != 16<<10 || c.maxMsgDepth != 5 || c.pageBytes != 256<<10 || c.searchScan != 500 || c.scanRate != 0 || c.scanBurst != 3 {
+		t.Fatalf("flag > env: %+v", c)
+	}
+	// 0 turns the page budget and the scan rate off; handlers read negative values as "off".
+	if l := readLimits(c); l.ScanRate >= 0 || l.PageBytes != 256<<10 {
+		t.Fatalf("readLimits %+v", l)
+	}
+	c.pageBytes = 0
+	if l := readLimits(c); l.PageBytes >= 0 {
+		t.Fatalf("readLimits %+v", l)
+	}
+
+	for _, args := range [][]string{
+		{"--max-message-size", "100"},
+		{"--max-message-size", "huge"},
+		{"--max-message-depth", "0"},
+		{"--max-page-bytes", "-1"},
+		{"--search-scan", "0"},
+		{"--scan-rate", "-1"},
+		{"--scan-burst", "0"},
+	} {
+		_, err := parseServe(args, none, io.Discard)
+		var u usageError
+		if err == nil || (!errors.As(err, &u) && !strings.Contains(err.Error(), "invalid value")) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
