@@ -88,7 +88,7 @@ func TestMessageCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An edit that would take the record past the cap is refused, and changes nothing.
-	_, err = s.UpdateMessage(big.ID, u.Ref(), func(m *Message) error { m.Text = strings.Repeat("b", 2100); return nil })
+	_, err = s.UpdateMessage(big.ID, u, func(m *Message) error { m.Text = strings.Repeat("b", 2100); return nil })
 	wantKind(t, err, Invalid)
 	got, err := s.Message(big.ID, u)
 	if err != nil || got.Text != big.Text || !got.EditedAt.IsZero() {
