@@ -22,6 +22,7 @@ import (
 	"rocketlite/auth"
 	"rocketlite/handlers"
 	"rocketlite/netlimit"
+	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
 )
@@ -63,6 +64,11 @@ type serveConfig struct {
 	maxTokensPerUser int
 	maxConns         int
 	maxConnsPerAddr  int
+
+	// Realtime (DDP): socket caps, queue and keep-alive.
+	maxSockets, maxSocketsPerUser, socketQueue int
+	socketPing                                 time.Duration
+
 	// Message and read limits, and the collector's memory limit (issue 9).
 	maxMsgBytes, maxMsgDepth int
 	pageBytes, searchScan    int
@@ -143,6 +149,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.IntVar(&c.maxSockets, "max-sockets", 2000, "most realtime (DDP) sockets open at once (0: no cap)")
+	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
+	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
+	fs.DurationVar(&c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -185,6 +195,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size must be at least 1M"}
 	case c.maxDBSize > math.MaxInt:
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
+	case c.maxSockets < 0 || c.maxSocketsPerUser < 0 || c.socketQueue < 1 || c.socketPing < time.Second:
+		return nil, usageError{"--max-sockets and --max-sockets-per-user must be 0 or more, --socket-queue at least 1, --socket-ping at least 1s"}
 	case c.maxMsgBytes < 1024:
 		return nil, usageError{"--max-message-size must be at least 1K"}
 	case c.maxMsgDepth < 1:
@@ -255,11 +267,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	sendRate := offIsNegative(cfg.sendRate)
+	// Realtime: the hub hears every commit of the store; the DDP server shares the REST API's
+	// login and send (realtime.Core), the API serves its sockets and asks it for presence.
+	hub := realtime.NewHub(st, log)
+	st.SetPublisher(hub)
+	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
+	defer stopHub()
+	var rt *realtime.Server
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
 			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries},
-		Reads: readLimits(cfg)})
+		Reads:    readLimits(cfg),
+		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence: hub, RealtimeStats: hub.Stats})
+	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: log, MaxMessage: cfg.maxBody,
+		Origins: cfg.corsOrigins, MaxSockets: cfg.maxSockets, MaxSocketsPerUser: cfg.maxSocketsPerUser,
+		Queue: cfg.socketQueue, Ping: cfg.socketPing})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -318,15 +342,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info().Msg("shutting down: draining requests")
 		shutCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
 		err = srv.Shutdown(shutCtx)
-		cancel()
 		if err != nil {
 			log.Error().Err(err).Msg("drain did not finish in time")
 			srv.Close()
 		}
+		// Sockets are hijacked: Shutdown leaves them. Their methods in flight finish, what
+		// they have queued goes out, then a close frame.
+		rt.Shutdown(shutCtx)
+		cancel()
 		err = nil
 	}
 	stopSweep()
 	wg.Wait()
+	stopHub()
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -30,6 +30,13 @@ type Config struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
 	Reads       ReadLimits // page byte budget, search scan and rate (limits_read.go)
+	// Realtime serves DDP at /websocket and /sockjs/… (package realtime); nil: none.
+	Realtime http.Handler
+	// Presence answers users.getPresence and the status of users.info and users.list; nil:
+	// online while the user holds a live login token.
+	Presence Presence
+	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
+	RealtimeStats func() (sockets, subscriptions int)
 }
 
 // API is the HTTP handler of rocketlite.

@@ -17,6 +17,10 @@ func (a *API) readyz(c *call) (any, error) {
 	if err := a.st.Healthy(); err != nil {
 		return notReady("the last commit failed; see the log"), nil
 	}
+	if a.cfg.RealtimeStats != nil {
+		sockets, subs := a.cfg.RealtimeStats()
+		return J("status", "ok", "realtime", J("sockets", sockets, "subscriptions", subs)), nil
+	}
 	return J("status", "ok"), nil
 }
 

@@ -387,6 +387,9 @@ const limiterPruneN = 4096
 // calls it (through post) before writing anything.
 func (a *API) allowSend(u *store.User) error { return a.sends.take(u.ID, a.st.Now()) }
 
+// AllowWrite is allowWrite for the realtime API's methods that write (realtime.Core).
+func (a *API) AllowWrite(u *store.User) error { return a.allowWrite(u) }
+
 // allowWrite takes one token from the user's write bucket: every authenticated request that
 // may change something, except the sends, which have their own bucket (handle calls it).
 func (a *API) allowWrite(u *store.User) error { return a.writes.take(u.ID, a.st.Now()) }

@@ -1,6 +1,10 @@
 package handlers
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+)
 
 // routes is the whole API at a glance.
 func (a *API) routes() {
@@ -70,6 +74,9 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/users.update", v1, authed, a.usersUpdate1)
 	a.handle(post, "/api/v1/users.delete", v1, authed, a.usersDelete1)
 	a.handle(get, "/api/v1/users.getPresence", v1, authed, a.usersGetPresence1)
+	a.handle(get, "/api/v1/users.presence", v1, authed, a.usersPresence1)
+	a.handle(get, "/api/v1/users.getStatus", v1, authed, a.usersGetStatus1)
+	a.handle(post, "/api/v1/users.setStatus", v1, authed, a.usersSetStatus1)
 	// Anyone may register only with --open-registration; otherwise the route is closed like
 	// every other (401 without credentials, and a refusal with them).
 	a.handle(post, "/api/v1/users.register", v1, a.registration(), a.usersRegister1)
@@ -83,4 +90,12 @@ func (a *API) routes() {
 	a.handle(get, "/healthz", v0, open, a.healthz)
 	a.handle(get, "/readyz", v0, open, a.readyz)
 	a.handle(get, "/api/backup", v0, authed, a.backup)
+
+	// Realtime (REALTIME.md): Meteor DDP over websocket and SockJS's websocket transport; its
+	// methods and streams are listed in realtime/methods.go and realtime/streams.go.
+	if rt := a.cfg.Realtime; rt != nil {
+		h := func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { rt.ServeHTTP(w, r) }
+		a.router.GET("/websocket", h)
+		a.router.GET("/sockjs/*rest", h)
+	}
 }

@@ -69,11 +69,11 @@ func (a *API) userReply(c *call, u *store.User) (any, error) {
 			v.Emails = nil
 		}
 	}
-	if live, err := a.st.HasLiveToken(u.ID); err != nil {
+	status, err := a.presence(u)
+	if err != nil {
 		return nil, err
-	} else if live {
-		v.Status = "online"
 	}
+	v.Status = status
 	return J("user", v, "success", true), nil
 }
 
@@ -193,6 +193,9 @@ func (a *API) usersList1(c *call) (any, error) {
 		out[i] = userOf(u)
 		if !full && u.ID != c.user.ID {
 			out[i].Emails = nil
+		}
+		if out[i].Status, err = a.presence(u); err != nil {
+			return nil, err
 		}
 	}
 	return listOf(q, "users", out, total)
@@ -347,7 +350,7 @@ func (a *API) usersDelete1(c *call) (any, error) {
 	return J("success", true), nil
 }
 
-// usersGetPresence1 says "online" while the user holds an unexpired login token.
+// usersGetPresence1 is the user's presence (presence.go).
 func (a *API) usersGetPresence1(c *call) (any, error) {
 	u := c.user
 	if c.in.has("userId") || c.in.has("username") {
@@ -356,13 +359,9 @@ func (a *API) usersGetPresence1(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	live, err := a.st.HasLiveToken(u.ID)
+	presence, err := a.presence(u)
 	if err != nil {
 		return nil, err
-	}
-	presence := "offline"
-	if live {
-		presence = "online"
 	}
 	return J("presence", presence, "success", true), nil
 }

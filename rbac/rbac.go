@@ -30,6 +30,8 @@ const (
 	EditOtherUserInfo         = "edit-other-user-info"
 	EditOtherUserPassword     = "edit-other-user-password"
 	EditRoom                  = "edit-room"
+	MentionAll                = "mention-all"  // notify every member with @all
+	MentionHere               = "mention-here" // notify the online members with @here
 	MessageImpersonate        = "message-impersonate"
 	PostReadonly              = "post-readonly"
 	RemoveUser                = "remove-user"
@@ -41,7 +43,7 @@ const (
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
+	MentionAll, MentionHere, MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

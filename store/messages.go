@@ -15,6 +15,7 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putMessage(tx, r, m); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 	return putRoom(tx, r)
 }
 
@@ -351,6 +352,7 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 		if err != nil {
 			return err
 		}
+		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
 		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
 	})
 }
@@ -381,6 +383,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 			return err
 		}
 		updated = m
+		emit(tx, Event{Kind: MessageEdited, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
 	return updated, err
@@ -414,6 +417,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 			r.Msgs--
 		}
 		deleted = m
+		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 		return putRoom(tx, r)
 	})
 	return deleted, err

@@ -237,6 +237,8 @@ func setPermissionRoles(tx *bolt.Tx, p *Permission, roles []string, now time.Tim
 		roles = []string{}
 	}
 	p.Roles, p.UpdatedAt = roles, now
+	cp := *p
+	emit(tx, Event{Kind: PermissionsChanged, Permissions: []*Permission{&cp}})
 	return p, putJSON(tx.Bucket(bPermissions), []byte(p.ID), p)
 }
 

@@ -319,6 +319,7 @@ func addMember(tx *bolt.Tx, r *Room, u *User, roles []string, announce bool, now
 	if err := tx.Bucket(bUserRooms).Put(join2(u.ID, []byte(r.ID)), nil); err != nil {
 		return false, err
 	}
+	emit(tx, Event{Kind: MemberAdded, Room: r, UserID: u.ID})
 	if announce {
 		return true, appendMessage(tx, r, &Message{Text: u.Username, Type: "uj", TS: now, User: UserRef{ID: u.ID, Username: u.Username}})
 	}
@@ -460,7 +461,12 @@ func takeOut(tx *bolt.Tx, rid, uid, typ string, by *UserRef, now time.Time) (boo
 	if by != nil {
 		author = *by
 	}
-	return true, appendMessage(tx, r, &Message{Text: m.Username, Type: typ, TS: now, User: author})
+	if err := appendMessage(tx, r, &Message{Text: m.Username, Type: typ, TS: now, User: author}); err != nil {
+		return false, err
+	}
+	// After the message, so that the one who leaves still gets the message of their leaving.
+	emit(tx, Event{Kind: MemberRemoved, Room: r, UserID: uid})
+	return true, nil
 }
 
 // UpdateRoom applies change to the stored room and saves it; a new name must be free.
@@ -497,6 +503,7 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			}
 		}
 		updated = r
+		emit(tx, Event{Kind: RoomChanged, Room: r})
 		return putRoom(tx, r)
 	})
 	return updated, err

@@ -98,6 +98,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+	// publisher receives the events of every commit (events.go).
+	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
 }
@@ -241,6 +243,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	defer func() {
 		if tx.DB() != nil { // not yet committed or rolled back
 			tx.Rollback()
+			dropEvents(tx)
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -249,11 +252,14 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return s.commit(tx)
 }
 
+// commit commits tx, then publishes its events: only a committed change is ever announced.
 func (s *Store) commit(tx *bolt.Tx) error {
+	events := takeEvents(tx)
 	if err := tx.Commit(); err != nil {
 		return s.commitFailed(err)
 	}
 	s.commitErr.Store(nil)
+	s.publish(events)
 	return nil
 }
 

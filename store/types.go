@@ -25,6 +25,10 @@ type User struct {
 	Type      string    `json:"type"` // "user" or "bot"
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Status is the presence the user chose (users.setStatus, UserPresence:setDefaultStatus):
+	// "" or "online", "away", "busy", "offline" (invisible); StatusText their status message.
+	Status     string `json:"status,omitempty"`
+	StatusText string `json:"statusText,omitempty"`
 }
 
 // Ref is the user as it appears inside other records.

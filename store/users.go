@@ -234,6 +234,7 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 			}
 		}
 		updated = u
+		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
 		return putUser(tx, u)
 	})
 	return updated, err
@@ -331,6 +332,7 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		emit(tx, Event{Kind: UserDeleted, UserID: id})
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})
 }

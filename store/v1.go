@@ -30,7 +30,8 @@ var ErrNotInRoom = &Error{Kind: Invalid, Code: "error-user-not-in-room", Message
 func (s *Store) SetRoomOpen(rid, uid string, open bool) (changed bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		changed = false
-		if _, err := getRoom(tx, rid); err != nil {
+		r, err := getRoom(tx, rid)
+		if err != nil {
 			return err
 		}
 		m, err := getMember(tx, rid, uid)
@@ -45,6 +46,8 @@ func (s *Store) SetRoomOpen(rid, uid string, open bool) (changed bool, err error
 		}
 		m.Hidden = !open
 		changed = true
+		m.RoomID, m.UserID = rid, uid
+		emit(tx, Event{Kind: MemberChanged, Room: r, UserID: uid, Member: m})
 		return putJSON(tx.Bucket(bMembers), join2(rid, []byte(uid)), m)
 	})
 	return changed, err

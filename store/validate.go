@@ -45,8 +45,16 @@ func validUser(u *User) error {
 	if u.Username == "" {
 		return Errorf(Invalid, "invalid-username", "username is missing")
 	}
-	return nil
+	switch u.Status {
+	case "", "online", "away", "busy", "offline":
+	default:
+		return Errorf(Invalid, "invalid-status", "status must be online, away, busy or offline")
+	}
+	return checkField("statusText", u.StatusText, MaxStatusTextBytes, false)
 }
+
+// MaxStatusTextBytes bounds a user's status message.
+const MaxStatusTextBytes = 480
 
 func validRoom(r *Room) error {
 	if err := checkField("name", r.Name, maxNameBytes, false); err != nil {

@@ -161,6 +161,7 @@ func (s *Store) runBatch(reqs []*writeReq) {
 			return
 		}
 		tx.Rollback()
+		dropEvents(tx)
 		if failed == 0 {
 			// Its error does not depend on any other request of the batch.
 			reqs[0].done <- ferr

@@ -1,0 +1,390 @@
+package realtime
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"rocketlite/store"
+)
+
+// Hub fans committed events out to the subscribed connections. It is the store's Publisher:
+// Publish only queues a commit's events, and one goroutine dispatches them in commit order,
+// so a sender never waits for a reader, and each connection's own bounded queue (conn.go)
+// keeps a slow reader from holding up the others.
+//
+// Each subscription to a room's events is checked against the store's room-access rule when
+// it is made, and again whenever a committed event can change the answer (a member removed
+// or added, a room's type, the user's roles or active flag, any permission): the event that
+// changes it is dispatched before any later event, so a member kicked out of a private room
+// gets nothing of it after their kick.
+type Hub struct {
+	st  *store.Store
+	log zerolog.Logger
+	in  chan hubItem
+
+	inMu     sync.RWMutex // Close against a late Publish
+	inClosed bool
+
+	mu     sync.Mutex // guards everything below; held while a batch of events is dispatched
+	conns  map[*conn]struct{}
+	users  map[string]*userState // logged-in users with at least one connection
+	subs   map[string]map[*sub]struct{}
+	nsubs  int
+	closed bool
+	done   chan struct{}
+}
+
+type hubItem struct {
+	events []store.Event
+	flush  chan struct{} // closed once every earlier item was dispatched
+}
+
+// userState is what the hub keeps of a user who has live connections.
+type userState struct {
+	user     *store.User // current record (roles, status), for access checks and presence
+	conns    map[*conn]struct{}
+	rooms    map[string]bool // rooms the user is a member of
+	presence int             // last presence announced (statusOffline …)
+}
+
+// sub is one DDP subscription of a connection.
+type sub struct {
+	c       *conn
+	id, key string
+	rid     string // the room whose access rule decides delivery ("" if none)
+	my      bool   // __my_messages__: every room the user is a member of
+	allowed bool
+}
+
+// NewHub makes a hub that reads the store for access checks and subscription documents, and
+// starts its dispatching goroutine. Close stops it.
+func NewHub(st *store.Store, log zerolog.Logger) *Hub {
+	h := &Hub{st: st, log: log, in: make(chan hubItem, 4096), conns: map[*conn]struct{}{},
+		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{})}
+	go h.run()
+	return h
+}
+
+// Publish queues the events of one commit (store.Publisher).
+func (h *Hub) Publish(events []store.Event) {
+	h.inMu.RLock()
+	defer h.inMu.RUnlock()
+	if !h.inClosed {
+		h.in <- hubItem{events: events}
+	}
+}
+
+// Close stops the hub's goroutine; the store must publish no more (SetPublisher(nil)).
+func (h *Hub) Close() {
+	h.inMu.Lock()
+	if !h.inClosed {
+		h.inClosed = true
+		close(h.in)
+	}
+	h.inMu.Unlock()
+	<-h.done
+}
+
+// Flush returns once every event published before it was dispatched.
+func (h *Hub) Flush() {
+	done := make(chan struct{})
+	h.in <- hubItem{flush: done}
+	<-done
+}
+
+func (h *Hub) run() {
+	defer close(h.done)
+	for it := range h.in {
+		if it.flush != nil {
+			close(it.flush)
+			continue
+		}
+		h.mu.Lock()
+		for i := range it.events {
+			h.dispatch(&it.events[i])
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Stats reports the open connections and subscriptions (/readyz).
+func (h *Hub) Stats() (sockets, subscriptions int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns), h.nsubs
+}
+
+// frame is one DDP message encoded once for every connection that gets it.
+type frame []byte
+
+func changed(collection, eventName string, args ...any) frame {
+	b, err := json.Marshal(struct {
+		Msg        string `json:"msg"`
+		Collection string `json:"collection"`
+		ID         string `json:"id"`
+		Fields     struct {
+			EventName string `json:"eventName"`
+			Args      []any  `json:"args"`
+		} `json:"fields"`
+	}{Msg: "changed", Collection: collection, ID: "id", Fields: struct {
+		EventName string `json:"eventName"`
+		Args      []any  `json:"args"`
+	}{eventName, args}})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func subKey(stream, eventName string) string { return stream + "|" + eventName }
+
+// emit sends the event to every allowed subscriber of stream/eventName; mk builds the frame
+// (once, and only if someone listens). keep, if not nil, filters the subscriptions.
+func (h *Hub) emit(stream, eventName string, keep func(*sub) bool, mk func() frame) {
+	set := h.subs[subKey(stream, eventName)]
+	if len(set) == 0 {
+		return
+	}
+	var f frame
+	for s := range set {
+		if !s.allowed || (keep != nil && !keep(s)) {
+			continue
+		}
+		if f == nil {
+			if f = mk(); f == nil {
+				return
+			}
+		}
+		s.c.enqueue(f)
+	}
+}
+
+func (h *Hub) dispatch(ev *store.Event) {
+	switch ev.Kind {
+	case store.MessageAdded, store.MessageEdited:
+		h.message(ev)
+	case store.MessageDeleted:
+		rid := ev.Message.RoomID
+		h.emit(streamRoomMessages, rid, nil, func() frame {
+			d := messageOf(ev.Message)
+			d.T, d.Msg = "rm", ""
+			return changed(streamRoomMessages, rid, d)
+		})
+		h.emit(streamNotifyRoom, rid+"/deleteMessage", nil, func() frame {
+			return changed(streamNotifyRoom, rid+"/deleteMessage", map[string]string{"_id": ev.Message.ID})
+		})
+	case store.MemberAdded, store.MemberRemoved:
+		in := ev.Kind == store.MemberAdded
+		if us := h.users[ev.UserID]; us != nil {
+			if in {
+				us.rooms[ev.Room.ID] = true
+			} else {
+				delete(us.rooms, ev.Room.ID)
+			}
+			h.recheckUser(us, ev.Room.ID)
+		}
+		what := "inserted"
+		if !in {
+			what = "removed"
+		}
+		h.emit(streamNotifyUser, ev.UserID+"/rooms-changed", nil, func() frame {
+			return changed(streamNotifyUser, ev.UserID+"/rooms-changed", what, roomOf(ev.Room))
+		})
+		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() frame {
+			if !in {
+				return changed(streamNotifyUser, ev.UserID+"/subscriptions-changed", what,
+					map[string]string{"_id": ev.Room.ID + ev.UserID, "rid": ev.Room.ID})
+			}
+			return h.subscriptionFrame(ev.UserID, ev.Room.ID, what)
+		})
+	case store.MemberChanged, store.ReadMarked:
+		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() frame {
+			return h.subscriptionFrame(ev.UserID, ev.Room.ID, "updated")
+		})
+	case store.RoomChanged:
+		rid := ev.Room.ID
+		for _, us := range h.users {
+			if us.rooms[rid] {
+				h.recheckUser(us, rid)
+				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
+					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "updated", roomOf(ev.Room))
+				})
+			}
+		}
+		h.recheckRoom(rid)
+	case store.UserChanged:
+		us := h.users[ev.User.ID]
+		if us == nil {
+			return
+		}
+		if !ev.User.Active {
+			for c := range us.conns {
+				c.kill()
+			}
+			return
+		}
+		us.user = ev.User
+		h.recheckUser(us, "")
+		h.announce(us)
+	case store.UserDeleted:
+		if us := h.users[ev.UserID]; us != nil {
+			for c := range us.conns {
+				c.kill()
+			}
+		}
+	case store.PermissionsChanged:
+		for _, p := range ev.Permissions {
+			h.emit(streamNotifyAll, "permissions-changed", nil, func() frame {
+				return changed(streamNotifyAll, "permissions-changed", "updated", permissionDoc{p.ID, p.Roles, date(p.UpdatedAt)})
+			})
+		}
+		for _, us := range h.users {
+			h.recheckUser(us, "")
+		}
+	}
+}
+
+type permissionDoc struct {
+	ID        string   `json:"_id"`
+	Roles     []string `json:"roles"`
+	UpdatedAt date     `json:"_updatedAt"`
+}
+
+func (h *Hub) subscriptionFrame(uid, rid, what string) frame {
+	subs, err := h.st.Subscriptions(uid, rid)
+	if err != nil || len(subs) == 0 {
+		return nil
+	}
+	s := subs[0]
+	return changed(streamNotifyUser, uid+"/subscriptions-changed", what, subscriptionOf(s.Room, s.Member, uid, s.Unread, s.ReadAt))
+}
+
+// message fans a new or edited message out: to the room's stream, to the members' own
+// stream (__my_messages__), and as notifications to those it mentions.
+func (h *Hub) message(ev *store.Event) {
+	m := ev.Message
+	rid := m.RoomID
+	room := ev.Room
+	if room == nil {
+		var err error
+		if room, err = h.st.Room(rid); err != nil {
+			return
+		}
+	}
+	var doc *messageDoc
+	docOf := func() *messageDoc {
+		if doc == nil {
+			d := messageOf(m)
+			doc = &d
+		}
+		return doc
+	}
+	h.emit(streamRoomMessages, rid, nil, func() frame { return changed(streamRoomMessages, rid, docOf()) })
+	h.emit(streamRoomMessages, myMessages, func(s *sub) bool {
+		us := h.users[s.c.uid()]
+		return us != nil && us.rooms[rid]
+	}, func() frame {
+		return changed(streamRoomMessages, myMessages, docOf(),
+			map[string]any{"roomParticipant": true, "roomType": room.Type, "roomName": room.Name})
+	})
+	if ev.Kind == store.MessageAdded && m.Type == "" {
+		h.notify(room, m)
+	}
+}
+
+// attach registers a logged-in connection of u. It reports false when u has as many sockets
+// as allowed already.
+func (h *Hub) attach(c *conn, u *store.User, perUser int) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	us := h.users[u.ID]
+	if us != nil && perUser > 0 && len(us.conns) >= perUser {
+		return false, nil
+	}
+	if us == nil {
+		ids, err := h.st.UserRoomIDs(u.ID)
+		if err != nil {
+			return false, err
+		}
+		us = &userState{user: u, conns: map[*conn]struct{}{}, rooms: map[string]bool{}, presence: statusOffline}
+		for _, id := range ids {
+			us.rooms[id] = true
+		}
+		h.users[u.ID] = us
+	}
+	us.conns[c] = struct{}{}
+	h.announce(us)
+	return true, nil
+}
+
+// detach forgets c's login and its subscriptions.
+func (h *Hub) detach(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.detachLocked(c)
+}
+
+func (h *Hub) detachLocked(c *conn) {
+	for _, s := range c.subs {
+		h.removeSub(s)
+	}
+	c.subs = map[string]*sub{}
+	uid := c.uid()
+	us := h.users[uid]
+	if us == nil {
+		return
+	}
+	delete(us.conns, c)
+	if len(us.conns) == 0 {
+		delete(h.users, uid)
+		us.presence = h.presenceOf(us, false)
+		h.emitStatus(us.user, statusOffline)
+		return
+	}
+	h.announce(us)
+}
+
+func (h *Hub) addSub(s *sub) {
+	set := h.subs[s.key]
+	if set == nil {
+		set = map[*sub]struct{}{}
+		h.subs[s.key] = set
+	}
+	set[s] = struct{}{}
+	s.c.subs[s.id] = s
+	h.nsubs++
+}
+
+func (h *Hub) removeSub(s *sub) {
+	if set := h.subs[s.key]; set != nil {
+		if _, ok := set[s]; ok {
+			delete(set, s)
+			h.nsubs--
+			if len(set) == 0 {
+				delete(h.subs, s.key)
+			}
+		}
+	}
+	delete(s.c.subs, s.id)
+}
+
+// recheckUser applies the room-access rule again to the user's subscriptions of room rid
+// (every room if rid is "").
+func (h *Hub) recheckUser(us *userState, rid string) {
+	for c := range us.conns {
+		for _, s := range c.subs {
+			if s.rid != "" && (rid == "" || s.rid == rid) {
+				s.allowed = h.st.MayRead(s.rid, us.user) == nil
+			}
+		}
+	}
+}
+
+// recheckRoom applies the access rule again to every subscription of room rid.
+func (h *Hub) recheckRoom(rid string) {
+	for _, us := range h.users {
+		h.recheckUser(us, rid)
+	}
+}
