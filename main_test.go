@@ -759,3 +759,43 @@ func TestReadmeSeedExample(t *testing.T) {
 		t.Fatalf("GENERAL usernames %s", names)
 	}
 }
+
+// TestSeedDoesNotResurrect (issue 9 item 11): with the README's seed, an admin deletes the
+// seeded `admin` (whose password, change-me, is public) and renames `sing`; a restart with the
+// same --seed brings neither back, so change-me opens nothing.
+func TestSeedDoesNotResurrect(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "r.db")
+	seedFile := filepath.Join("testdata", "seed.json")
+	s := start(t, "--db", db, "--seed", seedFile)
+	login := s.curl("POST", "/api/v1/login", "", "", "user=admin&password=change-me", "")
+	login.want(t, 200, "")
+	data, _ := login.obj["data"].(map[string]any)
+	uid, _ := data["userId"].(string)
+	token, _ := data["authToken"].(string)
+	// A new admin takes over, then deletes the seeded one and renames sing.
+	s.curl("POST", "/api/v1/users.create", uid, token,
+		`{"username":"boss","email":"boss@example.org","name":"Boss","password":"boss-secret","roles":["admin"]}`, "application/json").want(t, 200, "")
+	boss := s.curl("POST", "/api/v1/login", "", "", "user=boss&password=boss-secret", "")
+	bd, _ := boss.obj["data"].(map[string]any)
+	bid, _ := bd["userId"].(string)
+	btok, _ := bd["authToken"].(string)
+	info := s.curl("GET", "/api/v1/users.info?username=sing", bid, btok, "", "")
+	info.want(t, 200, "")
+	singID, _ := info.obj["user"].(map[string]any)["_id"].(string)
+	s.curl("POST", "/api/v1/users.update", bid, btok, `{"userId":"`+singID+`","data":{"username":"singer"}}`, "application/json").want(t, 200, "")
+	s.curl("POST", "/api/v1/users.delete", bid, btok, `{"userId":"`+uid+`"}`, "application/json").want(t, 200, "")
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = start(t, "--db", db, "--seed", seedFile)
+	if s.stderr.find(t, "seeded") != nil {
+		t.Fatal("the restart seeded something")
+	}
+	s.curl("POST", "/api/v1/login", "", "", "user=admin&password=change-me", "").want(t, 401, "")
+	s.curl("POST", "/api/v1/login", "", "", "user=sing&password=MySECRET", "").want(t, 401, "")
+	s.curl("POST", "/api/v1/login", "", "", "user=singer&password=MySECRET", "").want(t, 200, "")
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

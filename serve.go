@@ -49,6 +49,7 @@ type serveConfig struct {
 	sendBurst         int
 	maxBody           int64
 	maxDBSize         int64
+	pageCache         int64
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	writeTimeout      time.Duration
@@ -82,7 +83,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
-	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file applied at every start (creates what is missing)")
+	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log)")
 	fs.IntVar(&c.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of new password hashes (minimum 4)")
@@ -127,6 +128,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap); past it writes answer 507", func(s string) (err error) {
 		c.maxDBSize, err = parseSize(s)
+		return err
+	})
+	c.pageCache = handlers.DefaultPageCacheBytes
+	fs.Func("page-cache", "memory for the newest pages of rooms kept rendered, in bytes (suffixes K, M, G; default 8M; 0: no cache)", func(s string) (err error) {
+		c.pageCache, err = parseSize(s)
 		return err
 	})
 	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
@@ -214,6 +220,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	return c, nil
 }
 
+// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
+// is off.
+func pageCacheBytes(flag int64) int64 {
+	if flag == 0 {
+		return -1
+	}
+	return flag
+}
+
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
 	if format == "" {
 		format = "json"
@@ -276,6 +291,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var rt *realtime.Server
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
+		PageCacheBytes: pageCacheBytes(cfg.pageCache),
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
 			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries},
 		Reads:    readLimits(cfg),

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"rocketlite/auth"
+	"rocketlite/pagecache"
 	"rocketlite/store"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	Presence Presence
 	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
 	RealtimeStats func() (sockets, subscriptions int)
+	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
+	// DefaultPageCacheBytes, negative means no cache.
+	PageCacheBytes int64
 }
 
 // API is the HTTP handler of rocketlite.
@@ -56,6 +60,7 @@ type API struct {
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
+	pages        *pagecache.Cache // nil: no page cache
 }
 
 // Route is one registered method and path, and whether it needs credentials.
@@ -87,6 +92,10 @@ func New(cfg Config) *API {
 	a.reads.setDefaults()
 	a.scans = newScanLimiter(a.reads)
 	a.cors = corsOrigins(cfg.CORSOrigins)
+	if cfg.PageCacheBytes == 0 {
+		cfg.PageCacheBytes = DefaultPageCacheBytes
+	}
+	a.pages = pagecache.New(cfg.PageCacheBytes)
 	r := httprouter.New()
 	// A trailing slash is served as the same route (see ServeHTTP), never redirected: a
 	// redirect would turn a POST into a GET in many clients.

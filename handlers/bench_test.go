@@ -97,6 +97,17 @@ func BenchmarkHTTPSend(b *testing.B) {
 	})
 }
 
+// discardWriter is a ResponseWriter that keeps nothing, so that a benchmark's allocations
+// are the server's own (httptest.ResponseRecorder allocates a buffer and a result per request).
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
 func benchmarkHTTPHistory(b *testing.B, msgs int) {
 	e := newBenchEnv(b, msgs)
 	path := "/api/rooms/" + e.roomID + "/messages?count=50"
@@ -111,6 +122,42 @@ func benchmarkHTTPHistory(b *testing.B, msgs int) {
 
 // BenchmarkHTTPHistory reads the newest 50 messages of a room of 1,000.
 func BenchmarkHTTPHistory(b *testing.B) { benchmarkHTTPHistory(b, 1000) }
+
+// BenchmarkReadAllocs counts the allocations of one read of the newest 50 messages, server
+// side only (the request is built once): rendered each time (no page cache), from the page
+// cache, and a 304 for a matching If-None-Match.
+func BenchmarkReadAllocs(b *testing.B) {
+	e := newBenchEnv(b, 1000)
+	path := "/api/rooms/" + e.roomID + "/messages?count=50"
+	for _, bc := range []struct {
+		name     string
+		cache    int64
+		inm      bool
+		wantCode int
+	}{{"rendered", -1, false, 200}, {"cached", 0, false, 200}, {"not-modified", 0, true, 304}} {
+		b.Run(bc.name, func(b *testing.B) {
+			api := New(Config{Store: e.api.st, Hasher: e.api.cfg.Hasher, Log: zerolog.New(io.Discard), Limits: Limits{SendRate: -1}, PageCacheBytes: bc.cache})
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("X-User-Id", e.userID)
+			req.Header.Set("X-Auth-Token", e.tok)
+			w := &discardWriter{h: http.Header{}}
+			api.ServeHTTP(w, req)
+			if bc.inm {
+				req.Header.Set("If-None-Match", w.h.Get("ETag"))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				w.code = 0
+				clear(w.h)
+				api.ServeHTTP(w, req)
+				if w.code != bc.wantCode {
+					b.Fatalf("HTTP %d", w.code)
+				}
+			}
+		})
+	}
+}
 
 // BenchmarkNetHistory goes through a real loopback HTTP server and keep-alive clients: the
 // profile's net/http.(*conn).serve subtree is the server's whole cost of a request.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"rocketlite/auth"
+	"rocketlite/pagecache"
 	"rocketlite/store"
 )
 
@@ -162,11 +163,19 @@ func (a *API) messages0(c *call) (any, error) {
 			q.BeforeID = before
 		}
 	}
-	msgs, err := a.history(c, c.ps.ByName("id"), q)
-	if err != nil {
-		return nil, err
+	rid := c.ps.ByName("id")
+	fill := func() (any, error) {
+		msgs, err := a.history(c, rid, q)
+		if err != nil {
+			return nil, err
+		}
+		return J("status", "success", "messages", messagesOf(msgs)), nil
 	}
-	return J("status", "success", "messages", messagesOf(msgs)), nil
+	if q.BeforeID == "" && q.Before.IsZero() && !q.Unread {
+		// The newest page: the same for every reader until the room's next write.
+		return a.cachedPage(c, pagecache.Key{Form: formRooms0, Room: rid, Count: q.Count}, fill)
+	}
+	return fill()
 }
 
 func (a *API) read0(c *call) (any, error) {

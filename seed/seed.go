@@ -1,6 +1,7 @@
 // Package seed parses seed files and applies them to the store: the embedded default seed on a
-// new database, and an operator's --seed file at every start. Applying creates what is missing
-// and never overwrites or deletes what exists.
+// new database, and an operator's --seed file at every start. Each entry is applied once per
+// database: it creates what is missing, never overwrites or deletes what exists, and is not
+// applied again after an admin removed or changed what it made (see ledger).
 package seed
 
 import (
@@ -11,6 +12,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -147,13 +150,77 @@ func Parse(name string, data []byte) (*File, error) {
 	return &f, nil
 }
 
-// Apply creates every role, permission, user, room and membership of f that the store lacks.
-// It returns a description of each thing it created.
+// The seed ledger: every entry applied is recorded in the store (meta keys "seeded/<kind>/<id>")
+// and never applied again. Without it, the seed ran at every start and brought back what an
+// admin had removed: a deleted or renamed seed user came back with the seed's password and
+// roles (admin/change-me logged in again), a member removed from a private room was put back.
+// An entry is its kind and the identity the file gives it, so an entry added to the file later
+// is applied at the next start, and an entry whose name is changed in the file is a new one.
+const ledgerPrefix = "seeded/"
+
+func roleEntry(r Role) string             { return "role/" + r.Name }
+func permissionEntry(p Permission) string { return "permission/" + p.ID }
+func userEntry(u User) string             { return "user/" + strings.ToLower(u.Username) }
+
+func roomEntry(r Room) string {
+	if r.ID != "" {
+		return "room/" + r.ID
+	}
+	return "room/" + strings.ToLower(r.Name)
+}
+
+func memberEntry(r Room, username string) string {
+	return "member/" + strings.TrimPrefix(roomEntry(r), "room/") + "/" + strings.ToLower(username)
+}
+
+// ledger reads and records entries; records are written together at the end of Apply (one
+// commit). A start interrupted before that applies the entries again, which finds them
+// existing and records them: applying is idempotent until recorded.
+type ledger struct {
+	st  *store.Store
+	new []string
+}
+
+func (l *ledger) applied(entry string) (bool, error) {
+	v, err := l.st.Meta(ledgerPrefix + entry)
+	return v != "" || slices.Contains(l.new, entry), err
+}
+
+func (l *ledger) record(entries ...string) { l.new = append(l.new, entries...) }
+
+func (l *ledger) flush() error {
+	if len(l.new) == 0 {
+		return nil
+	}
+	keys := make([]string, len(l.new))
+	for i, e := range l.new {
+		keys[i] = ledgerPrefix + e
+	}
+	return l.st.SetMetaKeys(keys, l.st.Now().UTC().Format(time.RFC3339))
+}
+
+// Apply applies each entry of f that was never applied to this store before (see ledger): it
+// creates the role, permission, user or room if the store lacks it, adds the membership if the
+// user is not in the room, and records the entry. What exists is left as it is, and an entry
+// once applied is never applied again, whatever became of what it created. It returns a
+// description of each thing it created.
 func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []string, err error) {
 	fail := func(entry string, i int, err error) error {
 		return fmt.Errorf("seed %s: %s[%d]: %w", name, entry, i, err)
 	}
+	l := &ledger{st: st}
+	defer func() {
+		if ferr := l.flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("seed %s: recording the entries applied: %w", name, ferr)
+		}
+	}()
 	for i, r := range f.Roles {
+		if done, err := l.applied(roleEntry(r)); err != nil || done {
+			if err != nil {
+				return created, fail("roles", i, err)
+			}
+			continue
+		}
 		ok, err := st.EnsureRole(&store.Role{Name: r.Name, Description: r.Description, Scope: r.Scope})
 		if err != nil {
 			return created, fail("roles", i, err)
@@ -161,8 +228,15 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 		if ok {
 			created = append(created, "role "+r.Name)
 		}
+		l.record(roleEntry(r))
 	}
 	for i, p := range f.Permissions {
+		if done, err := l.applied(permissionEntry(p)); err != nil || done {
+			if err != nil {
+				return created, fail("permissions", i, err)
+			}
+			continue
+		}
 		ok, err := st.EnsurePermission(&store.Permission{ID: p.ID, Roles: slices.Clone(p.Roles)})
 		if err != nil {
 			return created, fail("permissions", i, err)
@@ -170,9 +244,17 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 		if ok {
 			created = append(created, "permission "+p.ID)
 		}
+		l.record(permissionEntry(p))
 	}
 	for i, u := range f.Users {
+		if done, err := l.applied(userEntry(u)); err != nil || done {
+			if err != nil {
+				return created, fail("users", i, err)
+			}
+			continue
+		}
 		if _, err := st.UserByUsername(u.Username); err == nil {
+			l.record(userEntry(u))
 			continue
 		}
 		hash := u.Bcrypt
@@ -196,54 +278,88 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 			return created, fail("users", i, err)
 		}
 		created = append(created, "user "+u.Username)
+		l.record(userEntry(u))
 	}
 	for i, r := range f.Rooms {
-		room, err := findRoom(st, r)
+		more, err := applyRoom(st, l, r)
+		created = append(created, more...)
 		if err != nil {
 			return created, fail("rooms", i, err)
 		}
-		var ids []string
-		for _, m := range r.Members {
-			u, err := st.UserByUsername(m)
+	}
+	return created, nil
+}
+
+// applyRoom applies a room entry and its membership entries.
+func applyRoom(st *store.Store, l *ledger, r Room) (created []string, err error) {
+	done, err := l.applied(roomEntry(r))
+	if err != nil {
+		return nil, err
+	}
+	room, err := findRoom(st, r)
+	if err != nil {
+		return nil, err
+	}
+	// Members not applied yet, as user ids.
+	var entries, ids []string
+	for _, m := range r.Members {
+		e := memberEntry(r, m)
+		if ok, err := l.applied(e); err != nil || ok || slices.Contains(entries, e) {
 			if err != nil {
-				return created, fail("rooms", i, fmt.Errorf("member %q does not exist", m))
+				return nil, err
 			}
-			ids = append(ids, u.ID)
-		}
-		if room == nil {
-			owner := ""
-			var creator *store.UserRef
-			if r.Owner != "" {
-				u, err := st.UserByUsername(r.Owner)
-				if err != nil {
-					return created, fail("rooms", i, fmt.Errorf("owner %q does not exist", r.Owner))
-				}
-				owner = u.ID
-				ref := store.UserRef{ID: u.ID, Username: u.Username}
-				creator = &ref
-			}
-			t := r.Type
-			if t == "" {
-				t = store.Public
-			}
-			nr := &store.Room{ID: r.ID, Name: r.Name, Type: t, Default: r.Default, ReadOnly: r.ReadOnly,
-				Topic: r.Topic, Description: r.Description, Creator: creator}
-			if err := st.CreateRoom(nr, ids, owner); err != nil {
-				return created, fail("rooms", i, err)
-			}
-			created = append(created, "room "+r.Name)
 			continue
 		}
-		for _, id := range ids {
-			if m, err := st.Membership(room.ID, id); err != nil {
-				return created, fail("rooms", i, err)
-			} else if m == nil {
-				if err := st.AddMember(room.ID, id); err != nil {
-					return created, fail("rooms", i, err)
-				}
-				created = append(created, "membership "+r.Name+"/"+id)
-			}
+		u, err := st.UserByUsername(m)
+		if err != nil {
+			return nil, fmt.Errorf("member %q does not exist", m)
 		}
+		entries, ids = append(entries, e), append(ids, u.ID)
+	}
+	switch {
+	case !done && room == nil:
+		owner := ""
+		var creator *store.UserRef
+		if r.Owner != "" {
+			u, err := st.UserByUsername(r.Owner)
+			if err != nil {
+				return nil, fmt.Errorf("owner %q does not exist", r.Owner)
+			}
+			owner = u.ID
+			ref := store.UserRef{ID: u.ID, Username: u.Username}
+			creator = &ref
+		}
+		t := r.Type
+		if t == "" {
+			t = store.Public
+		}
+		nr := &store.Room{ID: r.ID, Name: r.Name, Type: t, Default: r.Default, ReadOnly: r.ReadOnly,
+			Topic: r.Topic, Description: r.Description, Creator: creator}
+		if err := st.CreateRoom(nr, ids, owner); err != nil {
+			return nil, err
+		}
+		l.record(roomEntry(r))
+		l.record(entries...)
+		return []string{"room " + r.Name}, nil
+	case room == nil:
+		// The room was created once and is gone (deleted or renamed since): members added
+		// to the file since have nothing to join, and the entries are spent.
+		l.record(entries...)
+		return nil, nil
+	}
+	if !done {
+		l.record(roomEntry(r))
+	}
+	for j, id := range ids {
+		if m, err := st.Membership(room.ID, id); err != nil {
+			return created, err
+		} else if m == nil {
+			if err := st.AddMember(room.ID, id); err != nil {
+				return created, err
+			}
+			created = append(created, "membership "+r.Name+"/"+id)
+		}
+		l.record(entries[j])
 	}
 	return created, nil
 }

@@ -42,6 +42,7 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	if err := putJSON(mb, k, m); err != nil {
 		return err
 	}
+	pageChanged(tx, r.ID)
 	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
@@ -383,6 +384,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 			return err
 		}
 		updated = m
+		pageChanged(tx, m.RoomID)
 		emit(tx, Event{Kind: MessageEdited, Message: m})
 		return tx.Bucket(bMessages).Put(k, data)
 	})
@@ -417,6 +419,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 			r.Msgs--
 		}
 		deleted = m
+		pageChanged(tx, r.ID)
 		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
 		return putRoom(tx, r)
 	})

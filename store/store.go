@@ -102,6 +102,7 @@ type Store struct {
 	publisher atomic.Pointer[Publisher]
 
 	maxMsgBytes, maxMsgDepth int
+	versions                 *pageVersions // pages.go
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -131,7 +132,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
 		maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
@@ -139,6 +140,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.maxMsgDepth <= 0 {
 		s.maxMsgDepth = DefaultMaxMessageDepth
 	}
+	versionsOf.Store(db, s.versions)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -181,6 +183,7 @@ func Open(path string, opts Options) (*Store, error) {
 		})
 	}
 	if err != nil {
+		versionsOf.Delete(db)
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -213,6 +216,7 @@ func (s *Store) Close() error {
 			s.closing.Unlock()
 			s.wg.Wait()
 		}
+		versionsOf.Delete(s.db)
 	})
 	return s.db.Close()
 }
@@ -294,4 +298,17 @@ func (s *Store) Meta(key string) (v string, err error) {
 // SetMeta sets a value of the meta bucket.
 func (s *Store) SetMeta(key, value string) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
+}
+
+// SetMetaKeys sets every key of the meta bucket to value, in one transaction.
+func (s *Store) SetMetaKeys(keys []string, value string) error {
+	return s.batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		for _, k := range keys {
+			if err := b.Put([]byte(k), []byte(value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -233,6 +233,10 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 				return err
 			}
 		}
+		if u.Username != old.Username || u.Name != old.Name {
+			// Pages that render authors by their current name change in every room.
+			allPagesChanged(tx)
+		}
 		updated = u
 		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
 		return putUser(tx, u)
@@ -315,6 +319,7 @@ func (s *Store) DeleteUser(id string) error {
 		if err := revokeUserTokens(tx, id); err != nil {
 			return err
 		}
+		allPagesChanged(tx) // pages that render authors from their records
 		rids, err := userRoomIDs(tx, id)
 		if err != nil {
 			return err
