@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ const adminUsage = `Usage:
   rocketlite user disable USER
   rocketlite user enable USER
   rocketlite user list
+  rocketlite user revoke-tokens USER | --all
   rocketlite user role add USER ROLE
   rocketlite user role remove USER ROLE
   rocketlite role add NAME [--description D] [--scope Users|Subscriptions]
@@ -42,12 +44,15 @@ const adminUsage = `Usage:
 Every command takes --db FILE (env ROCKETLITE_DB, default rocketlite.db) and works while no
 server holds the file; with a server running, use its REST routes (docs/api.md, "Roles and
 permissions"). USER is a username or a user id. A password is read from a prompt, or from the
-first line of standard input with --password-stdin; never from an argument.
+first line of standard input with --password-stdin; never from an argument. After restoring
+a backup, "rocketlite user revoke-tokens --all" logs everyone out (a backup holds the tokens
+of its time, including ones logged out since). "rocketlite user add -h" lists a command's flags.
 `
 
 // adminCmd is one administration command being run.
 type adminCmd struct {
-	args     []string // positional arguments, after the command words
+	ctx      context.Context // ends on SIGINT/SIGTERM
+	args     []string        // positional arguments, after the command words
 	db       string
 	readOnly bool
 	route    string // the REST route doing the same on a running server
@@ -58,13 +63,14 @@ type adminCmd struct {
 
 	// Flags of single commands.
 	pwStdin               bool
+	all                   bool   // user revoke-tokens --all
 	email, display, roles string // user add
 	description, scope    string // role add
 }
 
 // admin runs "rocketlite user|role|permission …". Errors are shown on stderr.
-func admin(group string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	err := runAdmin(group, args, getenv, stdin, stdout, stderr)
+func admin(ctx context.Context, group string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := runAdmin(ctx, group, args, getenv, stdin, stdout, stderr)
 	var u usageError
 	if err == nil || errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
 		return err
@@ -73,7 +79,7 @@ func admin(group string, args []string, getenv func(string) string, stdin io.Rea
 	return errReported
 }
 
-func runAdmin(group string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runAdmin(ctx context.Context, group string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprint(stdout, adminUsage)
 		return nil
@@ -99,8 +105,12 @@ func runAdmin(group string, args []string, getenv func(string) string, stdin io.
 
 	fs := flag.NewFlagSet("rocketlite "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
-	c := &adminCmd{readOnly: spec.readOnly, route: spec.route, stdin: stdin, stdout: stdout, stderr: stderr}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rocketlite %s %s\n\nFlags (each also read from its environment variable; a flag wins):\n", name, strings.Join(spec.params, " "))
+		printFlags(stderr, fs)
+		fmt.Fprint(stderr, "\n", adminUsage)
+	}
+	c := &adminCmd{ctx: ctx, readOnly: spec.readOnly, route: spec.route, stdin: stdin, stdout: stdout, stderr: stderr}
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file")
 	cost := fs.Int("bcrypt-cost", 10, "bcrypt cost of a new password hash (minimum 4)")
 	if spec.password {
@@ -111,6 +121,8 @@ func runAdmin(group string, args []string, getenv func(string) string, stdin io.
 		fs.StringVar(&c.email, "email", "", "e-mail address")
 		fs.StringVar(&c.display, "name", "", "display name (default: the username)")
 		fs.StringVar(&c.roles, "role", "", "global roles, comma-separated (default: admin for the first user, else user)")
+	case "user revoke-tokens":
+		fs.BoolVar(&c.all, "all", false, "log every user out (after restoring a backup)")
 	case "role add":
 		fs.StringVar(&c.description, "description", "", "what the role is for")
 		fs.StringVar(&c.scope, "scope", rbac.ScopeGlobal, "Users (a global role) or Subscriptions (a room role)")
@@ -119,14 +131,20 @@ func runAdmin(group string, args []string, getenv func(string) string, stdin io.
 	if err != nil {
 		return err
 	}
+	if name == "user revoke-tokens" && c.all {
+		spec.params = nil
+	}
 	if len(pos) != len(spec.params) {
 		msg := fmt.Sprintf("rocketlite %s takes %d argument(s) (%s), got %d", name, len(spec.params), strings.Join(spec.params, " "), len(pos))
 		if spec.password && len(pos) > len(spec.params) {
 			msg += ": a password is read from a prompt or --password-stdin, never from an argument"
 		}
+		if name == "user revoke-tokens" {
+			msg = "rocketlite user revoke-tokens takes a USER, or --all"
+		}
 		return usageError{msg}
 	}
-	if err := envFallback(fs, getenv); err != nil {
+	if _, err := envFallback(fs, getenv); err != nil {
 		return err
 	}
 	if *cost < 4 || *cost > 31 {
@@ -152,19 +170,20 @@ type adminSpec struct {
 }
 
 var adminCommands = map[string]adminSpec{
-	"user add":          {params: []string{"USERNAME"}, password: true, route: "POST /api/v1/users.create", run: (*adminCmd).userAdd},
-	"user passwd":       {params: []string{"USER"}, password: true, route: "POST /api/v1/users.update", run: (*adminCmd).userPasswd},
-	"user disable":      {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userDisable},
-	"user enable":       {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userEnable},
-	"user list":         {readOnly: true, route: "GET /api/v1/users.list", run: (*adminCmd).userList},
-	"user role add":     {params: []string{"USER", "ROLE"}, route: "POST /api/users/:id/roles", run: (*adminCmd).userRoleAdd},
-	"user role remove":  {params: []string{"USER", "ROLE"}, route: "DELETE /api/users/:id/roles/:role", run: (*adminCmd).userRoleRemove},
-	"role add":          {params: []string{"NAME"}, route: "POST /api/roles", run: (*adminCmd).roleAdd},
-	"role list":         {readOnly: true, route: "GET /api/roles", run: (*adminCmd).roleList},
-	"role remove":       {params: []string{"NAME"}, route: "DELETE /api/roles/:name", run: (*adminCmd).roleRemove},
-	"permission list":   {readOnly: true, route: "GET /api/permissions", run: (*adminCmd).permissionList},
-	"permission grant":  {params: []string{"PERMISSION", "ROLE"}, route: "POST /api/permissions/:id/roles", run: (*adminCmd).permissionGrant},
-	"permission revoke": {params: []string{"PERMISSION", "ROLE"}, route: "DELETE /api/permissions/:id/roles/:role", run: (*adminCmd).permissionRevoke},
+	"user add":           {params: []string{"USERNAME"}, password: true, route: "POST /api/v1/users.create", run: (*adminCmd).userAdd},
+	"user passwd":        {params: []string{"USER"}, password: true, route: "POST /api/v1/users.update", run: (*adminCmd).userPasswd},
+	"user disable":       {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userDisable},
+	"user enable":        {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userEnable},
+	"user list":          {readOnly: true, route: "GET /api/v1/users.list", run: (*adminCmd).userList},
+	"user revoke-tokens": {params: []string{"USER"}, route: "POST /api/v1/users.update", run: (*adminCmd).userRevokeTokens},
+	"user role add":      {params: []string{"USER", "ROLE"}, route: "POST /api/users/:id/roles", run: (*adminCmd).userRoleAdd},
+	"user role remove":   {params: []string{"USER", "ROLE"}, route: "DELETE /api/users/:id/roles/:role", run: (*adminCmd).userRoleRemove},
+	"role add":           {params: []string{"NAME"}, route: "POST /api/roles", run: (*adminCmd).roleAdd},
+	"role list":          {readOnly: true, route: "GET /api/roles", run: (*adminCmd).roleList},
+	"role remove":        {params: []string{"NAME"}, route: "DELETE /api/roles/:name", run: (*adminCmd).roleRemove},
+	"permission list":    {readOnly: true, route: "GET /api/permissions", run: (*adminCmd).permissionList},
+	"permission grant":   {params: []string{"PERMISSION", "ROLE"}, route: "POST /api/permissions/:id/roles", run: (*adminCmd).permissionGrant},
+	"permission revoke":  {params: []string{"PERMISSION", "ROLE"}, route: "DELETE /api/permissions/:id/roles/:role", run: (*adminCmd).permissionRevoke},
 }
 
 // parseInterleaved parses flags that may come before, between or after the positional
@@ -261,7 +280,7 @@ func (c *adminCmd) userAdd(st *store.Store) error {
 
 // newHash reads a password and returns its bcrypt hash.
 func (c *adminCmd) newHash() (string, error) {
-	pw, err := readPassword(c.stdin, c.stderr, c.pwStdin)
+	pw, err := readPassword(c.ctx, c.stdin, c.stderr, c.pwStdin)
 	if err != nil {
 		return "", err
 	}
@@ -273,35 +292,45 @@ func (c *adminCmd) newHash() (string, error) {
 }
 
 // readPassword reads a password: the first line of stdin with fromStdin; else after a prompt
-// on stderr, without echo and twice when stdin is a terminal.
-func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, error) {
+// on stderr, without echo and twice when stdin is a terminal. It gives up when ctx ends
+// (Ctrl-C at the prompt), with the terminal's echo restored.
+func readPassword(ctx context.Context, stdin io.Reader, stderr io.Writer, fromStdin bool) (string, error) {
 	var pw string
 	if f, ok := stdin.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(stderr, "Password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stderr)
+		fd := int(f.Fd())
+		if state, err := term.GetState(fd); err == nil {
+			defer term.Restore(fd, state) // term.ReadPassword's own restore does not run when a read is abandoned
+		}
+		read := func(prompt string) (string, error) {
+			fmt.Fprint(stderr, prompt)
+			b, err := awaitRead(ctx, func() ([]byte, error) { return term.ReadPassword(fd) })
+			fmt.Fprintln(stderr)
+			return string(b), err
+		}
+		first, err := read("Password: ")
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprint(stderr, "Repeat password: ")
-		again, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stderr)
+		again, err := read("Repeat password: ")
 		if err != nil {
 			return "", err
 		}
-		if string(b) != string(again) {
+		if first != again {
 			return "", errors.New("the passwords differ")
 		}
-		pw = string(b)
+		pw = first
 	} else {
 		if !fromStdin {
 			fmt.Fprint(stderr, "Password: ")
 		}
-		line, err := bufio.NewReader(stdin).ReadString('\n')
+		line, err := awaitRead(ctx, func() ([]byte, error) {
+			line, err := bufio.NewReader(stdin).ReadString('\n')
+			return []byte(line), err
+		})
 		if err != nil && err != io.EOF {
 			return "", err
 		}
-		pw = strings.TrimRight(line, "\r\n")
+		pw = strings.TrimRight(string(line), "\r\n")
 	}
 	switch {
 	case pw == "":
@@ -310,6 +339,47 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, er
 		return "", fmt.Errorf("password is longer than %d bytes", auth.MaxPasswordBytes)
 	}
 	return pw, nil
+}
+
+// awaitRead runs a blocking read and returns its result, or ctx's error once ctx ends (the
+// read is left behind; the process is about to exit).
+func awaitRead(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := read()
+		ch <- result{b, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (c *adminCmd) userRevokeTokens(st *store.Store) error {
+	if c.all {
+		n, err := st.RevokeAllTokens()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked %d token(s): every user is logged out\n", n)
+		return nil
+	}
+	u, err := findUser(st, c.args[0])
+	if err != nil {
+		return err
+	}
+	n, err := st.RevokeUserTokens(u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "revoked %d token(s) of %s\n", n, u.Username)
+	return nil
 }
 
 func (c *adminCmd) userPasswd(st *store.Store) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,39 +25,53 @@ func openStopped(path string) (*store.Store, error) {
 	return st, err
 }
 
-func parseDBFlag(name string, args []string, getenv func(string) string, stderr io.Writer, nargs int, argsUsage string) (db string, rest []string, err error) {
+// parseDBFlag parses the flags of backup and check; extra declares their own flags.
+func parseDBFlag(name string, args []string, getenv func(string) string, stderr io.Writer, nargs int, argsUsage string, extra func(fs *flag.FlagSet)) (db string, rest []string, err error) {
 	fs := flag.NewFlagSet("rocketlite "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&db, "db", "rocketlite.db", "database file")
+	fs.StringVar(&db, "db", "rocketlite.db", "database `file`")
+	if extra != nil {
+		extra(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rocketlite %s [--db FILE] %s\n", name, argsUsage)
-		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "Usage: rocketlite %s [--db FILE] %s\n\nFlags (each also read from its environment variable; a flag wins):\n", name, argsUsage)
+		printFlags(stderr, fs)
 	}
 	// Flags may follow OUT, as in the user/role/permission commands.
 	rest, err = parseInterleaved(fs, args)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := envFallback(fs, getenv); err != nil {
+	if _, err := envFallback(fs, getenv); err != nil {
 		return "", nil, err
 	}
 	if len(rest) != nargs {
 		fs.Usage()
-		return "", nil, usageError{fmt.Sprintf("rocketlite %s takes %d argument(s)", name, nargs)}
+		if nargs == 0 {
+			return "", nil, usageError{fmt.Sprintf("rocketlite %s takes no argument: name the database with --db %s", name, rest[0])}
+		}
+		return "", nil, usageError{fmt.Sprintf("rocketlite %s takes one argument, %s (and the database with --db FILE)", name, argsUsage)}
 	}
 	return db, rest, nil
 }
 
 // backupCmd copies the database of a stopped server to OUT (temp file, fsync, rename, 0600).
-func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	db, rest, err := parseDBFlag("backup", args, getenv, stderr, 1, "OUT")
+func backupCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var force bool
+	db, rest, err := parseDBFlag("backup", args, getenv, stderr, 1, "OUT", func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "replace OUT if it exists")
+	})
 	if err != nil {
 		return err
 	}
 	out := rest[0]
-	if a, errA := os.Stat(db); errA == nil {
-		if b, errB := os.Stat(out); errB == nil && os.SameFile(a, b) {
+	a, errA := os.Stat(db)
+	if b, errB := os.Stat(out); errB == nil {
+		if errA == nil && os.SameFile(a, b) {
 			return usageError{"OUT is the database itself"}
+		}
+		if !force {
+			return usageError{fmt.Sprintf("%s exists: choose another name, or replace it with --force", out)}
 		}
 	}
 	st, err := openStopped(db)
@@ -64,7 +79,19 @@ func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	defer st.Close()
-	if err := st.BackupFile(out); err != nil {
+	started := time.Now()
+	last := started
+	progress := func(done, total int64) {
+		// A backup of a big file on an SD card takes minutes: say how far it is.
+		if now := time.Now(); now.Sub(last) >= progressEvery || (done == total && now.Sub(started) >= progressEvery) {
+			last = now
+			fmt.Fprintf(stderr, "rocketlite backup: %d of %d MiB (%d%%)\n", done>>20, total>>20, 100*done/max(total, 1))
+		}
+	}
+	if err := st.BackupFileProgress(ctx, out, force, progress); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return usageError{fmt.Sprintf("%s exists: choose another name, or replace it with --force", out)}
+		}
 		return err
 	}
 	fi, err := os.Stat(out)
@@ -75,9 +102,15 @@ func backupCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	return nil
 }
 
+// checkProgressSize is the file size from which check reports its stages.
+var checkProgressSize int64 = 64 << 20
+
+// progressEvery is how often a long command reports how far it is.
+var progressEvery = 2 * time.Second
+
 // checkCmd verifies a database file: bbolt's page check and the store's invariants.
-func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
-	db, _, err := parseDBFlag("check", args, getenv, stderr, 0, "")
+func checkCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	db, _, err := parseDBFlag("check", args, getenv, stderr, 0, "", nil)
 	if err != nil {
 		return err
 	}
@@ -94,9 +127,18 @@ func checkCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		return err
 	}
 	defer st.Close()
-	errs := st.Check()
+	var stage func(string)
+	if fi, err := os.Stat(db); err == nil && fi.Size() >= checkProgressSize {
+		// A big file on an SD card takes minutes: say what is being read.
+		fmt.Fprintf(stderr, "rocketlite check: reading %s (%d MiB)\n", db, fi.Size()>>20)
+		stage = func(what string) { fmt.Fprintf(stderr, "rocketlite check: %s\n", what) }
+	}
+	errs := st.CheckProgress(ctx, stage)
 	for _, e := range errs {
 		fmt.Fprintln(stdout, "problem:", e)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		fmt.Fprintf(stderr, "rocketlite check: %s has %d problem(s)\n", db, len(errs))

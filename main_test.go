@@ -372,7 +372,7 @@ func TestRandomAdminPasswordQuietLog(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	cfg := &serveConfig{adminUser: "admin", logLevel: "error"}
-	if err := applySeeds(st, h, cfg, newLogger(logs, "json", cfg.logLevel)); err != nil {
+	if err := applySeeds(context.Background(), st, h, cfg, newLogger(logs, "json", cfg.logLevel)); err != nil {
 		t.Fatal(err)
 	}
 	if logs.find(t, "seeded") != nil {
@@ -415,7 +415,7 @@ func TestFlagEnvPrecedence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := serveConfig{addr: ":3000", db: "rocketlite.db", adminUser: "admin", bcryptCost: 10,
+		want := serveConfig{addr: "127.0.0.1:3000", db: "rocketlite.db", adminUser: "admin", bcryptCost: 10,
 			tokenTTL: 2160 * time.Hour, tokenSweep: time.Hour, logLevel: "info"}
 		if !reflect.DeepEqual(core(c), want) {
 			t.Fatalf("got %+v\nwant %+v", *c, want)
@@ -528,8 +528,8 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("Help", func(t *testing.T) {
-		err := run(context.Background(), []string{"rocketlite", "-h"}, noEnv, nil, io.Discard, io.Discard)
+	t.Run("ServeHelp", func(t *testing.T) {
+		err := run(context.Background(), []string{"rocketlite", "serve", "-h"}, noEnv, nil, io.Discard, io.Discard)
 		if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 2 {
 			t.Fatalf("%v", err)
 		}
@@ -599,7 +599,7 @@ func TestSeedIdempotent(t *testing.T) {
     {"name": "support", "t": "p", "members": ["sing", "hashed"], "owner": "sing"}
   ]
 }`)
-	s := start(t, "--db", db, "--seed", seedFile, "--admin-password", "adminpass")
+	s := start(t, "--db", db, "--seed", seedFile)
 	s.curl("POST", "/api/login", "", "", "user=sing&password=MySECRET", "").want(t, 200, "")
 	// A user seeded with a bcrypt hash logs in with its password; an inactive one cannot.
 	s.curl("POST", "/api/login", "", "", "user=hashed&password=hashedpass", "").want(t, 200, "")
@@ -609,7 +609,7 @@ func TestSeedIdempotent(t *testing.T) {
 	}
 	first := counts(t, db)
 
-	s = start(t, "--db", db, "--seed", seedFile, "--admin-password", "adminpass")
+	s = start(t, "--db", db, "--seed", seedFile)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}

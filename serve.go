@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,8 +13,10 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -29,16 +32,20 @@ import (
 
 type serveConfig struct {
 	addr          string
+	addrFrom      string // "--addr" or "ROCKETLITE_ADDR", for messages
 	db            string
 	seedFile      string
 	adminUser     string
 	adminPassword string
-	bcryptCost    int
-	tokenTTL      time.Duration
-	tokenSweep    time.Duration
-	logLevel      string
-	logFormat     string
-	openRegister  bool
+	seed          *seed.File // the --seed file, read and checked before anything is written
+	// adminPasswordFrom names where adminPassword came from, for messages.
+	adminPasswordFrom string
+	bcryptCost        int
+	tokenTTL          time.Duration
+	tokenSweep        time.Duration
+	logLevel          string
+	logFormat         string
+	openRegister      bool
 
 	// Hardening (readme-hard): TLS, abuse limits, CORS, size caps and timeouts.
 	tlsCert, tlsKey   string
@@ -81,14 +88,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	c := &serveConfig{}
 	fs := flag.NewFlagSet("rocketlite serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
+	// Plain HTTP is for this machine (README): only TLS listens on every interface by default.
+	fs.StringVar(&c.addr, "addr", "", "`address` to listen on, [host]:port (default 127.0.0.1:3000; :3000 with TLS)")
 	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
 	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
-	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log)")
+	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log); visible to ps: prefer --admin-password-file")
+	pwFile := fs.String("admin-password-file", "", "`file` whose first line is the password of that admin (e.g. a systemd credential)")
 	fs.IntVar(&c.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of new password hashes (minimum 4)")
-	fs.DurationVar(&c.tokenTTL, "token-ttl", 2160*time.Hour, "lifetime of a login token")
-	fs.DurationVar(&c.tokenSweep, "token-sweep", time.Hour, "interval between sweeps of expired tokens")
+	durationFlag(fs, &c.tokenTTL, "token-ttl", 2160*time.Hour, "lifetime of a login token (2160h is 90 days)")
+	durationFlag(fs, &c.tokenSweep, "token-sweep", time.Hour, "interval between sweeps of expired tokens")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: console or json (default: console on a terminal, json otherwise)")
 	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
@@ -126,7 +135,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.maxBody, err = parseSize(s)
 		return err
 	})
-	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap); past it writes answer 507", func(s string) (err error) {
+	c.maxDBSize = defaultMaxDBSize(strconv.IntSize)
+	fs.Func("max-db-size", "largest database file, in bytes (suffixes K, M, G; default: no cap, 1G on 32-bit builds); past it writes answer 507", func(s string) (err error) {
 		c.maxDBSize, err = parseSize(s)
 		return err
 	})
@@ -150,15 +160,19 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.searchScan, "search-scan", store.SearchScanLimit, "messages one chat.search reads at most (the newest of the room)")
 	fs.Float64Var(&c.scanRate, "scan-rate", 2, "searches and pages at offset 1000 or more one user may request per second, sustained (0: no limit)")
 	fs.IntVar(&c.scanBurst, "scan-burst", 20, "searches and deep pages one user may request at once before --scan-rate applies")
-	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
-	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
-	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	durationFlag(fs, &c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
+	durationFlag(fs, &c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
+	durationFlag(fs, &c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
+	durationFlag(fs, &c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	durationFlag(fs, &c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.IntVar(&c.maxSockets, "max-sockets", 2000, "most realtime (DDP) sockets open at once (0: no cap)")
 	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
 	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
-	fs.DurationVar(&c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
+	durationFlag(fs, &c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: rocketlite [serve] [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n")
+		printFlags(stderr, fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -169,16 +183,22 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	if err := envFallback(fs, getenv); err != nil {
+	fromEnv, err := envFallback(fs, getenv)
+	if err != nil {
 		return nil, err
 	}
+	src := func(name string) string { return flagSource(fromEnv, name) }
 	switch {
 	case c.bcryptCost < 4 || c.bcryptCost > 31:
-		return nil, usageError{fmt.Sprintf("--bcrypt-cost %d: must be from 4 to 31", c.bcryptCost)}
+		return nil, usageError{fmt.Sprintf("%s %d: must be from 4 to 31", src("bcrypt-cost"), c.bcryptCost)}
 	case c.tokenTTL <= 0:
-		return nil, usageError{"--token-ttl must be positive"}
+		return nil, usageError{src("token-ttl") + " must be positive"}
+	case c.tokenTTL > maxTokenTTL:
+		// A token's expiry is kept in Unix nanoseconds, which end in 2262: a longer lifetime
+		// would wrap to the past and refuse every token.
+		return nil, usageError{fmt.Sprintf("%s %s: at most %s (100 years)", src("token-ttl"), c.tokenTTL, maxTokenTTL)}
 	case c.tokenSweep <= 0:
-		return nil, usageError{"--token-sweep must be positive"}
+		return nil, usageError{src("token-sweep") + " must be positive"}
 	case c.logFormat != "" && c.logFormat != "console" && c.logFormat != "json":
 		return nil, usageError{fmt.Sprintf("--log-format %q: must be console or json", c.logFormat)}
 	case (c.tlsCert == "") != (c.tlsKey == ""):
@@ -215,9 +235,112 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"timeouts must be positive"}
 	}
 	if _, err := zerolog.ParseLevel(c.logLevel); err != nil || c.logLevel == "" {
-		return nil, usageError{fmt.Sprintf("--log-level %q: must be debug, info, warn or error", c.logLevel)}
+		return nil, usageError{fmt.Sprintf("%s %q: must be debug, info, warn or error", src("log-level"), c.logLevel)}
+	}
+	if c.addr == "" {
+		c.addr = "127.0.0.1:3000"
+		if c.tlsCert != "" || c.tlsSelfSigned {
+			c.addr = ":3000"
+		}
+	}
+	c.addrFrom = src("addr")
+	if err := checkAddr(c.addr); err != nil {
+		return nil, usageError{fmt.Sprintf("%s %q: %v", src("addr"), c.addr, err)}
+	}
+	if !store.ValidName(c.adminUser) {
+		return nil, usageError{fmt.Sprintf("%s %q: a user name must match %s", src("admin-user"), c.adminUser, store.NameRE)}
+	}
+	if *pwFile != "" {
+		if c.adminPassword != "" {
+			return nil, usageError{fmt.Sprintf("%s and %s exclude each other", src("admin-password"), src("admin-password-file"))}
+		}
+		pw, err := readSecretFile(*pwFile)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("%s: %v", src("admin-password-file"), err)}
+		}
+		c.adminPassword = pw
+		c.adminPasswordFrom = src("admin-password-file")
+	} else {
+		c.adminPasswordFrom = src("admin-password")
+	}
+	if len(c.adminPassword) > auth.MaxPasswordBytes {
+		return nil, usageError{fmt.Sprintf("the admin password is longer than %d bytes (bcrypt's limit)", auth.MaxPasswordBytes)}
 	}
 	return c, nil
+}
+
+// maxTokenTTL bounds --token-ttl: far below the end of Unix nanoseconds (year 2262).
+const maxTokenTTL = 100 * 365 * 24 * time.Hour
+
+// defaultMaxDBSize is --max-db-size's default for a build with intBits-bit ints. A 32-bit
+// process (armv6, armv7) cannot map a file much past 1 GiB: bbolt maps the file whole and
+// grows the mapping by doubling, so past 1 GiB it asks for 2 GiB of contiguous address space
+// and the write fails with an mmap error. Capped at 1 GiB, writes answer 507 instead, reads
+// go on, and the operator sees why.
+func defaultMaxDBSize(intBits int) int64 {
+	if intBits == 32 {
+		return 1 << 30
+	}
+	return 0
+}
+
+// checkAddr checks a listen address before anything is written: "nonsense" must not get as
+// far as creating the database.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("an address is [host]:port, e.g. 127.0.0.1:3000, :3000 or [::1]:3000")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if strings.ContainsAny(host, " /\\") {
+		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+// readSecretFile reads a password file: its first line, without the line break. An empty
+// file is no password (a random one is made): the documented unit's empty default credential.
+func readSecretFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err // *PathError: it names the file once
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("%s: the first line is empty", path)
+	}
+	return line, nil
+}
+
+// durationValue is a duration flag whose error says what a duration looks like: the flag
+// package's own says only "parse error", and "90d" is the first thing people try.
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("a duration is a number with a unit h, m, s or ms, e.g. 2160h (90 days), 90m or 30s; there is no d")
+	}
+	*v.d = d
+	return nil
+}
+
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Var(durationValue{p}, name, usage)
 }
 
 // pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
@@ -259,8 +382,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	tuneGC(getenv)
+	if cfg.seedFile != "" {
+		// Read and checked now: a seed that does not parse must stop the start before the
+		// database is created and an admin password is shown.
+		if cfg.seed, err = seed.Load(cfg.seedFile); err != nil {
+			return err
+		}
+	}
 
-	// TLS first: a certificate that does not load must not leave a new database behind.
+	// The order matters for a first start: every flag is checked (parseServe) and the port is
+	// ours before anything is written, so a start that fails leaves no database behind, and
+	// no admin whose one-time password went to a log nobody read.
+	ln, err := listen(cfg.addr, cfg.addrFrom)
+	if err != nil {
+		return err
+	}
+	ln = netlimit.Listener(ln, cfg.maxConns, cfg.maxConnsPerAddr, func(ip netip.Addr) bool {
+		for _, p := range cfg.trustedProxies {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	})
+	defer ln.Close()
 	tlsCfg, err := serverTLS(cfg, log)
 	if err != nil {
 		return err
@@ -277,7 +422,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if err := applySeeds(st, hasher, cfg, log); err != nil {
+	if err := applySeeds(ctx, st, hasher, cfg, log); err != nil {
 		return err
 	}
 
@@ -311,26 +456,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// net/http's own complaints (TLS handshake errors, bad requests) go to the log.
 		ErrorLog: stdlog.New(log.With().Str("from", "net/http").Logger(), "", 0),
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	ln = netlimit.Listener(ln, cfg.maxConns, cfg.maxConnsPerAddr, func(ip netip.Addr) bool {
-		for _, p := range cfg.trustedProxies {
-			if p.Contains(ip) {
-				return true
-			}
-		}
-		return false
-	})
 	if tlsCfg == nil {
-		log.Warn().Msg("serving plain HTTP: put rocketlite behind TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it beyond this machine")
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().Unmap().IsLoopback() {
+			log.Warn().Msg("serving plain HTTP beyond this machine: put rocketlite behind TLS (--tls-cert, --tls-self-signed or a proxy), or listen on 127.0.0.1")
+		} else {
+			log.Info().Msg("serving plain HTTP on loopback only: use TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it")
+		}
 	}
 	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).Msg("listening")
 	if cfg.maxDBSize > 0 {
 		if fi, err := os.Stat(cfg.db); err == nil && fi.Size() >= cfg.maxDBSize {
 			log.Warn().Int64("size", fi.Size()).Int64("max", cfg.maxDBSize).Msg("the database is at its size cap: writes answer 507 until space is freed or --max-db-size is raised")
 		}
+	}
+	if strconv.IntSize == 32 && (cfg.maxDBSize == 0 || cfg.maxDBSize > 1<<30) {
+		log.Warn().Int64("max", cfg.maxDBSize).Msg("32-bit build: a database past about 1 GiB may not fit in the address space; writes then fail (500) instead of answering 507: keep --max-db-size at 1G or below")
 	}
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -392,28 +532,86 @@ func offIsNegative[T int | float64](v T) T {
 	return v
 }
 
-func applySeeds(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
-	created, err := seed.ApplyDefault(st, h)
+// listen binds addr; its errors say which setting to change and why.
+func listen(addr, from string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the port is in use (another rocketlite, or another server?): stop it or choose another address", from, addr)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("%s %s: permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE); or use a port from 1024 up behind a proxy", from, addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("%s %s: this machine has no such address", from, addr)
+	}
+	return nil, fmt.Errorf("%s %s: %w", from, addr, err)
+}
+
+// seedProgressEvery is how often a long seed application says it is still at work.
+var seedProgressEvery = 5 * time.Second
+
+// applySeeds applies the default seed, the --seed file and the first admin in one
+// transaction: a seed that fails half-way leaves the database as it was, and the admin's
+// one-time password is shown only once it is committed.
+func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+	if cfg.seed != nil {
+		hashes := 0
+		for _, u := range cfg.seed.Users {
+			if u.Password != "" {
+				hashes++
+			}
+		}
+		log.Info().Str("seed", cfg.seedFile).Int("users", len(cfg.seed.Users)).Int("rooms", len(cfg.seed.Rooms)).
+			Int("passwords", hashes).Int("bcryptCost", h.Cost()).Msg("applying the seed file (what is missing; new users' passwords are hashed)")
+	}
+	begun := time.Now()
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(seedProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				log.Info().Dur("elapsed", time.Since(begun)).Msg("still applying seeds")
+			}
+		}
+	}()
+	var created []string
+	var generated string
+	var made bool
+	err := st.Atomic(func(tx *store.Store) error {
+		var err error
+		if created, err = seed.ApplyDefault(tx, h); err != nil {
+			return err
+		}
+		if cfg.seed != nil {
+			more, err := seed.Apply(tx, h, cfg.seedFile, cfg.seed)
+			created = append(created, more...)
+			if err != nil {
+				return fmt.Errorf("%w (nothing of it was applied)", err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if generated, made, err = seed.EnsureAdmin(tx, h, cfg.adminUser, cfg.adminPassword); err != nil || made {
+			return err
+		}
+		return checkAdminPassword(tx, h, cfg, log)
+	})
+	close(stopProgress)
+	<-progressDone
 	if err != nil {
 		return err
-	}
-	if cfg.seedFile != "" {
-		f, err := seed.Load(cfg.seedFile)
-		if err != nil {
-			return err
-		}
-		more, err := seed.Apply(st, h, cfg.seedFile, f)
-		created = append(created, more...)
-		if err != nil {
-			return err
-		}
 	}
 	if len(created) > 0 {
-		log.Info().Int("created", len(created)).Str("what", strings.Join(created, ", ")).Msg("seeded")
-	}
-	generated, made, err := seed.EnsureAdmin(st, h, cfg.adminUser, cfg.adminPassword)
-	if err != nil {
-		return err
+		log.Info().Int("created", len(created)).Str("what", strings.Join(created, ", ")).Dur("took", time.Since(begun)).Msg("seeded")
 	}
 	if made {
 		// Shown whatever --log-level says: a generated password hidden by "--log-level error"
@@ -429,6 +627,28 @@ func applySeeds(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.L
 		ev.Msg("no user existed: created an admin")
 	}
 	return nil
+}
+
+// checkAdminPassword handles an admin password given for a database that already has users:
+// it only ever creates the first admin, so a password that is not (or no longer) that admin's
+// stops the start, with what to do, rather than being silently ignored. One that still
+// matches (a unit that keeps its password file) is fine.
+func checkAdminPassword(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+	if cfg.adminPassword == "" {
+		return nil
+	}
+	u, err := st.UserByUsername(cfg.adminUser)
+	if err != nil && store.KindOf(err) != store.NotFound {
+		return err
+	}
+	if err == nil && h.Check(u.Hash, cfg.adminPassword) {
+		log.Info().Str("user", cfg.adminUser).Msg(cfg.adminPasswordFrom + " is already this admin's password: it is used only to create the first admin of an empty database")
+		return nil
+	}
+	return usageError{fmt.Sprintf("%s is used only to create the first admin of an empty database, and %s already has users "+
+		"(and %q has another password or does not exist): nothing was changed. "+
+		"To change a password, stop the server and run: rocketlite user passwd USER --db %s (or use POST /api/v1/users.update); "+
+		"then remove %s", cfg.adminPasswordFrom, cfg.db, cfg.adminUser, cfg.db, cfg.adminPasswordFrom)}
 }
 
 // readLimits turns the flags into handlers.ReadLimits, whose zero values mean the defaults

@@ -203,6 +203,7 @@ type call struct {
 	user  *store.User     // the caller; nil on routes without authentication
 	token store.TokenHash // the caller's token hash
 	in    body            // the POST body, or the query string of a GET
+	room  string          // the room id, when a route found it by other means than roomId/roomName
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -224,13 +225,28 @@ const (
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
 	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
-	a.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	h := a.wrap(st, acc, fn)
+	a.router.Handle(method, path, h)
+	if method == http.MethodGet && !noHead[path] {
+		// Uptime monitors and link checkers ask with HEAD: the same answer, without the body
+		// (net/http drops it).
+		a.router.Handle(http.MethodHead, path, h)
+	}
+}
+
+// noHead lists the GET routes that HEAD must not run: HEAD is a safe method, and these log
+// the caller out or read the whole database.
+var noHead = map[string]bool{"/api/logout": true, "/api/v1/logout": true, "/api/backup": true}
+
+// wrap is a route's handler: authenticate, decode, run, encode, map errors.
+func (a *API) wrap(st style, acc access, fn handlerFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		c := &call{w: w, r: r, ps: ps}
 		var err error
 		if acc != open {
 			c.user, c.token, err = a.authenticate(r)
 		}
-		if err == nil && acc == authed && method != http.MethodGet {
+		if err == nil && acc == authed && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			// Every write a user can repeat counts (join/leave, edits, room changes, …), so
 			// a route added later is limited unless it says otherwise; checked before the
 			// body is read, so a refused request costs next to nothing.
@@ -252,7 +268,7 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
-	})
+	}
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) {

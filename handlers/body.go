@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"rocketlite/jsonerr"
 	"rocketlite/store"
 )
 
@@ -59,11 +60,21 @@ func decodeBody(contentType string, data []byte) (body, error) {
 	if trimmed[0] == '{' || isJSON {
 		var obj map[string]json.RawMessage
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		if err := dec.Decode(&obj); err != nil || obj == nil {
-			return body{}, badRequest("invalid-json", "Request body must be a JSON object")
+		if err := dec.Decode(&obj); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) && typ.Field == "" {
+				return body{}, badRequest("invalid-json", "Request body must be a JSON object, not %s", jsonWhat(typ.Value))
+			}
+			// One text for every malformed body, saying where it broke.
+			return body{}, badRequest("invalid-json", "Request body is not valid JSON: %s", jsonerr.Describe(trimmed, err, dec.InputOffset()))
 		}
+		if obj == nil {
+			return body{}, badRequest("invalid-json", "Request body must be a JSON object, not null")
+		}
+		end := dec.InputOffset()
 		if _, err := dec.Token(); err != io.EOF {
-			return body{}, badRequest("invalid-json", "Request body has data after the JSON object")
+			l, c := jsonerr.Position(trimmed, jsonerr.NextValue(trimmed, end))
+			return body{}, badRequest("invalid-json", "Request body is not valid JSON: line %d, column %d: data after the JSON object", l, c)
 		}
 		return body{obj: obj}, nil
 	}
@@ -92,6 +103,21 @@ func parseForm(s string) (url.Values, error) {
 		form[key] = append(form[key], value)
 	}
 	return form, nil
+}
+
+// jsonWhat names a JSON value kind of encoding/json ("array", "number 5") in words.
+func jsonWhat(v string) string {
+	switch {
+	case v == "array":
+		return "a list"
+	case v == "string":
+		return "a string"
+	case v == "bool":
+		return "true or false"
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return v
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

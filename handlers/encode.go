@@ -189,6 +189,10 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 		b = appendMember(b, false, "editedBy", d)
 		b = appendRef(b, m.EditedBy, d)
 	}
+	if m.Role != "" {
+		b = appendMember(b, false, "role", d)
+		b = appendString(b, m.Role)
+	}
 	b = appendMember(b, false, "_updatedAt", d)
 	b = appendJSTime(b, m.UpdatedAt)
 	b = appendIndent(b, depth)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
+
+	"rocketlite/store"
 )
 
 // routes is the whole API at a glance.
@@ -60,6 +62,83 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/channels.setPurpose", v1, authed, a.channelsSetPurpose1)
 	a.handle(post, "/api/v1/channels.invite", v1, authed, a.channelsInvite1)
 	a.handle(post, "/api/v1/channels.kick", v1, authed, a.channelsKick1)
+	// Channel moderation and lifecycle (v1_rooms.go, shared with groups.*): Rocket.Chat's
+	// permissions (set-owner, set-moderator, set-leader, archive-room, unarchive-room,
+	// clean-channel-history, delete-c, edit-room, …), granted globally or by a room role.
+	ch := func(fn func(c *call, k *roomKind) (any, error)) handlerFunc { return a.kindRoute(channelKind, fn) }
+	a.handle(get, "/api/v1/channels.members", v1, authed, ch(a.roomMembers1))
+	a.handle(get, "/api/v1/channels.roles", v1, authed, ch(a.roomRoles1))
+	a.handle(get, "/api/v1/channels.moderators", v1, authed, ch(a.channelsModerators1))
+	a.handle(get, "/api/v1/channels.counters", v1, authed, ch(a.roomCounters1))
+	a.handle(post, "/api/v1/channels.addModerator", v1, authed, ch(a.roomSetRole1(store.RoleModerator, true)))
+	a.handle(post, "/api/v1/channels.removeModerator", v1, authed, ch(a.roomSetRole1(store.RoleModerator, false)))
+	a.handle(post, "/api/v1/channels.addOwner", v1, authed, ch(a.roomSetRole1(store.RoleOwner, true)))
+	a.handle(post, "/api/v1/channels.removeOwner", v1, authed, ch(a.roomSetRole1(store.RoleOwner, false)))
+	a.handle(post, "/api/v1/channels.addLeader", v1, authed, ch(a.roomSetRole1(store.RoleLeader, true)))
+	a.handle(post, "/api/v1/channels.removeLeader", v1, authed, ch(a.roomSetRole1(store.RoleLeader, false)))
+	a.handle(post, "/api/v1/channels.archive", v1, authed, ch(a.roomArchive1))
+	a.handle(post, "/api/v1/channels.unarchive", v1, authed, ch(a.roomUnarchive1))
+	a.handle(post, "/api/v1/channels.cleanHistory", v1, authed, ch(a.channelsCleanHistory1))
+	a.handle(post, "/api/v1/channels.setType", v1, authed, ch(a.roomSetType1))
+	a.handle(post, "/api/v1/channels.setJoinCode", v1, authed, ch(a.channelsSetJoinCode1))
+	a.handle(post, "/api/v1/channels.setReadOnly", v1, authed, ch(a.roomSetReadOnly1))
+	a.handle(post, "/api/v1/channels.setAnnouncement", v1, authed, ch(a.roomSetText1(setAnnouncement)))
+	a.handle(post, "/api/v1/channels.addAll", v1, authed, ch(a.channelsAddAll1))
+	a.handle(post, "/api/v1/channels.delete", v1, authed, ch(a.roomDelete1))
+	// Private groups: the twins of channels.*, for members only (anyone else is told the
+	// group does not exist).
+	gr := func(fn func(c *call, k *roomKind) (any, error)) handlerFunc { return a.kindRoute(groupKind, fn) }
+	a.handle(post, "/api/v1/groups.create", v1, authed, a.groupsCreate1)
+	a.handle(get, "/api/v1/groups.list", v1, authed, a.groupsList1)
+	a.handle(get, "/api/v1/groups.listAll", v1, authed, a.groupsListAll1) // view-room-administration
+	a.handle(get, "/api/v1/groups.info", v1, authed, gr(a.roomInfo1))
+	a.handle(get, "/api/v1/groups.history", v1, authed, gr(a.roomHistory1))
+	a.handle(get, "/api/v1/groups.members", v1, authed, gr(a.roomMembers1))
+	a.handle(get, "/api/v1/groups.roles", v1, authed, gr(a.roomRoles1))
+	a.handle(get, "/api/v1/groups.counters", v1, authed, gr(a.roomCounters1))
+	a.handle(post, "/api/v1/groups.invite", v1, authed, gr(a.roomInvite1))
+	a.handle(post, "/api/v1/groups.kick", v1, authed, gr(a.roomKick1))
+	a.handle(post, "/api/v1/groups.leave", v1, authed, gr(a.roomLeave1))
+	a.handle(post, "/api/v1/groups.open", v1, authed, gr(a.roomOpen1))
+	a.handle(post, "/api/v1/groups.close", v1, authed, gr(a.roomClose1))
+	a.handle(post, "/api/v1/groups.rename", v1, authed, gr(a.roomRename1))
+	a.handle(post, "/api/v1/groups.setTopic", v1, authed, gr(a.roomSetText1(setTopic)))
+	a.handle(post, "/api/v1/groups.setDescription", v1, authed, gr(a.roomSetText1(setDescription)))
+	a.handle(post, "/api/v1/groups.setPurpose", v1, authed, gr(a.roomSetText1(setPurpose)))
+	a.handle(post, "/api/v1/groups.setAnnouncement", v1, authed, gr(a.roomSetText1(setAnnouncement)))
+	a.handle(post, "/api/v1/groups.setReadOnly", v1, authed, gr(a.roomSetReadOnly1))
+	a.handle(post, "/api/v1/groups.setType", v1, authed, gr(a.roomSetType1))
+	a.handle(post, "/api/v1/groups.archive", v1, authed, gr(a.roomArchive1))
+	a.handle(post, "/api/v1/groups.unarchive", v1, authed, gr(a.roomUnarchive1))
+	a.handle(post, "/api/v1/groups.addModerator", v1, authed, gr(a.roomSetRole1(store.RoleModerator, true)))
+	a.handle(post, "/api/v1/groups.removeModerator", v1, authed, gr(a.roomSetRole1(store.RoleModerator, false)))
+	a.handle(post, "/api/v1/groups.addOwner", v1, authed, gr(a.roomSetRole1(store.RoleOwner, true)))
+	a.handle(post, "/api/v1/groups.removeOwner", v1, authed, gr(a.roomSetRole1(store.RoleOwner, false)))
+	a.handle(post, "/api/v1/groups.addLeader", v1, authed, gr(a.roomSetRole1(store.RoleLeader, true)))
+	a.handle(post, "/api/v1/groups.removeLeader", v1, authed, gr(a.roomSetRole1(store.RoleLeader, false)))
+	a.handle(post, "/api/v1/groups.addAll", v1, authed, gr(a.channelsAddAll1))
+	a.handle(post, "/api/v1/groups.delete", v1, authed, gr(a.roomDelete1))
+	// Direct messages (type "d"), under both of Rocket.Chat's prefixes: members only.
+	for _, p := range []string{"/api/v1/im.", "/api/v1/dm."} {
+		a.handle(post, p+"create", v1, authed, a.imCreate1) // create-d
+		a.handle(get, p+"list", v1, authed, a.imList1)
+		a.handle(get, p+"history", v1, authed, a.imRoute(a.roomHistory1))
+		a.handle(get, p+"messages", v1, authed, a.imMessages1)
+		a.handle(get, p+"members", v1, authed, a.imRoute(a.roomMembers1))
+		a.handle(get, p+"counters", v1, authed, a.imRoute(a.roomCounters1))
+		a.handle(post, p+"open", v1, authed, a.imRoute(a.roomOpen1))
+		a.handle(post, p+"close", v1, authed, a.imRoute(a.roomClose1))
+	}
+	// Rooms and subscriptions (any type the caller may read; unread and mention counts are
+	// kept as messages arrive).
+	a.handle(get, "/api/v1/rooms.get", v1, authed, a.roomsGet1)
+	a.handle(get, "/api/v1/rooms.info", v1, authed, a.roomsInfo1)
+	a.handle(post, "/api/v1/rooms.leave", v1, authed, a.roomsLeave1)
+	a.handle(post, "/api/v1/rooms.saveRoomSettings", v1, authed, a.roomsSaveRoomSettings1)
+	a.handle(get, "/api/v1/subscriptions.get", v1, authed, a.subscriptionsGet1)
+	a.handle(get, "/api/v1/subscriptions.getOne", v1, authed, a.subscriptionsGetOne1)
+	a.handle(post, "/api/v1/subscriptions.read", v1, authed, a.subscriptionsRead1)
+	a.handle(post, "/api/v1/subscriptions.unread", v1, authed, a.subscriptionsUnread1)
 	// Chat.
 	a.handle(post, "/api/v1/chat.postMessage", v1, poster, a.chatPostMessage1)
 	a.handle(post, "/api/v1/chat.sendMessage", v1, poster, a.chatSendMessage1)

@@ -788,11 +788,11 @@ func TestRouting(t *testing.T) {
 			method, path string
 			allow        []string
 		}{
-			{"POST", "/api/version", []string{"GET", "OPTIONS"}},
+			{"POST", "/api/version", []string{"GET", "HEAD", "OPTIONS"}},
 			{"GET", "/api/login", []string{"POST", "OPTIONS"}},
 			{"DELETE", "/api/logout", []string{"GET", "POST", "OPTIONS"}},
 			{"GET", "/api/rooms/GENERAL/send", []string{"POST", "OPTIONS"}},
-			{"PUT", "/api/rooms/GENERAL/messages/", []string{"GET", "OPTIONS"}},
+			{"PUT", "/api/rooms/GENERAL/messages/", []string{"GET", "HEAD", "OPTIONS"}},
 		} {
 			before := ts.counts()
 			res := ts.do(c.method, c.path, &ts.admin, "")

@@ -141,7 +141,11 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.st.Join(rid, c.user.ID); err != nil {
+	code, err := c.in.str("joinCode")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.st.JoinWithCode(rid, c.user.ID, code); err != nil {
 		return nil, err
 	}
 	return a.channel1(rid, c.user)

@@ -85,13 +85,19 @@ func (a *API) chatPostMessage1(c *call) (any, error) {
 		case channel == "":
 			return nil, badRequest("error-invalid-channel", `The parameter "roomId" or "channel" is required`)
 		case strings.HasPrefix(channel, "@"):
-			return nil, badRequest("error-invalid-channel", "Direct messages are not supported")
+			// A direct message, as Rocket.Chat: the room is opened (create-d) on first use.
+			r, err := a.openDirect(c, []string{channel[1:]})
+			if err != nil {
+				return nil, err
+			}
+			rid = r.ID
+		default:
+			r, err := a.st.VisibleRoomByName(strings.TrimPrefix(channel, "#"), c.user)
+			if err != nil {
+				return nil, err
+			}
+			rid = r.ID
 		}
-		r, err := a.st.VisibleRoomByName(strings.TrimPrefix(channel, "#"), c.user)
-		if err != nil {
-			return nil, err
-		}
-		rid = r.ID
 	}
 	m, err := a.messageOfParams(c, c.in, "text", rid)
 	if err != nil {

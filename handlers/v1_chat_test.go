@@ -46,7 +46,7 @@ func TestV1PostMessage(t *testing.T) {
 		{"LongText", `{"roomId":"GENERAL","text":"` + strings.Repeat("x", MaxMessageChars+1) + `"}`, "error-invalid-msg"},
 		{"TextNotString", `{"roomId":"GENERAL","text":5}`, "error-invalid-param"},
 		{"NoRoom", `{"text":"x"}`, "error-invalid-channel"},
-		{"DirectMessage", `{"channel":"@bob","text":"x"}`, "error-invalid-channel"},
+		{"DirectMessageToNobody", `{"channel":"@nobody","text":"x"}`, "error-invalid-user"},
 		{"UnknownChannel", `{"channel":"#nope","text":"x"}`, "error-room-not-found"},
 		{"UnknownRoomID", `{"roomId":"nope","text":"x"}`, "error-room-not-found"},
 		{"AttachmentsNotList", `{"roomId":"GENERAL","text":"x","attachments":{"a":1}}`, "error-invalid-param"},

@@ -205,7 +205,7 @@ func TestV1RolesPermissions(t *testing.T) {
 	_, ca := ts.user1(t, "alice")
 	res := ts.do("GET", "/api/v1/roles.list", &ts.admin, "")
 	res.want(t, 200, map[string]any{"success": true})
-	if roles := res.Obj["roles"].([]any); len(roles) != 6 || roles[0].(map[string]any)["_id"] != "admin" {
+	if roles := res.Obj["roles"].([]any); len(roles) != 7 || roles[0].(map[string]any)["_id"] != "admin" {
 		t.Fatalf("roles %s", res.Raw)
 	}
 	res = ts.do("GET", "/api/v1/permissions.listAll", &ts.admin, "")

@@ -36,7 +36,12 @@ type roomView struct {
 	Topic       string       `json:"topic,omitempty"`
 	Description string       `json:"description,omitempty"`
 	Purpose     string       `json:"purpose,omitempty"`
-	UpdatedAt   jsTime       `json:"_updatedAt"`
+	// Announcement, archived and joinCodeRequired as Rocket.Chat names them; the join code
+	// itself is never shown.
+	Announcement     string `json:"announcement,omitempty"`
+	Archived         bool   `json:"archived,omitempty"`
+	JoinCodeRequired bool   `json:"joinCodeRequired,omitempty"`
+	UpdatedAt        jsTime `json:"_updatedAt"`
 }
 
 func roomOf(r store.RoomWithMembers) roomView {
@@ -48,7 +53,8 @@ func roomOf(r store.RoomWithMembers) roomView {
 		ID: r.ID, Name: r.Name, FName: r.Name, T: r.Type, Usernames: names, Msgs: r.Msgs,
 		TS: jsTime(r.CreatedAt), U: refView(r.Creator), LM: optTime(r.LastMessage),
 		Default: r.Default, RO: r.ReadOnly, Topic: r.Topic, Description: r.Description,
-		Purpose: r.Purpose, UpdatedAt: jsTime(r.UpdatedAt),
+		Purpose: r.Purpose, Announcement: r.Announcement, Archived: r.Archived,
+		JoinCodeRequired: r.JoinCode != "", UpdatedAt: jsTime(r.UpdatedAt),
 	}
 }
 
@@ -73,6 +79,7 @@ type messageView struct {
 	Attachments json.RawMessage `json:"attachments,omitempty"`
 	EditedAt    *jsTime         `json:"editedAt,omitempty"`
 	EditedBy    *userRefView    `json:"editedBy,omitempty"`
+	Role        string          `json:"role,omitempty"`
 	UpdatedAt   jsTime          `json:"_updatedAt"`
 }
 
@@ -81,7 +88,7 @@ func messageOf(m *store.Message) messageView {
 		ID: m.ID, RID: m.RoomID, Msg: m.Text, TS: jsTime(m.TS),
 		U: userRefView{ID: m.User.ID, Username: m.User.Username, Name: m.User.Name}, T: m.Type,
 		Alias: m.Alias, Emoji: m.Emoji, Avatar: m.Avatar, Attachments: m.Attachments,
-		EditedAt: optTime(m.EditedAt), EditedBy: refView(m.EditedBy), UpdatedAt: jsTime(m.UpdatedAt),
+		EditedAt: optTime(m.EditedAt), EditedBy: refView(m.EditedBy), Role: m.Role, UpdatedAt: jsTime(m.UpdatedAt),
 	}
 }
 

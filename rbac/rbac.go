@@ -17,6 +17,17 @@ const (
 	AddUserToAnyCRoom         = "add-user-to-any-c-room"
 	AddUserToAnyPRoom         = "add-user-to-any-p-room"
 	AddUserToJoinedRoom       = "add-user-to-joined-room"
+	ArchiveRoom               = "archive-room"
+	CleanChannelHistory       = "clean-channel-history"
+	CreateD                   = "create-d"
+	DeleteC                   = "delete-c"
+	DeleteP                   = "delete-p"
+	JoinWithoutJoinCode       = store.JoinWithoutJoinCode
+	SetLeader                 = "set-leader"
+	SetModerator              = "set-moderator"
+	SetOwner                  = "set-owner"
+	UnarchiveRoom             = "unarchive-room"
+	ViewRoomAdministration    = "view-room-administration"
 	Backup                    = "backup"
 	BulkRegisterUser          = "bulk-register-user"
 	BulkCreateC               = "bulk-create-c"
@@ -43,7 +54,9 @@ const (
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
 	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
 	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MentionAll, MentionHere, MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo}
+	MentionAll, MentionHere, MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
+	ArchiveRoom, CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader,
+	SetModerator, SetOwner, UnarchiveRoom, ViewRoomAdministration}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

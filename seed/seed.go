@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
+	"rocketlite/jsonerr"
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -50,6 +51,7 @@ type Permission struct {
 // bcrypt hash of the password's hex SHA-256 (auth.Digest), the form Rocket.Chat stores in
 // services.password.bcrypt, so hashes exported from Rocket.Chat can be used as they are.
 type User struct {
+	ID       string   `json:"_id"` // optional fixed id, as Rocket.Chat's fixtures assume ("rocket.cat")
 	Username string   `json:"username"`
 	Name     string   `json:"name"`
 	Email    string   `json:"email"`
@@ -89,7 +91,7 @@ func Default() *File {
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("seed %s: %w", path, err)
+		return nil, fmt.Errorf("seed file: %w", err) // the *PathError names the file
 	}
 	return Parse(path, data)
 }
@@ -100,10 +102,11 @@ func Parse(name string, data []byte) (*File, error) {
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("seed %s: %w", name, err)
+		return nil, fmt.Errorf("seed %s: %s", name, jsonerr.Describe(data, err, dec.InputOffset()))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("seed %s: data after the JSON object", name)
+		l, c := jsonerr.Position(data, dec.InputOffset())
+		return nil, fmt.Errorf("seed %s: line %d, column %d: data after the JSON object", name, l, c)
 	}
 	bad := func(entry string, i int, format string, args ...any) error {
 		return fmt.Errorf("seed %s: %s[%d]: %s", name, entry, i, fmt.Sprintf(format, args...))
@@ -122,6 +125,8 @@ func Parse(name string, data []byte) (*File, error) {
 		switch {
 		case !store.ValidName(u.Username):
 			return nil, bad("users", i, "username %q must match %s", u.Username, NameRE)
+		case u.ID != "" && !store.ValidName(u.ID):
+			return nil, bad("users", i, "(%s) _id %q must match %s", u.Username, u.ID, NameRE)
 		case u.Email != "" && !store.ValidEmail(u.Email):
 			return nil, bad("users", i, "(%s) email %q is not an e-mail address", u.Username, u.Email)
 		case (u.Password == "") == (u.Bcrypt == ""):
@@ -266,7 +271,7 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 		if err := rbac.CheckGlobalRoles(st, u.Roles); err != nil {
 			return created, fail("users", i, err)
 		}
-		nu := &store.User{Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
+		nu := &store.User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Hash: hash,
 			Roles: slices.Clone(u.Roles), Active: u.Active == nil || *u.Active, Type: u.Type}
 		if nu.Name == "" {
 			nu.Name = u.Username

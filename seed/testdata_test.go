@@ -41,7 +41,7 @@ func TestRocketChatTestSeed(t *testing.T) {
 		t.Fatalf("GENERAL = %+v, %v", g, err)
 	}
 	cat, err := st.UserByUsername("rocket.cat")
-	if err != nil || cat.Type != "bot" || !cat.HasRole("bot") || h.Check(cat.Hash, "") || h.Check(cat.Hash, "rocket.cat") {
+	if err != nil || cat.ID != "rocket.cat" || cat.Type != "bot" || !cat.HasRole("bot") || h.Check(cat.Hash, "") || h.Check(cat.Hash, "rocket.cat") {
 		t.Fatalf("rocket.cat = %+v, %v", cat, err)
 	}
 	// Applying again (every start) creates nothing.
@@ -99,5 +99,24 @@ func TestCheckedPermissionsAreSeeded(t *testing.T) {
 		if !seeded[id] {
 			t.Errorf("permission %q is checked by the code but not in seed/default.json", id)
 		}
+	}
+}
+
+// A seed user's _id is kept as given, must look like a name, and may not be taken.
+func TestSeedUserID(t *testing.T) {
+	st, h := newSeeded(t)
+	if _, err := Parse("s.json", []byte(`{"users":[{"_id":"no spaces","username":"ann","password":"pw"}]}`)); err == nil || !strings.Contains(err.Error(), `users[0]: (ann) _id "no spaces"`) {
+		t.Fatalf("bad _id: %v", err)
+	}
+	f, err := Parse("s.json", []byte(`{"users":[{"_id":"fixed.id","username":"ann","password":"pw"},{"_id":"fixed.id","username":"bob","password":"pw"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(st, h, "s.json", f)
+	if err == nil || !strings.Contains(err.Error(), "users[1]") {
+		t.Fatalf("taken _id: %v", err)
+	}
+	if u, err := st.User("fixed.id"); err != nil || u.Username != "ann" {
+		t.Fatalf("fixed.id = %+v, %v", u, err)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -26,7 +27,14 @@ const maxCheckErrors = 100
 //
 // A message's author need not exist: deleting a user keeps their messages, as Rocket.Chat
 // does. It returns nil for a sound file.
-func (s *Store) Check() []error {
+func (s *Store) Check() []error { return s.CheckProgress(context.Background(), nil) }
+
+// CheckProgress is Check that tells stage (if not nil) what it starts on, and stops between
+// stages once ctx ends (the result then holds ctx's error).
+func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []error {
+	if stage == nil {
+		stage = func(string) {}
+	}
 	var errs []error
 	add := func(format string, args ...any) bool {
 		if len(errs) < maxCheckErrors {
@@ -35,8 +43,12 @@ func (s *Store) Check() []error {
 		return len(errs) < maxCheckErrors
 	}
 	err := s.view(func(tx *bolt.Tx) error {
+		stage("checking pages and the free list")
 		for err := range tx.Check() {
 			add("bbolt: %v", err)
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 		}
 		for _, b := range allBuckets {
 			if tx.Bucket(b) == nil && !slices.ContainsFunc(derivedBuckets, func(d []byte) bool { return bytes.Equal(d, b) }) {
@@ -47,12 +59,17 @@ func (s *Store) Check() []error {
 			return nil // the invariants below assume sound pages and every bucket
 		}
 		c := checker{tx: tx, add: add}
-		c.users()
-		c.rooms()
-		c.messages()
-		c.tokens()
-		c.members()
-		c.permissions()
+		for _, st := range []struct {
+			what string
+			run  func()
+		}{{"users", c.users}, {"rooms", c.rooms}, {"messages", c.messages}, {"tokens", c.tokens},
+			{"memberships", c.members}, {"permissions", c.permissions}} {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			stage("checking " + st.what)
+			st.run()
+		}
 		return nil
 	})
 	if err != nil {
@@ -122,6 +139,9 @@ func (c *checker) rooms() {
 		}
 		if r.ID != string(k) {
 			c.add("rooms/%s: record has id %q", k, r.ID)
+		}
+		if r.Type == Direct {
+			return nil // a direct-message room has no name
 		}
 		if got := c.b(bRoomsByName).Get(lower(r.Name)); string(got) != r.ID {
 			c.add("rooms/%s: rooms_by_name[%q] is %q", k, r.Name, got)

@@ -78,9 +78,19 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 			return err
 		}
 		m.ID, m.TS, m.User = id, now, author.Ref()
-		return appendMessage(tx, r, m)
+		if err := putMessage(tx, r, m); err != nil {
+			return err
+		}
+		if err := countArrival(tx, r, author, m, now); err != nil {
+			return err
+		}
+		emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
+		return putRoom(tx, r)
 	})
 }
+
+// ErrRoomArchived refuses a post, edit or deletion in an archived room.
+var ErrRoomArchived = &Error{Kind: Invalid, Code: "error-room-archived", Message: "The room is archived"}
 
 // postReadOnly is the permission to post in a read-only room (globally, or through a room role
 // such as owner): rbac.PostReadonly, which the store cannot import.
@@ -89,7 +99,11 @@ const postReadOnly = "post-readonly"
 // mayWriteIn applies the rule of read-only rooms to a message written, edited or deleted by u:
 // in a read-only room only holders of post-readonly may, as in Rocket.Chat (its
 // canSendMessage guards posts and edits, canDeleteMessage deletions, with the same test).
+// An archived room refuses them all.
 func mayWriteIn(tx *bolt.Tx, r *Room, u *User) error {
+	if r.Archived {
+		return ErrRoomArchived
+	}
 	if !r.ReadOnly {
 		return nil
 	}
@@ -346,15 +360,20 @@ func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 	return c.Prev()
 }
 
-// MarkRead moves uid's read mark in the room to its newest message.
+// MarkRead moves uid's read mark in the room to its newest message; a member's subscription
+// then has no unread messages and no mentions (subscriptions.read).
 func (s *Store) MarkRead(rid string, reader *User) error {
+	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
 		}
 		emit(tx, Event{Kind: ReadMarked, Room: r, UserID: reader.ID})
-		return tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq))
+		if err := tx.Bucket(bReads).Put(join2(rid, []byte(reader.ID)), be64(r.Seq)); err != nil {
+			return err
+		}
+		return markSubscription(tx, r, reader.ID, r.Counted, now)
 	})
 }
 
@@ -406,17 +425,8 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 		if err := mayWriteIn(tx, r, deleter); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		if err := dropMessage(tx, r, k, m); err != nil {
 			return err
-		}
-		if err := tx.Bucket(bMessageIDs).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
-			return err
-		}
-		if r.Msgs > 0 {
-			r.Msgs--
 		}
 		deleted = m
 		pageChanged(tx, r.ID)
@@ -424,6 +434,25 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 		return putRoom(tx, r)
 	})
 	return deleted, err
+}
+
+// dropMessage removes message m, stored under k, with its indexes, and counts it out of r
+// (which the caller saves). Every deletion (chat.delete, cleanHistory, a room's deletion)
+// goes through it, so an index added to messages is dropped in one place.
+func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
+	if err := tx.Bucket(bMessages).Delete(k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageIDs).Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMessageTS).Delete(tsKey(r.ID, m.TS.UnixMilli(), m.Seq)); err != nil {
+		return err
+	}
+	if r.Msgs > 0 {
+		r.Msgs--
+	}
+	return nil
 }
 
 // SearchScanLimit is the default of SearchQuery.MaxScan.

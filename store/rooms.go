@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/subtle"
 	"slices"
 	"sort"
 	"time"
@@ -55,7 +56,7 @@ func (s *Store) CreateRooms(rooms []NewRoom) error {
 			if err := validRoom(r); err != nil {
 				return err
 			}
-			if byName.Get(lower(r.Name)) != nil {
+			if r.Type != Direct && byName.Get(lower(r.Name)) != nil {
 				return Errorf(Invalid, "duplicate-name", "A room named %q already exists", r.Name)
 			}
 			if r.ID == "" {
@@ -76,8 +77,10 @@ func (s *Store) CreateRooms(rooms []NewRoom) error {
 			if err := putRoom(tx, r); err != nil {
 				return err
 			}
-			if err := byName.Put(lower(r.Name), []byte(r.ID)); err != nil {
-				return err
+			if r.Type != Direct {
+				if err := byName.Put(lower(r.Name), []byte(r.ID)); err != nil {
+					return err
+				}
 			}
 			ids := nr.Members
 			if nr.Owner != "" {
@@ -316,6 +319,10 @@ func addMember(tx *bolt.Tx, r *Room, u *User, roles []string, announce bool, now
 	if err := putJSON(members, mk, &Member{Username: u.Username, Roles: roles, Joined: now}); err != nil {
 		return false, err
 	}
+	// A new member has read everything before their arrival.
+	if err := tx.Bucket(bSubMarks).Put(mk, be64(r.Counted)); err != nil {
+		return false, err
+	}
 	if err := tx.Bucket(bUserRooms).Put(join2(u.ID, []byte(r.ID)), nil); err != nil {
 		return false, err
 	}
@@ -333,6 +340,9 @@ func removeMember(tx *bolt.Tx, rid, uid string) error {
 	if err := tx.Bucket(bReads).Delete(join2(rid, []byte(uid))); err != nil {
 		return err
 	}
+	if err := tx.Bucket(bSubMarks).Delete(join2(rid, []byte(uid))); err != nil {
+		return err
+	}
 	return tx.Bucket(bUserRooms).Delete(join2(uid, []byte(rid)))
 }
 
@@ -341,15 +351,15 @@ func removeMember(tx *bolt.Tx, rid, uid string) error {
 const ViewPublicRooms = "view-c-room"
 
 // readableRoom returns room rid if reader may read (and post to) it, else ErrRoomNotFound,
-// ErrCannotAccess or ErrNoPermission: a private room is for its members only, a public room
-// for every user who holds view-c-room. Every read and post of both APIs goes through it.
+// ErrCannotAccess or ErrNoPermission: a private or direct-message room is for its members
+// only, a public room for every user who holds view-c-room. Every read and post of both APIs goes through it.
 // reader is the caller as authenticated for this request: its roles are not read again.
 func readableRoom(tx *bolt.Tx, rid string, reader *User) (*Room, error) {
 	r, err := getRoom(tx, rid)
 	if err != nil {
 		return nil, err
 	}
-	if r.Type == Private {
+	if r.Type != Public {
 		if tx.Bucket(bMembers).Get(join2(r.ID, []byte(reader.ID))) == nil {
 			return nil, ErrCannotAccess
 		}
@@ -386,14 +396,18 @@ func mayViewPublic(tx *bolt.Tx, u *User, rid string) error {
 
 // Join adds the user to a public room with a "uj" message. Joining a room one is in already
 // succeeds and changes nothing. A private room refuses with ErrCannotAccess.
-func (s *Store) Join(rid, uid string) (joined bool, err error) {
+func (s *Store) Join(rid, uid string) (joined bool, err error) { return s.JoinWithCode(rid, uid, "") }
+
+// JoinWithCode is Join for a room that may have a join code: without the right code, only a
+// holder of join-without-join-code may join it (ErrJoinCode).
+func (s *Store) JoinWithCode(rid, uid, code string) (joined bool, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
 		if err != nil {
 			return err
 		}
-		if r.Type == Private {
+		if r.Type != Public {
 			if tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil {
 				joined = false
 				return nil
@@ -407,15 +421,39 @@ func (s *Store) Join(rid, uid string) (joined bool, err error) {
 		if err := mayViewPublic(tx, u, rid); err != nil {
 			return err
 		}
+		if tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil {
+			joined = false
+			return nil
+		}
+		if r.JoinCode != "" && subtle.ConstantTimeCompare([]byte(code), []byte(r.JoinCode)) != 1 {
+			ok, err := hasPermission(tx, u, JoinWithoutJoinCode, rid)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrJoinCode
+			}
+		}
 		joined, err = addMember(tx, r, u, nil, true, now)
 		return err
 	})
 	return joined, err
 }
 
-// AddMember adds uid to the room (any type) on behalf of someone allowed to invite, with a
-// "uj" message. Adding a member twice changes nothing.
-func (s *Store) AddMember(rid, uid string) error {
+// JoinWithoutJoinCode is the permission to join a room with a join code without knowing it.
+const JoinWithoutJoinCode = "join-without-join-code"
+
+// ErrJoinCode refuses a join without the room's join code.
+var ErrJoinCode = &Error{Kind: Invalid, Code: "error-code-invalid", Message: "Invalid Room Password"}
+
+// AddMember adds uid to the room (any type) with a "uj" message, as a seed file does. Adding
+// a member twice changes nothing.
+func (s *Store) AddMember(rid, uid string) error { return s.AddMemberBy(rid, uid, nil) }
+
+// AddMemberBy adds uid to the room on behalf of by, someone allowed to invite: the message is
+// Rocket.Chat's "au" (user added) written by them, or "uj" if by is nil or uid themself.
+// Adding a member twice changes nothing.
+func (s *Store) AddMemberBy(rid, uid string, by *UserRef) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
@@ -426,8 +464,15 @@ func (s *Store) AddMember(rid, uid string) error {
 		if err != nil {
 			return err
 		}
-		_, err = addMember(tx, r, u, nil, true, now)
-		return err
+		if by == nil || by.ID == uid {
+			_, err = addMember(tx, r, u, nil, true, now)
+			return err
+		}
+		added, err := addMember(tx, r, u, nil, false, now)
+		if err != nil || !added {
+			return err
+		}
+		return appendMessage(tx, r, &Message{Text: u.Username, Type: "au", TS: now, User: *by})
 	})
 }
 
@@ -471,6 +516,12 @@ func takeOut(tx *bolt.Tx, rid, uid, typ string, by *UserRef, now time.Time) (boo
 
 // UpdateRoom applies change to the stored room and saves it; a new name must be free.
 func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room, err error) {
+	return s.EditRoom(id, nil, func(r *Room) ([]*Message, error) { return nil, change(r) })
+}
+
+// EditRoom is UpdateRoom whose change also returns the system messages that announce it
+// (Rocket.Chat's "r", "room_changed_topic", …), written by by in the same transaction.
+func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, error)) (updated *Room, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, id)
@@ -478,7 +529,8 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			return err
 		}
 		oldName := r.Name
-		if err := change(r); err != nil {
+		notes, err := change(r)
+		if err != nil {
 			return err
 		}
 		r.ID = id
@@ -501,6 +553,13 @@ func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room
 			if err := tx.Bucket(bRoomsByName).Put(lower(r.Name), []byte(id)); err != nil {
 				return err
 			}
+		}
+		for _, m := range notes {
+			m.TS, m.User = now, by.Ref()
+			if err := putMessage(tx, r, m); err != nil {
+				return err
+			}
+			emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 		}
 		updated = r
 		emit(tx, Event{Kind: RoomChanged, Room: r})

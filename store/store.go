@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -33,12 +34,13 @@ var (
 	bMessageIDs   = []byte("message_ids")
 	bMessageTS    = []byte("message_ts")
 	bReads        = []byte("reads")
+	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bRoles, bPermissions, bRoomsByCreator, bPublicByMsgs}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bRoomsByCreator, bPublicByMsgs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -103,6 +105,10 @@ type Store struct {
 
 	maxMsgBytes, maxMsgDepth int
 	versions                 *pageVersions // pages.go
+
+	// tx, when set, is the one write transaction every read and write of this Store runs in
+	// (a Store handed to an Atomic function).
+	tx *bolt.Tx
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -125,6 +131,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			return nil, err // "open X: permission denied" names the file already
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -235,10 +245,34 @@ func (s *Store) Healthy() error {
 	return nil
 }
 
-func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
+	return s.db.View(fn)
+}
+
+// Atomic runs fn with a Store whose reads and writes all go to one write transaction: it is
+// committed if fn returns nil and rolled back otherwise, so that a sequence of calls (a seed
+// file) applies whole or not at all. It holds the database's single write lock throughout:
+// for start-up and maintenance, not for requests. The Store given to fn is valid only in fn.
+func (s *Store) Atomic(fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	if s.writes == nil {
+		return errReadOnly
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		return fn(&Store{db: s.db, now: s.now, maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, versions: s.versions, tx: tx})
+	})
+}
 
 // update runs fn in a write transaction of its own (for rare or large writes).
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return s.commitFailed(err)
@@ -282,7 +316,7 @@ func (s *Store) Counts() (map[string]int, error) {
 	out := make(map[string]int, len(allBuckets))
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			out[string(b)] = tx.Bucket(b).Stats().KeyN
+			out[string(b)] = keyN(tx.Bucket(b))
 		}
 		return nil
 	})

@@ -48,9 +48,10 @@ func (u *User) HasRole(role string) bool {
 const (
 	Public  = "c"
 	Private = "p"
+	Direct  = "d" // a direct-message room: no name, readable by its members only
 )
 
-// Room is a channel ("c", public) or a private group ("p").
+// Room is a channel ("c", public), a private group ("p") or a direct-message room ("d").
 type Room struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
@@ -66,6 +67,14 @@ type Room struct {
 	Topic       string    `json:"topic,omitempty"`
 	Description string    `json:"description,omitempty"`
 	Purpose     string    `json:"purpose,omitempty"`
+	// Announcement, Archived (posts refused) and JoinCode (joining needs it) are the room
+	// settings of Rocket.Chat's channels.setAnnouncement, archive and setJoinCode.
+	Announcement string `json:"announcement,omitempty"`
+	Archived     bool   `json:"archived,omitempty"`
+	JoinCode     string `json:"joinCode,omitempty"`
+	// Counted counts the user messages ever posted here (never decremented): a member's unread
+	// count is Counted minus their read mark, so a send costs no write per member.
+	Counted uint64 `json:"uc,omitempty"`
 }
 
 // Member is one user's membership of one room.
@@ -75,7 +84,10 @@ type Member struct {
 	Username string    `json:"u"`
 	Roles    []string  `json:"roles,omitempty"` // room roles: owner, moderator
 	Joined   time.Time `json:"ts"`
-	Hidden   bool      `json:"hidden,omitempty"` // closed (hidden from the member's room list), API v1 channels.close
+	Hidden   bool      `json:"hidden,omitempty"`   // closed (hidden from the member's room list), API v1 channels.close
+	Mentions int       `json:"mentions,omitempty"` // messages naming @username since the last read
+	LS       time.Time `json:"ls,omitzero"`        // last read ("last seen")
+	Updated  time.Time `json:"updatedAt,omitzero"` // last change of the subscription itself
 }
 
 // HasRole reports whether the membership holds the room role.
@@ -104,6 +116,7 @@ type Message struct {
 	EditedAt    time.Time       `json:"editedAt,omitzero"`
 	EditedBy    *UserRef        `json:"editedBy,omitempty"`
 	UpdatedAt   time.Time       `json:"_updatedAt"`
+	Role        string          `json:"role,omitempty"` // the role of a subscription-role-added/-removed message
 }
 
 // Role is a named global or room role.

@@ -157,7 +157,7 @@ func (s *Store) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*U
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bUsers)
-		total = b.Stats().KeyN
+		total = keyN(b)
 		i := 0
 		return b.ForEach(func(k, v []byte) error {
 			i++

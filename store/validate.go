@@ -60,10 +60,10 @@ func validRoom(r *Room) error {
 	if err := checkField("name", r.Name, maxNameBytes, false); err != nil {
 		return err
 	}
-	if r.Name == "" {
+	if r.Name == "" && r.Type != Direct {
 		return Errorf(Invalid, "invalid-name", "room name is missing")
 	}
-	for _, f := range []struct{ name, v string }{{"topic", r.Topic}, {"description", r.Description}, {"purpose", r.Purpose}} {
+	for _, f := range []struct{ name, v string }{{"topic", r.Topic}, {"description", r.Description}, {"purpose", r.Purpose}, {"announcement", r.Announcement}, {"joinCode", r.JoinCode}} {
 		if err := checkField(f.name, f.v, maxTextBytes, true); err != nil {
 			return err
 		}

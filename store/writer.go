@@ -46,6 +46,9 @@ func putReq(r *writeReq) {
 // not keep state between runs except by overwriting it. An error from fn leaves the other
 // writes of the batch unaffected.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+	if s.tx != nil {
+		return fn(s.tx) // inside Atomic: its transaction commits or rolls back the whole
+	}
 	if s.writes == nil {
 		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
 		return errReadOnly

@@ -215,3 +215,80 @@ func TestGoSDKRestClient(t *testing.T) {
 		t.Fatalf("GetPublicChannels after logout: %v", err)
 	}
 }
+
+// Direct messages and private groups through the SDK's own calls: CreateDirectMessage,
+// DMHistory, GetPrivateGroups, GroupHistory, GetGroupMembers. A third user reads neither.
+func TestGoSDKDirectMessagesAndGroups(t *testing.T) {
+	u, st := startServer(t)
+	c := rest.NewClient(u, false)
+	if err := c.Login(&models.UserCredentials{Email: admin, Password: admin}); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	// The bot of the test seed has Rocket.Chat's fixed id.
+	if cat, err := st.User("rocket.cat"); err != nil || cat.Username != "rocket.cat" {
+		t.Fatalf("rocket.cat by id: %+v, %v", cat, err)
+	}
+
+	dm, err := c.CreateDirectMessage("rocket.cat")
+	if err != nil || dm.ID == "" || dm.Rid != dm.ID || dm.Type != "d" || !slices.Equal(dm.Usernames, []string{"rocket.cat", admin}) {
+		t.Fatalf("CreateDirectMessage = %+v, %v", dm, err)
+	}
+	if _, err := c.PostMessage(&models.PostMessage{Channel: "@rocket.cat", Text: "hello cat"}); err != nil {
+		t.Fatalf("PostMessage to @rocket.cat: %v", err)
+	}
+	hist, err := c.DMHistory(&models.Channel{ID: dm.ID}, true, time.Now().Add(time.Minute), &models.Pagination{Count: 10})
+	if err != nil || len(hist) != 1 || hist[0].Msg != "hello cat" || hist[0].RoomID != dm.ID {
+		t.Fatalf("DMHistory = %+v, %v", hist, err)
+	}
+
+	var created rest.GroupResponse
+	if err := c.Post("groups.create", strings.NewReader(`{"name":"gosdk-group","members":["rocket.cat"]}`), &created); err != nil {
+		t.Fatalf("groups.create: %v", err)
+	}
+	group := created.Group
+	if group.ID == "" || group.Type != "p" || group.Name != "gosdk-group" {
+		t.Fatalf("groups.create = %+v", group)
+	}
+	groups, err := c.GetPrivateGroups()
+	if err != nil || !slices.Contains(channelIDs(groups.Groups), group.ID) || groups.Total != 1 {
+		t.Fatalf("GetPrivateGroups = %+v, %v", groups, err)
+	}
+	if _, err := c.PostMessage(&models.PostMessage{RoomID: group.ID, Text: "group news"}); err != nil {
+		t.Fatalf("PostMessage to the group: %v", err)
+	}
+	gh, err := c.GroupHistory(&group, true, time.Now().Add(time.Minute), nil)
+	if err != nil || len(gh) != 1 || gh[0].Msg != "group news" {
+		t.Fatalf("GroupHistory = %+v, %v", gh, err)
+	}
+	for _, ch := range []*models.Channel{{ID: group.ID}, {Name: "gosdk-group"}} {
+		members, err := c.GetGroupMembers(ch)
+		var names []string
+		for _, m := range members {
+			names = append(names, m.UserName)
+		}
+		if err != nil || !slices.Equal(names, []string{"rocket.cat", admin}) {
+			t.Fatalf("GetGroupMembers(%+v) = %+v, %v", ch, members, err)
+		}
+	}
+
+	// A third user: neither the direct messages nor the group, which does not exist for them.
+	if _, err := c.CreateUser(&models.CreateUserRequest{Name: "Eve", Email: "eve@example.org", Password: "eve-password", Username: "eve"}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := rest.NewClient(u, false)
+	if err := c2.Login(&models.UserCredentials{Email: "eve@example.org", Password: "eve-password"}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c2.DMHistory(&models.Channel{ID: dm.ID}, true, time.Now().Add(time.Minute), nil); err == nil || len(h) != 0 {
+		t.Fatalf("DMHistory by a third user = %+v, %v", h, err)
+	}
+	if h, err := c2.GroupHistory(&group, true, time.Now().Add(time.Minute), nil); err == nil || len(h) != 0 || !strings.Contains(err.Error(), "does not match any group") {
+		t.Fatalf("GroupHistory by a non-member = %+v, %v", h, err)
+	}
+	if m, err := c2.GetGroupMembers(&models.Channel{ID: group.ID}); err == nil || len(m) != 0 {
+		t.Fatalf("GetGroupMembers by a non-member = %+v, %v", m, err)
+	}
+	if g2, err := c2.GetPrivateGroups(); err != nil || len(g2.Groups) != 0 {
+		t.Fatalf("GetPrivateGroups of a non-member = %+v, %v", g2, err)
+	}
+}

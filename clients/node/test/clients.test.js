@@ -111,3 +111,111 @@ test('rocketchat-api client', { timeout: 30000 }, async () => {
   client.setUserId(data.userId);
   await assert.rejects(client.channels.list({}), (e) => e.statusCode === 401);
 });
+
+// rocketchat-api's groups, im and channels modules (moderation and lifecycle), unchanged.
+test('rocketchat-api groups, im and channel moderation', { timeout: 30000 }, async () => {
+  const RocketChatClient = require('rocketchat-api');
+  const url = new URL(base);
+  const opts = { protocol: url.protocol.replace(':', ''), host: url.hostname, port: url.port };
+  const client = new RocketChatClient(opts);
+  client.wsClient.disconnect();
+  const data = await client.login(user, password);
+
+  // A second account, so that there is someone to invite, promote and write to.
+  const otherName = unique('peer');
+  const otherPass = 'peer-' + crypto.randomBytes(6).toString('hex');
+  const made = await client.users.create({ email: `${otherName}@example.org`, name: otherName, password: otherPass, username: otherName });
+  const other = made.user;
+
+  // groups.*
+  const gname = unique('grp');
+  const g = await client.groups.create(gname, [otherName]);
+  assert.equal(g.group.t, 'p');
+  assert.deepEqual([...g.group.usernames].sort(), [otherName, user].sort());
+  const gid = g.group._id;
+  assert.equal((await client.groups.info(gid)).group.name, gname);
+  const mine = await client.groups.list({});
+  assert.ok(mine.groups.some((x) => x._id === gid));
+  const posted = await client.chat.postMessage({ roomId: gid, text: 'group hello' });
+  const gh = await client.groups.history({ roomId: gid });
+  assert.equal(gh.messages[0]._id, posted.message._id);
+  const members = await client.groups.listMembers(gid);
+  assert.equal(members.total, 2);
+  assert.equal((await client.groups.setTopic(gid, 'topic!')).topic, 'topic!');
+  assert.equal((await client.groups.setDescription(gid, 'desc')).description, 'desc');
+  assert.equal((await client.groups.setPurpose(gid, 'purpose')).purpose, 'purpose');
+  assert.equal((await client.groups.setReadOnly(gid, true)).group.ro, true);
+  await client.groups.setReadOnly(gid, false);
+  await client.groups.addModerator(gid, other._id);
+  const roles = await client.groups.roles(gid);
+  assert.ok(roles.roles.some((r) => r.u.username === otherName && r.roles.includes('moderator')));
+  await client.groups.removeModerator(gid, other._id);
+  await client.groups.addOwner(gid, other._id);
+  await client.groups.removeOwner(gid, other._id);
+  const renamed = unique('grp2');
+  assert.equal((await client.groups.rename(gid, renamed)).group.name, renamed);
+  await client.groups.kick(gid, other._id);
+  assert.equal((await client.groups.listMembers(gid)).total, 1);
+  await client.groups.invite(gid, other._id);
+  await client.groups.close(gid);
+  await client.groups.open(gid);
+  await client.groups.archive(gid);
+  await assert.rejects(client.chat.postMessage({ roomId: gid, text: 'archived' }), (e) => e.statusCode === 400);
+  await client.groups.unarchive(gid);
+
+  // The other user sees the group; a third user (none) is not needed: the server's own tests
+  // cover that. The other user leaves.
+  const peer = new RocketChatClient(opts);
+  peer.wsClient.disconnect();
+  await peer.login(otherName, otherPass);
+  assert.ok((await peer.groups.list({})).groups.some((x) => x._id === gid));
+  await peer.groups.leave(gid);
+  await assert.rejects(peer.groups.info(gid), (e) => e.statusCode === 400);
+
+  // im.*: rocketchat-api has no im.create; its generic request sends it.
+  const dm = await client.restClient.request('POST', 'im.create', { username: otherName });
+  assert.equal(dm.room.t, 'd');
+  const dmid = dm.room._id;
+  await peer.chat.postMessage({ channel: '@' + user, text: 'direct hello' });
+  const dh = await client.im.history({ roomId: dmid });
+  assert.equal(dh.messages[0].msg, 'direct hello');
+  const ims = await client.im.list({});
+  assert.ok(ims.ims.some((x) => x._id === dmid));
+  await client.im.close(dmid);
+  await client.im.open(dmid);
+  const sub = await client.restClient.request('GET', 'subscriptions.getOne', { roomId: dmid });
+  assert.equal(sub.subscription.unread, 1);
+  assert.equal(sub.subscription.name, otherName);
+  await client.restClient.request('POST', 'subscriptions.read', { rid: dmid });
+  assert.equal((await client.restClient.request('GET', 'subscriptions.getOne', { roomId: dmid })).subscription.unread, 0);
+
+  // channels.* moderation and lifecycle.
+  const cname = unique('chan');
+  const ch = await client.channels.create(cname);
+  const cid = ch.channel._id;
+  await client.channels.invite(cid, 'rocket.cat'); // the development seed's fixed bot id
+  await client.channels.addModerator(cid, 'rocket.cat');
+  await client.channels.removeModerator(cid, 'rocket.cat');
+  await client.channels.addOwner(cid, 'rocket.cat');
+  await client.channels.removeOwner(cid, 'rocket.cat');
+  const t0 = new Date(Date.now() - 60000).toISOString();
+  await client.chat.postMessage({ roomId: cid, text: 'to be cleaned' });
+  await client.channels.cleanHistory(cid, new Date(Date.now() + 60000).toISOString(), t0, true);
+  const left = await client.channels.history({ roomId: cid });
+  assert.ok(!left.messages.some((m) => m.msg === 'to be cleaned'));
+  assert.equal((await client.channels.setJoinCode(cid, 'sesame')).channel.joinCodeRequired, true);
+  await assert.rejects(peer.restClient.request('POST', 'channels.join', { roomId: cid }), (e) => e.statusCode === 400);
+  await peer.restClient.request('POST', 'channels.join', { roomId: cid, joinCode: 'sesame' });
+  assert.equal((await client.channels.setReadOnly(cid, true)).channel.ro, true);
+  await client.channels.archive(cid);
+  await client.channels.unarchive(cid);
+  assert.equal((await client.channels.setType(cid, 'p')).channel.t, 'p');
+  await client.channels.setType(cid, 'c');
+  await client.channels.addAll(cid);
+  await client.restClient.request('POST', 'channels.delete', { roomId: cid });
+  await assert.rejects(client.channels.info(cid), (e) => e.statusCode === 400);
+
+  await peer.logout();
+  await client.logout();
+  assert.ok(data.authToken);
+});
