@@ -95,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return interruptible(ctx, func(ctx context.Context) error {
 			return admin(ctx, cmd, rest, getenv, stdin, stdout, stderr)
 		})
+	case "hook":
+		return interruptible(ctx, func(context.Context) error { return hookCmd(rest, getenv, stdout, stderr) })
 	case "backup":
 		return interruptible(ctx, func(ctx context.Context) error { return backupCmd(ctx, rest, getenv, stdout, stderr) })
 	case "check":
@@ -146,12 +148,13 @@ Usage:
   rocketlite user …                     add, passwd, disable, enable, list, revoke-tokens, role add|remove
   rocketlite role …                     add, list, remove
   rocketlite permission …               list, grant, revoke
+  rocketlite hook …                     add, list, rm, enable, disable (webhooks)
   rocketlite backup [--db FILE] [--force] OUT   copy the database of a stopped server to OUT
   rocketlite check [--db FILE]          verify a database file (pages and invariants)
   rocketlite version                    print the version (also --version)
   rocketlite help                       this text (also --help)
 
-The user, role and permission commands work on the file of a stopped server
+The user, role, permission and hook commands work on the file of a stopped server
 (rocketlite user help lists them). Every command's -h lists its flags; every flag can also be
 set as ROCKETLITE_<NAME> in the environment (--token-ttl: ROCKETLITE_TOKEN_TTL).
 `

@@ -24,6 +24,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/handlers"
+	"rocketlite/metrics"
 	"rocketlite/netlimit"
 	"rocketlite/realtime"
 	"rocketlite/seed"
@@ -82,6 +83,8 @@ type serveConfig struct {
 	pageBytes, searchScan    int
 	scanRate                 float64
 	scanBurst                int
+
+	integ integrationsConfig // webhooks, metrics (serve_integrations.go)
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -165,6 +168,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	durationFlag(fs, &c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
 	durationFlag(fs, &c.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	durationFlag(fs, &c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	integrationFlags(fs, &c.integ)
 	fs.IntVar(&c.maxSockets, "max-sockets", 2000, "most realtime (DDP) sockets open at once (0: no cap)")
 	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
 	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
@@ -233,6 +237,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--scan-rate must be 0 or more and --scan-burst at least 1"}
 	case c.readHeaderTimeout <= 0 || c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 || c.drainTimeout <= 0:
 		return nil, usageError{"timeouts must be positive"}
+	}
+	if err := c.integ.check(); err != nil {
+		return nil, err
 	}
 	if _, err := zerolog.ParseLevel(c.logLevel); err != nil || c.logLevel == "" {
 		return nil, usageError{fmt.Sprintf("%s %q: must be debug, info, warn or error", src("log-level"), c.logLevel)}
@@ -406,6 +413,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return false
 	})
 	defer ln.Close()
+	sides, err := cfg.integ.listen()
+	if err != nil {
+		return err
+	}
+	defer sides.Close()
 	tlsCfg, err := serverTLS(cfg, log)
 	if err != nil {
 		return err
@@ -434,14 +446,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
 	defer stopHub()
 	var rt *realtime.Server
+	reg := cfg.integ.newMetrics()
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		PageCacheBytes: pageCacheBytes(cfg.pageCache),
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
 			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries},
-		Reads:    readLimits(cfg),
-		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
-		Presence: hub, RealtimeStats: hub.Stats})
+		Reads:                readLimits(cfg),
+		Realtime:             http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence:             hub,
+		RealtimeStats:        hub.Stats,
+		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
+		Metrics:              reg,
+		PageCacheBytes:       pageCacheBytes(cfg.pageCache)})
+	stopIntegrations := startIntegrations(&cfg.integ, sides, st, api, reg, log)
+	defer stopIntegrations()
+	if reg != nil {
+		reg.Source(func(w io.Writer) {
+			sockets, subs := hub.Stats()
+			metrics.WriteGauge(w, "rocketlite_realtime_sockets", float64(sockets))
+			metrics.WriteGauge(w, "rocketlite_realtime_subscriptions", float64(subs))
+		})
+	}
 	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: log, MaxMessage: cfg.maxBody,
 		Origins: cfg.corsOrigins, MaxSockets: cfg.maxSockets, MaxSocketsPerUser: cfg.maxSocketsPerUser,
 		Queue: cfg.socketQueue, Ping: cfg.socketPing})
@@ -510,6 +535,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	stopSweep()
 	wg.Wait()
+	stopIntegrations() // before the store closes: a delivery may still post a reply
 	stopHub()
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"rocketlite/auth"
+	"rocketlite/metrics"
 	"rocketlite/pagecache"
 	"rocketlite/store"
 )
@@ -30,7 +31,13 @@ type Config struct {
 	Limits           Limits // abuse limits (limits.go); the zero value means the defaults
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSOrigins []string
-	Reads       ReadLimits // page byte budget, search scan and rate (limits_read.go)
+	// AllowPrivateWebhooks lets outgoing webhooks aim at loopback and private addresses.
+	AllowPrivateWebhooks bool
+	// Outgoing receives every committed message for the outgoing webhooks (SetOutgoing).
+	Outgoing Outgoing
+	// Metrics counts requests by route and status, logins and posts (nil: not counted).
+	Metrics *metrics.Registry
+	Reads   ReadLimits // page byte budget, search scan and rate (limits_read.go)
 	// Realtime serves DDP at /websocket and /sockjs/… (package realtime); nil: none.
 	Realtime http.Handler
 	// Presence answers users.getPresence and the status of users.info and users.list; nil:
@@ -42,6 +49,15 @@ type Config struct {
 	// DefaultPageCacheBytes, negative means no cache.
 	PageCacheBytes int64
 }
+
+// Outgoing is what the API tells the outgoing-webhook dispatcher (hooks.Dispatcher).
+type Outgoing interface {
+	MessagePosted(m *store.Message) // never blocks
+	Reload()                        // the integrations changed
+}
+
+// SetOutgoing connects the outgoing-webhook dispatcher, which itself posts through the API.
+func (a *API) SetOutgoing(o Outgoing) { a.cfg.Outgoing = o }
 
 // API is the HTTP handler of rocketlite.
 type API struct {
@@ -60,6 +76,7 @@ type API struct {
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
 	registered   []Route
+	unmatched    *metrics.Route   // requests no route matched (404, 405)
 	pages        *pagecache.Cache // nil: no page cache
 }
 
@@ -113,6 +130,9 @@ func New(cfg Config) *API {
 	r.PanicHandler = a.panicked
 	r.GlobalOPTIONS = http.HandlerFunc(a.preflight)
 	a.router = r
+	if cfg.Metrics != nil {
+		a.unmatched = cfg.Metrics.Route("unmatched")
+	}
 	a.routes()
 	return a
 }
@@ -133,6 +153,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	a.router.ServeHTTP(sw, r)
+	if m := a.cfg.Metrics; m != nil {
+		rt := sw.route
+		if rt == nil {
+			rt = a.unmatched
+		}
+		rt.Observe(sw.status(), time.Since(start))
+	}
 	// Path only: no query string (it may hold search text) and never a header or a body.
 	a.log.Info().Str("id", id).Str("method", r.Method).Str("path", r.URL.Path).
 		Int("status", sw.status()).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
@@ -150,6 +177,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	bytes int
+	route *metrics.Route // the matched route's counters (nil: none matched, or no metrics)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -203,6 +231,7 @@ type call struct {
 	user  *store.User     // the caller; nil on routes without authentication
 	token store.TokenHash // the caller's token hash
 	in    body            // the POST body, or the query string of a GET
+	raw   []byte          // the body as sent, on rawBody routes only
 	room  string          // the room id, when a route found it by other means than roomId/roomName
 }
 
@@ -220,12 +249,19 @@ const (
 	open   access = iota // no credentials needed
 	authed               // X-User-Id and X-Auth-Token required; a write counts against the write limit
 	poster               // authed, for routes that post messages: they count against the send limit instead
+	// rawBody: no credentials, and the body is left unparsed in call.raw for the handler
+	// (incoming webhooks take a form whose JSON field may arrive unencoded).
+	rawBody
 )
 
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
-	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc == open})
-	h := a.wrap(st, acc, fn)
+	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc != authed && acc != poster})
+	var rm *metrics.Route
+	if a.cfg.Metrics != nil {
+		rm = a.cfg.Metrics.Route(method + " " + path)
+	}
+	h := a.wrap(st, acc, fn, rm, postingRoutes[method+" "+path])
 	a.router.Handle(method, path, h)
 	if method == http.MethodGet && !noHead[path] {
 		// Uptime monitors and link checkers ask with HEAD: the same answer, without the body
@@ -235,15 +271,20 @@ func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) 
 }
 
 // noHead lists the GET routes that HEAD must not run: HEAD is a safe method, and these log
-// the caller out or read the whole database.
-var noHead = map[string]bool{"/api/logout": true, "/api/v1/logout": true, "/api/backup": true}
+// the caller out, read the whole database, or post (a webhook called with GET).
+var noHead = map[string]bool{"/api/logout": true, "/api/v1/logout": true, "/api/backup": true,
+	"/hooks/:id/:token": true, "/hooks/:id/:token/:userId": true}
 
-// wrap is a route's handler: authenticate, decode, run, encode, map errors.
-func (a *API) wrap(st style, acc access, fn handlerFunc) httprouter.Handle {
+// wrap is a route's handler: authenticate, decode, run, encode, map errors; rm counts its
+// answers and posts names the API whose message a success posts (metrics).
+func (a *API) wrap(st style, acc access, fn handlerFunc, rm *metrics.Route, posts string) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.route = rm
+		}
 		c := &call{w: w, r: r, ps: ps}
 		var err error
-		if acc != open {
+		if acc == authed || acc == poster {
 			c.user, c.token, err = a.authenticate(r)
 		}
 		if err == nil && acc == authed && r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -252,7 +293,9 @@ func (a *API) wrap(st style, acc access, fn handlerFunc) httprouter.Handle {
 			// body is read, so a refused request costs next to nothing.
 			err = a.allowWrite(c.user)
 		}
-		if err == nil {
+		if err == nil && acc == rawBody {
+			c.raw, err = readBody(r, a.cfg.MaxBody)
+		} else if err == nil {
 			c.in, err = parseBody(r, a.cfg.MaxBody)
 		}
 		var out any
@@ -268,6 +311,36 @@ func (a *API) wrap(st style, acc access, fn handlerFunc) httprouter.Handle {
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
+		if posts != "" && a.cfg.Metrics != nil {
+			a.cfg.Metrics.Posted(posts)
+		}
+	}
+}
+
+// postingRoutes are the routes whose success posts a message, by the API they belong to
+// (the metric rocketlite_messages_posted_total).
+var postingRoutes = map[string]string{
+	"POST /api/rooms/:id/send":       "v0",
+	"POST /api/v1/chat.postMessage":  "v1",
+	"POST /api/v1/chat.sendMessage":  "v1",
+	"POST /hooks/:id/:token":         "webhook",
+	"GET /hooks/:id/:token":          "webhook",
+	"POST /hooks/:id/:token/:userId": "webhook",
+	"GET /hooks/:id/:token/:userId":  "webhook",
+}
+
+// countLogin counts a login attempt by its result.
+func (a *API) countLogin(err error) {
+	if a.cfg.Metrics == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		a.cfg.Metrics.Login("success")
+	case store.KindOf(err) == store.TooMany:
+		a.cfg.Metrics.Login("throttled")
+	default:
+		a.cfg.Metrics.Login("failure")
 	}
 }
 

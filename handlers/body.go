@@ -36,15 +36,27 @@ func parseBody(r *http.Request, limit int64) (body, error) {
 	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return body{form: r.URL.Query()}, nil
 	}
+	data, err := readBody(r, limit)
+	if err != nil {
+		return body{}, err
+	}
+	return decodeBody(r.Header.Get("Content-Type"), data)
+}
+
+// readBody reads at most limit bytes of the body (none for GET and HEAD).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil, nil
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return body{}, errBodyTooLarge
+			return nil, errBodyTooLarge
 		}
-		return body{}, badRequest("invalid-body", "Could not read the request body")
+		return nil, badRequest("invalid-body", "Could not read the request body")
 	}
-	return decodeBody(r.Header.Get("Content-Type"), data)
+	return data, nil
 }
 
 func decodeBody(contentType string, data []byte) (body, error) {

@@ -181,6 +181,14 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 		b = appendMember(b, false, "attachments", d)
 		b = append(b, m.Attachments...)
 	}
+	if m.Bot != nil {
+		b = appendMember(b, false, "bot", d)
+		b = append(b, '{')
+		b = appendMember(b, true, "i", d+1)
+		b = appendString(b, m.Bot.I)
+		b = appendIndent(b, d)
+		b = append(b, '}')
+	}
 	if m.EditedAt != nil {
 		b = appendMember(b, false, "editedAt", d)
 		b = appendJSTime(b, *m.EditedAt)

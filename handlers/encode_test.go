@@ -58,6 +58,7 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 		User: store.UserRef{ID: "u1", Username: "alice", Name: "Alice A."}, Type: "uj",
 		Alias: "al", Emoji: ":smile:", Avatar: "http://x/a.png", EditedAt: ts.Add(time.Second),
 		EditedBy: &store.UserRef{ID: "u2", Username: "bob"}, UpdatedAt: ts.Add(time.Second),
+		Bot: &store.BotRef{I: "hook\"1"},
 	}
 	bare := &store.Message{ID: "m2", RoomID: "r1", TS: ts, User: store.UserRef{ID: "u1", Username: "alice"}, UpdatedAt: ts}
 	var msgs []*store.Message

@@ -34,6 +34,9 @@ func (a *API) SendMessage(u *store.User, rid, id, text string) (*store.Message, 
 	if err := a.post(u, rid, m); err != nil {
 		return nil, err
 	}
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics.Posted("realtime")
+	}
 	return m, nil
 }
 

@@ -164,6 +164,25 @@ func (a *API) routes() {
 	a.handle(get, "/api/v1/permissions.listAll", v1, authed, a.permissionsListAll1)
 	a.handle(post, "/api/v1/permissions.update", v1, authed, a.permissionsUpdate1)
 
+	// Personal access tokens (v1_pats.go).
+	a.handle(post, "/api/v1/users.generatePersonalAccessToken", v1, authed, a.usersGeneratePersonalAccessToken1)
+	a.handle(post, "/api/v1/users.regeneratePersonalAccessToken", v1, authed, a.usersRegeneratePersonalAccessToken1)
+	a.handle(get, "/api/v1/users.getPersonalAccessTokens", v1, authed, a.usersGetPersonalAccessTokens1)
+	a.handle(post, "/api/v1/users.removePersonalAccessToken", v1, authed, a.usersRemovePersonalAccessToken1)
+	// Integrations (v1_integrations.go): incoming and outgoing webhooks.
+	a.handle(post, "/api/v1/integrations.create", v1, authed, a.integrationsCreate1)
+	a.handle(get, "/api/v1/integrations.get", v1, authed, a.integrationsGet1)
+	a.handle(get, "/api/v1/integrations.list", v1, authed, a.integrationsList1)
+	a.handle(http.MethodPut, "/api/v1/integrations.update", v1, authed, a.integrationsUpdate1)
+	a.handle(post, "/api/v1/integrations.update", v1, authed, a.integrationsUpdate1)
+	a.handle(post, "/api/v1/integrations.remove", v1, authed, a.integrationsRemove1)
+	a.handle(get, "/api/v1/channels.getIntegrations", v1, authed, a.channelsGetIntegrations1)
+	// Incoming webhooks (hooks.go): the URL's id and token are the credential.
+	a.handle(post, "/hooks/:id/:token", v1, rawBody, a.incomingHook)
+	a.handle(get, "/hooks/:id/:token", v1, rawBody, a.incomingHook)
+	a.handle(post, "/hooks/:id/:token/:userId", v1, rawBody, a.incomingHookLegacy)
+	a.handle(get, "/hooks/:id/:token/:userId", v1, rawBody, a.incomingHookLegacy)
+
 	// Operations (health.go, backup.go): probes for supervisors and load balancers, and an
 	// online backup (permission "backup").
 	a.handle(get, "/healthz", v0, open, a.healthz)

@@ -44,7 +44,8 @@ func digestOf(password string) string {
 // bcrypt work, so neither the answer nor its timing tells whether a user exists. Failures
 // count against the account and the client address (addr); a lock-out refuses even the right
 // password.
-func (a *API) login(addr, name string, byEmail bool, digest string) (*store.User, string, error) {
+func (a *API) login(addr, name string, byEmail bool, digest string) (_ *store.User, _ string, loginErr error) {
+	defer func() { a.countLogin(loginErr) }()
 	if d := a.loginAddress.locked(addr, a.st.Now()); d > 0 {
 		return nil, "", tooMany(loginThrottledMsg, d)
 	}
@@ -206,5 +207,11 @@ func (a *API) post(u *store.User, rid string, m *store.Message) error {
 	if err := a.allowSend(u); err != nil {
 		return err
 	}
-	return a.st.PostMessage(rid, u, m)
+	if err := a.st.PostMessage(rid, u, m); err != nil {
+		return err
+	}
+	if a.cfg.Outgoing != nil {
+		a.cfg.Outgoing.MessagePosted(m)
+	}
+	return nil
 }

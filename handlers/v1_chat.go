@@ -21,6 +21,21 @@ var messageIDRE = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 // attachments are given), alias, emoji, avatar, attachments. An alias or avatar shows the
 // message under another name or picture, so it needs message-impersonate, as in Rocket.Chat.
 func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.Message, error) {
+	m, err := parseMessageParams(in, textField)
+	if err != nil {
+		return nil, err
+	}
+	if m.Alias != "" || m.Avatar != "" {
+		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// parseMessageParams checks and builds a message from in, with no permission check (an
+// incoming webhook may set alias and avatar: its creator chose them).
+func parseMessageParams(in body, textField string) (*store.Message, error) {
 	text, err := in.str(textField)
 	if err != nil {
 		return nil, err
@@ -61,11 +76,6 @@ func (a *API) messageOfParams(c *call, in body, textField, rid string) (*store.M
 			return nil, badRequest("invalid-param", "%s must be at most 500 characters without control characters", f.name)
 		}
 		*f.dst = v
-	}
-	if m.Alias != "" || m.Avatar != "" {
-		if err := a.need1(c, rbac.MessageImpersonate, rid); err != nil {
-			return nil, err
-		}
 	}
 	return m, nil
 }

@@ -77,6 +77,7 @@ type messageView struct {
 	Emoji       string          `json:"emoji,omitempty"`
 	Avatar      string          `json:"avatar,omitempty"`
 	Attachments json.RawMessage `json:"attachments,omitempty"`
+	Bot         *store.BotRef   `json:"bot,omitempty"`
 	EditedAt    *jsTime         `json:"editedAt,omitempty"`
 	EditedBy    *userRefView    `json:"editedBy,omitempty"`
 	Role        string          `json:"role,omitempty"`
@@ -87,7 +88,7 @@ func messageOf(m *store.Message) messageView {
 	return messageView{
 		ID: m.ID, RID: m.RoomID, Msg: m.Text, TS: jsTime(m.TS),
 		U: userRefView{ID: m.User.ID, Username: m.User.Username, Name: m.User.Name}, T: m.Type,
-		Alias: m.Alias, Emoji: m.Emoji, Avatar: m.Avatar, Attachments: m.Attachments,
+		Alias: m.Alias, Emoji: m.Emoji, Avatar: m.Avatar, Attachments: m.Attachments, Bot: m.Bot,
 		EditedAt: optTime(m.EditedAt), EditedBy: refView(m.EditedBy), Role: m.Role, UpdatedAt: jsTime(m.UpdatedAt),
 	}
 }

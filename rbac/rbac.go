@@ -13,50 +13,57 @@ import (
 // Permission ids (API.md §3). Code names them only through these constants, and a test holds
 // every one of them to the default seed: a misspelt id would be a permission nobody holds.
 const (
-	AccessPermissions         = "access-permissions"
-	AddUserToAnyCRoom         = "add-user-to-any-c-room"
-	AddUserToAnyPRoom         = "add-user-to-any-p-room"
-	AddUserToJoinedRoom       = "add-user-to-joined-room"
-	ArchiveRoom               = "archive-room"
-	CleanChannelHistory       = "clean-channel-history"
-	CreateD                   = "create-d"
-	DeleteC                   = "delete-c"
-	DeleteP                   = "delete-p"
-	JoinWithoutJoinCode       = store.JoinWithoutJoinCode
-	SetLeader                 = "set-leader"
-	SetModerator              = "set-moderator"
-	SetOwner                  = "set-owner"
-	UnarchiveRoom             = "unarchive-room"
-	ViewRoomAdministration    = "view-room-administration"
-	Backup                    = "backup"
-	BulkRegisterUser          = "bulk-register-user"
-	BulkCreateC               = "bulk-create-c"
-	CreateC                   = "create-c"
-	CreateP                   = "create-p"
-	CreateUser                = "create-user"
-	DeleteMessage             = "delete-message"
-	DeleteUser                = "delete-user"
-	EditMessage               = "edit-message"
-	EditOtherUserActiveStatus = "edit-other-user-active-status"
-	EditOtherUserInfo         = "edit-other-user-info"
-	EditOtherUserPassword     = "edit-other-user-password"
-	EditRoom                  = "edit-room"
-	MentionAll                = "mention-all"  // notify every member with @all
-	MentionHere               = "mention-here" // notify the online members with @here
-	MessageImpersonate        = "message-impersonate"
-	PostReadonly              = "post-readonly"
-	RemoveUser                = "remove-user"
-	ViewCRoom                 = store.ViewPublicRooms
-	ViewFullOtherUserInfo     = "view-full-other-user-info"
+	AccessPermissions             = "access-permissions"
+	AddUserToAnyCRoom             = "add-user-to-any-c-room"
+	AddUserToAnyPRoom             = "add-user-to-any-p-room"
+	AddUserToJoinedRoom           = "add-user-to-joined-room"
+	ArchiveRoom                   = "archive-room"
+	Backup                        = "backup"
+	BulkCreateC                   = "bulk-create-c"
+	BulkRegisterUser              = "bulk-register-user"
+	CleanChannelHistory           = "clean-channel-history"
+	CreateC                       = "create-c"
+	CreateD                       = "create-d"
+	CreateP                       = "create-p"
+	CreatePersonalAccessTokens    = "create-personal-access-tokens"
+	CreateUser                    = "create-user"
+	DeleteC                       = "delete-c"
+	DeleteMessage                 = "delete-message"
+	DeleteP                       = "delete-p"
+	DeleteUser                    = "delete-user"
+	EditMessage                   = "edit-message"
+	EditOtherUserActiveStatus     = "edit-other-user-active-status"
+	EditOtherUserInfo             = "edit-other-user-info"
+	EditOtherUserPassword         = "edit-other-user-password"
+	EditRoom                      = "edit-room"
+	JoinWithoutJoinCode           = store.JoinWithoutJoinCode
+	ManageIncomingIntegrations    = "manage-incoming-integrations"
+	ManageOutgoingIntegrations    = "manage-outgoing-integrations"
+	ManageOwnIncomingIntegrations = "manage-own-incoming-integrations"
+	ManageOwnOutgoingIntegrations = "manage-own-outgoing-integrations"
+	MentionAll                    = "mention-all"  // notify every member with @all
+	MentionHere                   = "mention-here" // notify the online members with @here
+	MessageImpersonate            = "message-impersonate"
+	PostReadonly                  = "post-readonly"
+	RemoveUser                    = "remove-user"
+	SetLeader                     = "set-leader"
+	SetModerator                  = "set-moderator"
+	SetOwner                      = "set-owner"
+	UnarchiveRoom                 = "unarchive-room"
+	ViewCRoom                     = store.ViewPublicRooms
+	ViewFullOtherUserInfo         = "view-full-other-user-info"
+	ViewRoomAdministration        = "view-room-administration"
 )
 
 // Known lists every permission id above.
 var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, AddUserToJoinedRoom,
-	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreateUser, DeleteMessage, DeleteUser,
-	EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo, EditOtherUserPassword, EditRoom,
-	MentionAll, MentionHere, MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo,
-	ArchiveRoom, CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader,
-	SetModerator, SetOwner, UnarchiveRoom, ViewRoomAdministration}
+	Backup, BulkRegisterUser, BulkCreateC, CreateC, CreateP, CreatePersonalAccessTokens, CreateUser,
+	DeleteMessage, DeleteUser, EditMessage, EditOtherUserActiveStatus, EditOtherUserInfo,
+	EditOtherUserPassword, EditRoom, ManageIncomingIntegrations, ManageOwnIncomingIntegrations,
+	ManageOutgoingIntegrations, ManageOwnOutgoingIntegrations, MentionAll, MentionHere,
+	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo, ArchiveRoom,
+	CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader, SetModerator,
+	SetOwner, UnarchiveRoom, ViewRoomAdministration}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

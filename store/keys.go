@@ -12,9 +12,16 @@ import (
 const idAlphabet = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 
 // NewID returns a 17-character Meteor-style id drawn from crypto/rand.
-func NewID() string {
+func NewID() string { return randomString(17) }
+
+// NewSecret returns a 48-character secret of letters and digits only (about 277 bits): an
+// incoming webhook's token, which some clients refuse to carry if it has other characters.
+func NewSecret() string { return randomString(48) }
+
+func randomString(size int) string {
 	// 55 symbols: reject bytes >= 220 (4*55) so every symbol is equally likely.
-	var out [17]byte
+	var arr [48]byte // on the stack: NewID runs for every message
+	out := arr[:size]
 	var buf [32]byte
 	n := 0
 	for n < len(out) {
@@ -28,7 +35,7 @@ func NewID() string {
 			}
 		}
 	}
-	return string(out[:])
+	return string(out)
 }
 
 // join2 builds the composite key a ∥ 0x00 ∥ b. The separator keeps room "A"'s keys from

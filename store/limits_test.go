@@ -177,3 +177,35 @@ func (s *Store) countCreated(uid string) (n int) {
 	})
 	return n
 }
+
+// Personal access tokens are not sessions: logins past the cap never evict them.
+func TestTokenCapLeavesPersonalTokens(t *testing.T) {
+	path := t.TempDir() + "/pat.db"
+	s, err := Open(path, Options{MaxTokensPerUser: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u := &User{Username: "ann", Name: "ann", Hash: "h", Active: true}
+	if err := s.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ci", "monitor"} {
+		if err := s.SetPersonalToken(u.ID, name, tokenHash(name), "xx", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if err := s.AddToken(u, tokenHash("session"+strconv.Itoa(i)), s.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"ci", "monitor", "session3", "session4"} {
+		if _, err := s.Authenticate(u.ID, tokenHash(name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if n, _ := s.UserTokenCount(u.ID); n != 4 {
+		t.Fatalf("%d tokens, want 2 personal + 2 sessions", n)
+	}
+}

@@ -37,10 +37,13 @@ var (
 	bSubMarks     = []byte("sub_marks") // room id ∥ 0x00 ∥ user id → be64(Room.Counted when last read)
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
+	bIntegrations = []byte("integrations")
+	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
+	bPersonalTokens = []byte("personal_tokens")
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bRoomsByCreator, bPublicByMsgs}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens, bRoomsByCreator, bPublicByMsgs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -109,6 +112,19 @@ type Store struct {
 	// tx, when set, is the one write transaction every read and write of this Store runs in
 	// (a Store handed to an Atomic function).
 	tx *bolt.Tx
+	// commitNanos adds up the time every commit (with its fsync) took.
+	commitNanos atomic.Int64
+}
+
+// CommitTime is the time every commit took, added up (divide by the commits for the mean).
+func (s *Store) CommitTime() time.Duration { return time.Duration(s.commitNanos.Load()) }
+
+// FileStats reports the database file's size in bytes and its free pages (bbolt's
+// freelist), for monitoring.
+func (s *Store) FileStats() (size int64, freePages int) {
+	st := s.db.Stats()
+	_ = s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, st.FreePageN + st.PendingPageN
 }
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
@@ -292,6 +308,8 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 
 // commit commits tx, then publishes its events: only a committed change is ever announced.
 func (s *Store) commit(tx *bolt.Tx) error {
+	start := time.Now()
+	defer func() { s.commitNanos.Add(int64(time.Since(start))) }()
 	events := takeEvents(tx)
 	if err := tx.Commit(); err != nil {
 		return s.commitFailed(err)

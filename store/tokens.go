@@ -69,8 +69,7 @@ func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 // user's expired tokens and then, if still at the cap, the oldest issued. The cost is one walk
 // of the user's tokens, at most max of them.
 //
-// Every token is a session token today. Personal access tokens (issue 13) must not be evicted
-// by logins: give them a kind, or an index of their own, and leave them out of this count.
+// Personal access tokens (no expiry, pats.go) are left out: a login never evicts them.
 func capTokens(tx *bolt.Tx, uid string, max int, now time.Time) error {
 	if max <= 0 {
 		return nil
@@ -89,6 +88,9 @@ func capTokens(tx *bolt.Tx, uid string, max int, now time.Time) error {
 		copy(h[:], k[len(p):])
 		v := tb.Get(h[:])
 		_, exp, ok := parseTokenRecord(v)
+		if ok && IsPersonalToken(exp) {
+			continue // capped on their own (MaxPersonalTokens), never evicted by a login
+		}
 		if !ok || !now.Before(exp) {
 			expired = append(expired, h)
 			continue

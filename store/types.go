@@ -113,6 +113,7 @@ type Message struct {
 	Emoji       string          `json:"emoji,omitempty"`
 	Avatar      string          `json:"avatar,omitempty"`
 	Attachments json.RawMessage `json:"attachments,omitempty"`
+	Bot         *BotRef         `json:"bot,omitempty"` // posted by an integration
 	EditedAt    time.Time       `json:"editedAt,omitzero"`
 	EditedBy    *UserRef        `json:"editedBy,omitempty"`
 	UpdatedAt   time.Time       `json:"_updatedAt"`
@@ -132,4 +133,9 @@ type Permission struct {
 	ID        string    `json:"_id"`
 	Roles     []string  `json:"roles"`
 	UpdatedAt time.Time `json:"_updatedAt"`
+}
+
+// BotRef marks a message posted by an integration (Rocket.Chat's bot: {i: <integration id>}).
+type BotRef struct {
+	I string `json:"i"`
 }
