@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,11 +30,15 @@ type ddpClient struct {
 	done  chan error
 }
 
-func dialDDP(t *testing.T, base, token, rid string) *ddpClient {
+func dialDDP(t *testing.T, base, token, rid string, hc ...*http.Client) *ddpClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/websocket", nil)
+	var opts *websocket.DialOptions
+	if len(hc) > 0 {
+		opts = &websocket.DialOptions{HTTPClient: hc[0]}
+	}
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/websocket", opts)
 	if err != nil {
 		t.Fatal(err)
 	}

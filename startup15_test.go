@@ -126,6 +126,9 @@ func TestFailingSeedAppliesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `rooms[1]`) || !strings.Contains(err.Error(), "nothing of it was applied") {
 		t.Fatalf("%v\n%s", err, log)
 	}
+	if !strings.Contains(log, `"users":1,"rooms":2,"passwords":1`) || !strings.Contains(log, "applying the seed file") {
+		t.Fatalf("the start did not say what it applies:\n%s", log)
+	}
 	if strings.Contains(log, "created an admin") || strings.Contains(log, `"seeded"`) {
 		t.Fatalf("a failed seed logged success:\n%s", log)
 	}
@@ -386,8 +389,18 @@ func TestCheckAndBackupArguments(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != "precious" {
 		t.Fatal("backup overwrote an existing file")
 	}
-	c.ok("", "backup", out, "--force")
-	c.ok("", "check", "--db", out)
+	// Long copies and checks say how far they are (here: always).
+	oldEvery, oldSize := progressEvery, checkProgressSize
+	progressEvery, checkProgressSize = 0, 0
+	defer func() { progressEvery, checkProgressSize = oldEvery, oldSize }()
+	r := c.run("", "backup", out, "--force")
+	if r.err != nil || !strings.Contains(r.stderr, "rocketlite backup: 0 of 0 MiB (100%)") {
+		t.Fatalf("backup --force: %v\n%s", r.err, r.stderr)
+	}
+	r = c.run("", "check", "--db", out)
+	if r.err != nil || !strings.Contains(r.stderr, "rocketlite check: checking messages") {
+		t.Fatalf("check: %v\n%s", r.err, r.stderr)
+	}
 }
 
 // TestRevokeTokensCommand (trap 7): after restoring a backup, its tokens (including ones

@@ -72,6 +72,10 @@ PIDFILE="$WORK/pid" start_server
 
 eval "$("$WORK/bench" -addr "$ADDR" -password "$PASS" -wrk-env)"
 export RL_UID RL_TOKEN RL_ROOM
+# The newest page's ETag, for the polling run (If-None-Match; every answer a 304).
+RL_ETAG=$(curl -s -D - -o /dev/null -H "X-User-Id: $RL_UID" -H "X-Auth-Token: $RL_TOKEN" \
+	"$ADDR/api/rooms/$RL_ROOM/messages?count=50" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+export RL_ETAG
 
 wrk_run() { # script
 	local t0 t1 out n
@@ -93,6 +97,7 @@ wrk -t2 -c"$CONNS" -d3s -s bench/wrk/send.lua "$ADDR" >/dev/null 2>&1 || true
 echo "== wrk, $CONNS connections, $DUR each, $RUNS runs (history: newest 50 of the $MSGS-message room)"
 for i in $(seq "$RUNS"); do
 	wrk_run history
+	wrk_run history-etag
 	wrk_run send
 done
 

@@ -75,6 +75,7 @@ type API struct {
 	reads        ReadLimits
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
+	refusals     refusalLog // 429s logged once per limit, key and window
 	registered   []Route
 	unmatched    *metrics.Route   // requests no route matched (404, 405)
 	pages        *pagecache.Cache // nil: no page cache
@@ -147,7 +148,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	a.allowOrigin(sw.Header(), r)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), requestInfoKey{}, info))
 	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 		r.URL.Path = strings.TrimRight(p, "/")
 		r.URL.RawPath = ""
@@ -160,13 +162,30 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rt.Observe(sw.status(), time.Since(start))
 	}
-	// Path only: no query string (it may hold search text) and never a header or a body.
-	a.log.Info().Str("id", id).Str("method", r.Method).Str("path", r.URL.Path).
+	// Path only: no query string (it may hold search text) and never a header or a body. The
+	// client is the address the limits count (after --trusted-proxies); uid the caller, if any.
+	ev := a.log.Info().Str("id", id).Str("method", r.Method).Str("path", r.URL.Path).
 		Int("status", sw.status()).Int("bytes", sw.bytes).Dur("duration", time.Since(start)).
-		Msg("request")
+		Str("client", a.clientAddr(r))
+	if info.uid != "" {
+		ev = ev.Str("uid", info.uid)
+	}
+	ev.Msg("request")
 }
 
 type requestIDKey struct{}
+
+type requestInfoKey struct{}
+
+// requestInfo is what a route learns about its request that the access log wants.
+type requestInfo struct{ uid string }
+
+// noteUser records the authenticated caller for the access log.
+func noteUser(r *http.Request, uid string) {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.uid = uid
+	}
+}
 
 func requestID(r *http.Request) string {
 	id, _ := r.Context().Value(requestIDKey{}).(string)
@@ -286,6 +305,9 @@ func (a *API) wrap(st style, acc access, fn handlerFunc, rm *metrics.Route, post
 		var err error
 		if acc == authed || acc == poster {
 			c.user, c.token, err = a.authenticate(r)
+			if c.user != nil {
+				noteUser(r, c.user.ID)
+			}
 		}
 		if err == nil && acc == authed && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			// Every write a user can repeat counts (join/leave, edits, room changes, …), so
@@ -357,6 +379,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) 
 	var re *retryError
 	if errors.As(err, &re) {
 		w.Header().Set("Retry-After", retryAfterSeconds(re.after))
+		a.refusals.log(a, r, re)
 	}
 	body := errorBody0(e)
 	if st == v1 {

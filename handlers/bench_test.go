@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,4 +224,50 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPageCache1000Rooms reads the newest page (both APIs' default forms) of 1,000 rooms
+// of 50 messages each, over and over, and reports the page cache's size against its bound
+// (the default, 8 MiB) and the heap in use afterwards.
+func BenchmarkPageCache1000Rooms(b *testing.B) {
+	e := newBenchEnv(b, 0)
+	admin, err := e.api.st.User(e.userID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rooms := make([]string, 1000)
+	for i := range rooms {
+		r := &store.Room{Name: "active" + strconv.Itoa(i), Type: store.Public}
+		if err := e.api.st.CreateRoom(r, nil, admin.ID); err != nil {
+			b.Fatal(err)
+		}
+		batch := make([]*store.Message, 50)
+		for j := range batch {
+			batch[j] = &store.Message{Text: "message " + strconv.Itoa(j) + ": the quick brown fox jumps over the lazy dog", User: admin.Ref()}
+		}
+		if err := e.api.st.AppendMessages(r.ID, batch); err != nil {
+			b.Fatal(err)
+		}
+		rooms[i] = r.ID
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rid := rooms[i%len(rooms)]
+		e.serve(b, http.MethodGet, "/api/rooms/"+rid+"/messages", "")
+		e.serve(b, http.MethodGet, "/api/v1/channels.history?roomId="+rid, "")
+	}
+	b.StopTimer()
+	s := e.api.PageCacheStats()
+	if s.Bytes > s.Max {
+		b.Fatalf("cache over its bound: %+v", s)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(s.Bytes)/(1<<20), "cache-MiB")
+	b.ReportMetric(float64(s.Max)/(1<<20), "bound-MiB")
+	b.ReportMetric(float64(s.Entries), "pages")
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-inuse-MiB")
+	b.ReportMetric(float64(s.Hits)/float64(max(1, s.Hits+s.Misses)), "hit-ratio")
 }

@@ -156,6 +156,9 @@ func (a *API) extendWriteDeadline(c *call, n int) {
 	_ = http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(d))
 }
 
+// bulkProgressEvery is how often a bulk registration logs how many passwords it has hashed.
+var bulkProgressEvery = 5 * time.Second
+
 // hashWorkers is how many goroutines hash n passwords: one per usable core (GOMAXPROCS is
 // NumCPU unless a container limit or the environment lowers it).
 func hashWorkers(n int) int { return max(1, min(n, runtime.GOMAXPROCS(0))) }
@@ -165,8 +168,25 @@ func hashWorkers(n int) int { return max(1, min(n, runtime.GOMAXPROCS(0))) }
 func (a *API) hashAll(c *call, passwords []string) ([]string, error) {
 	hashes := make([]string, len(passwords))
 	errs := make([]error, len(passwords))
-	var next atomic.Int64
+	var next, done atomic.Int64
 	var wg sync.WaitGroup
+	// A thousand hashes take minutes on a small board: the log says how far the call is.
+	started := time.Now()
+	log := a.log.With().Str("id", requestID(c.r)).Int("total", len(passwords)).Int("bcryptCost", a.cfg.Hasher.Cost()).Logger()
+	log.Info().Msg("bulk registration: hashing passwords")
+	stop, every := make(chan struct{}), bulkProgressEvery
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				log.Info().Int64("hashed", done.Load()).Dur("elapsed", time.Since(started)).Msg("bulk registration: still hashing")
+			}
+		}
+	}()
 	for range hashWorkers(len(passwords)) {
 		wg.Go(func() {
 			for {
@@ -175,10 +195,13 @@ func (a *API) hashAll(c *call, passwords []string) ([]string, error) {
 					return
 				}
 				hashes[i], errs[i] = a.cfg.Hasher.Hash(passwords[i])
+				done.Add(1)
 			}
 		})
 	}
 	wg.Wait()
+	close(stop)
+	log.Info().Int64("hashed", done.Load()).Dur("elapsed", time.Since(started)).Msg("bulk registration: hashing done")
 	if c.ctx().Err() != nil {
 		return nil, store.Errorf(store.Invalid, "cancelled", "The request was cancelled")
 	}

@@ -85,6 +85,9 @@ const registerWindow = time.Hour
 type retryError struct {
 	err   *store.Error
 	after time.Duration
+	// key is what the limit counts, for logging each refusal once per window ("": the
+	// client address and the caller); account is a locked user id, to name in that log.
+	key, account string
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -248,7 +251,11 @@ const loginThrottledMsg = "Too many failed login attempts; try again later"
 // when no such user exists) that failed too often, whatever the password.
 func (a *API) checkLoginAccount(account string) error {
 	if d := a.loginAccount.locked(account, a.st.Now()); d > 0 {
-		return tooMany(loginThrottledMsg, d)
+		re := &retryError{err: &store.Error{Kind: store.TooMany, Code: "too-many-requests", Message: loginThrottledMsg}, after: d, key: "account " + account}
+		if _, err := a.st.User(account); err == nil {
+			re.account = account // a user id; a name tried is never logged (it may be a password)
+		}
+		return re
 	}
 	return nil
 }

@@ -32,6 +32,9 @@ func (a *API) PageCacheStats() pagecache.Stats { return a.pages.Stats() }
 // itself (History does); a kept page is served only after the same check. The version is
 // taken before anything is read (store/pages.go says why that is enough).
 func (a *API) cachedPage(c *call, k pagecache.Key, fill func() (any, error)) (any, error) {
+	if a.pages == nil {
+		return fill() // tagged renders it and gives it its ETag
+	}
 	v := a.st.PageVersion(k.Room)
 	if p, ok := a.pages.Get(k, v); ok {
 		if err := a.st.MayRead(k.Room, c.user); err != nil {
@@ -56,6 +59,7 @@ func (a *API) cachedPage(c *call, k pagecache.Key, fill func() (any, error)) (an
 		return nil, err
 	}
 	p := &pagecache.Page{Version: v, Body: body, ETag: etagOf(body)}
+	p.Shared = &taggedHeaders{etag: []string{p.ETag}, length: []string{strconv.Itoa(len(body))}}
 	// Headers the fill set (a truncated page says so) go with the page.
 	for name, vals := range h {
 		if !had[name] {
@@ -74,9 +78,13 @@ func pageReply(c *call, p *pagecache.Page) rawReply {
 		for _, kv := range p.Header {
 			w.Header().Set(kv[0], kv[1])
 		}
-		writeTagged(w, c.r, p.Body, p.ETag)
+		writeTaggedWith(w, c.r, p.Body, p.Shared.(*taggedHeaders))
 	}
 }
+
+// taggedHeaders are the header values of one answer, made once: a page served from the
+// cache sets them without allocating (net/http only reads them).
+type taggedHeaders struct{ etag, length []string }
 
 // tagged gives fn's answers a strong ETag and answers 304 to a matching If-None-Match (for
 // GET routes whose answers clients poll: history, room lists).
@@ -89,11 +97,21 @@ func (a *API) tagged(fn handlerFunc) handlerFunc {
 		if _, ok := out.(rawReply); ok {
 			return out, nil
 		}
-		body, err := encodeAnswer(out)
+		// Rendered into a pooled buffer, given back once written: no copy of the answer.
+		bp := answerBufs.Get().(*[]byte)
+		b, err := appendPretty((*bp)[:0], out, 0)
 		if err != nil {
+			answerBufs.Put(bp)
 			return nil, err
 		}
-		return rawReply(func(w http.ResponseWriter) { writeTagged(w, c.r, body, etagOf(body)) }), nil
+		b = append(b, '\n')
+		return rawReply(func(w http.ResponseWriter) {
+			writeTagged(w, c.r, b, etagOf(b))
+			if cap(b) <= maxPooledBuf {
+				*bp = b
+				answerBufs.Put(bp)
+			}
+		}), nil
 	}
 }
 
@@ -118,16 +136,20 @@ func etagOf(body []byte) string {
 // client's If-None-Match names it. Caches must revalidate (no-cache) and only the client
 // may keep it (private): the answer depends on who asks.
 func writeTagged(w http.ResponseWriter, r *http.Request, body []byte, etag string) {
+	writeTaggedWith(w, r, body, &taggedHeaders{etag: []string{etag}, length: []string{strconv.Itoa(len(body))}})
+}
+
+func writeTaggedWith(w http.ResponseWriter, r *http.Request, body []byte, th *taggedHeaders) {
 	h := w.Header()
-	h["Etag"] = []string{etag}
+	h["Etag"] = th.etag
 	h["Cache-Control"] = noCache
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, th.etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h["Content-Type"] = contentJSON
 	h["X-Content-Type-Options"] = nosniff
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = th.length
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }

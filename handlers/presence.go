@@ -40,6 +40,16 @@ func (a *API) SendMessage(u *store.User, rid, id, text string) (*store.Message, 
 	return m, nil
 }
 
+// DirectMessage opens (or finds) the direct-message room of u and the user named username,
+// with im.create's checks (DDP createDirectMessage), and returns its id.
+func (a *API) DirectMessage(u *store.User, username string) (string, error) {
+	r, err := a.openDirect(&call{user: u}, []string{username})
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
 // ClientAddr is the client's address as the login throttle counts it (trusted proxies apply).
 func (a *API) ClientAddr(r *http.Request) string { return a.clientAddr(r) }
 

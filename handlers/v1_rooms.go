@@ -141,12 +141,11 @@ func (a *API) roomMembers1(c *call, k *roomKind) (any, error) {
 	}
 	out := make([]memberView, len(ms))
 	for i, m := range ms {
-		out[i] = memberView{ID: m.ID, Username: m.Username, Name: m.Name, Status: "offline", Active: m.Active}
-		if live, err := a.st.HasLiveToken(m.ID); err != nil {
+		status, err := a.presence(&store.User{ID: m.ID}) // as users.getPresence tells it
+		if err != nil {
 			return nil, err
-		} else if live {
-			out[i].Status = "online"
 		}
+		out[i] = memberView{ID: m.ID, Username: m.Username, Name: m.Name, Status: status, Active: m.Active}
 	}
 	return listOf(q, "members", out, total)
 }

@@ -22,6 +22,9 @@ type Page struct {
 	Body    []byte
 	ETag    string
 	Header  [][2]string // headers the answer carries besides the usual ones
+	// Shared is whatever the cache's user derives from the page once (header values), so
+	// that serving it allocates nothing more.
+	Shared any
 }
 
 // entryOverhead approximates what an entry costs beyond its bytes (list element, map slot,

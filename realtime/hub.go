@@ -34,6 +34,9 @@ type Hub struct {
 	nsubs  int
 	closed bool
 	done   chan struct{}
+	// topicNoted holds the rooms whose topic change in the commit being dispatched came
+	// with a stored room_changed_topic message (no need to make one up).
+	topicNoted map[string]bool
 }
 
 type hubItem struct {
@@ -62,7 +65,8 @@ type sub struct {
 // starts its dispatching goroutine. Close stops it.
 func NewHub(st *store.Store, log zerolog.Logger) *Hub {
 	h := &Hub{st: st, log: log, in: make(chan hubItem, 4096), conns: map[*conn]struct{}{},
-		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{})}
+		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{}),
+		topicNoted: map[string]bool{}}
 	go h.run()
 	return h
 }
@@ -102,6 +106,7 @@ func (h *Hub) run() {
 			continue
 		}
 		h.mu.Lock()
+		clear(h.topicNoted)
 		for i := range it.events {
 			h.dispatch(&it.events[i])
 		}
@@ -214,6 +219,20 @@ func (h *Hub) dispatch(ev *store.Event) {
 			}
 		}
 		h.recheckRoom(rid)
+		if ev.Before != nil && ev.Before.Topic != ev.Room.Topic && !h.topicNoted[rid] {
+			h.topicChanged(ev.Room)
+		}
+	case store.RoomDeleted:
+		rid := ev.Room.ID
+		for _, us := range h.users {
+			if us.rooms[rid] {
+				delete(us.rooms, rid)
+				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
+					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "removed", roomOf(ev.Room))
+				})
+			}
+		}
+		h.recheckRoom(rid)
 	case store.UserChanged:
 		us := h.users[ev.User.ID]
 		if us == nil {
@@ -246,6 +265,18 @@ func (h *Hub) dispatch(ev *store.Event) {
 	}
 }
 
+// topicChanged announces a new topic as Rocket.Chat does, with a room_changed_topic message
+// on the room's streams (chat bridges set the topic from it), for the writes that change a
+// topic without storing such a message.
+func (h *Hub) topicChanged(r *store.Room) {
+	m := &store.Message{ID: "topic-" + store.NewID(), RoomID: r.ID, Text: r.Topic, Type: "room_changed_topic",
+		TS: r.UpdatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Creator != nil {
+		m.User = *r.Creator
+	}
+	h.message(&store.Event{Kind: store.MessageAdded, Room: r, Message: m})
+}
+
 type permissionDoc struct {
 	ID        string   `json:"_id"`
 	Roles     []string `json:"roles"`
@@ -266,6 +297,9 @@ func (h *Hub) subscriptionFrame(uid, rid, what string) frame {
 func (h *Hub) message(ev *store.Event) {
 	m := ev.Message
 	rid := m.RoomID
+	if m.Type == "room_changed_topic" {
+		h.topicNoted[rid] = true
+	}
 	room := ev.Room
 	if room == nil {
 		var err error

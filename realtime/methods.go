@@ -484,10 +484,15 @@ func readMessages(c *conn, u *store.User, params []json.RawMessage) (any, error)
 }
 
 func createDirectMessage(c *conn, u *store.User, params []json.RawMessage) (any, error) {
-	if _, err := stringParam(params, 0); err != nil {
+	name, err := stringParam(params, 0)
+	if err != nil {
 		return nil, err
 	}
-	return nil, &methodError{"error-not-allowed", "Direct messages are not supported yet"}
+	rid, err := c.srv.cfg.Core.DirectMessage(u, name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"rid": rid, "t": "d"}, nil
 }
 
 func setDefaultStatus(c *conn, u *store.User, params []json.RawMessage) (any, error) {

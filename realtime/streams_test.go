@@ -193,10 +193,19 @@ func TestNotifyUserStreams(t *testing.T) {
 		t.Fatalf("subscriptions-changed: %v", args)
 	}
 	// Topic and rename: rooms-changed "updated".
+	c.mustSub("stream-room-messages", rid, false)
 	e.rest("POST", "/api/v1/channels.setTopic", &alice, map[string]any{"roomId": rid, "topic": "new topic"})
 	c.event("stream-notify-user", bobU.ID+"/rooms-changed", func(a []any) bool {
 		return a[0] == "updated" && a[1].(map[string]any)["topic"] == "new topic"
 	})
+	// And as Rocket.Chat's room_changed_topic message, which chat bridges read.
+	c.event("stream-room-messages", rid, func(a []any) bool {
+		m := a[0].(map[string]any)
+		return m["t"] == "room_changed_topic" && m["msg"] == "new topic"
+	})
+	// A description change is no topic change.
+	e.rest("POST", "/api/v1/channels.setDescription", &alice, map[string]any{"roomId": rid, "description": "d"})
+	c.noEvent(quiet, "stream-room-messages", rid, func(a []any) bool { return a[0].(map[string]any)["t"] == "room_changed_topic" })
 	e.rest("POST", "/api/v1/channels.rename", &alice, map[string]any{"roomId": rid, "name": "team2"})
 	c.event("stream-notify-user", bobU.ID+"/rooms-changed", func(a []any) bool {
 		return a[0] == "updated" && a[1].(map[string]any)["name"] == "team2"
@@ -310,5 +319,81 @@ func TestMethods(t *testing.T) {
 	}
 	if got := c.fails("UserPresence:setDefaultStatus", "dancing"); got != "error-invalid-params" {
 		t.Fatalf("bad status: %v", got)
+	}
+}
+
+// TestStoredTopicNoteOnce: a topic change that stores its room_changed_topic message (groups
+// set* routes) goes out once, as that message.
+func TestStoredTopicNoteOnce(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	alice := e.restLogin("alice", "alicepass")
+	out := e.rest("POST", "/api/v1/groups.create", &alice, map[string]any{"name": "g1"})
+	gid := out["group"].(map[string]any)["_id"].(string)
+	c := e.dial(false)
+	c.login("alice")
+	c.mustSub("stream-room-messages", gid, false)
+	e.rest("POST", "/api/v1/groups.setTopic", &alice, map[string]any{"roomId": gid, "topic": "once"})
+	isTopic := func(a []any) bool { return a[0].(map[string]any)["t"] == "room_changed_topic" }
+	args := c.event("stream-room-messages", gid, isTopic)
+	if m := args[0].(map[string]any); m["msg"] != "once" || m["u"].(map[string]any)["username"] != "alice" {
+		t.Fatalf("topic note: %v", m)
+	}
+	c.noEvent(quiet, "stream-room-messages", gid, isTopic)
+}
+
+// TestDirectMessages: createDirectMessage opens the room; a direct message notifies the other
+// member, and not the sender.
+func TestDirectMessages(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	bob := e.user("bob")
+	a := e.dial(false)
+	alice := a.login("alice")
+	b := e.dial(false)
+	b.login("bob")
+	b.mustSub("stream-notify-user", bob.ID+"/notification", false)
+	b.mustSub("stream-room-messages", "__my_messages__", false)
+	a.mustSub("stream-notify-user", alice["id"].(string)+"/notification", false)
+	res := a.ok("createDirectMessage", "bob").(map[string]any)
+	rid := res["rid"].(string)
+	if res["t"] != "d" || rid == "" {
+		t.Fatalf("createDirectMessage: %v", res)
+	}
+	if again := a.ok("createDirectMessage", "bob").(map[string]any); again["rid"] != rid {
+		t.Fatalf("a second createDirectMessage opened another room: %v", again)
+	}
+	if got := a.fails("createDirectMessage", "nobody"); got != "error-invalid-user" {
+		t.Fatalf("DM to nobody: %v", got)
+	}
+	a.ok("sendMessage", map[string]any{"rid": rid, "msg": "psst"})
+	args := b.event("stream-notify-user", bob.ID+"/notification", nil)
+	n := args[0].(map[string]any)
+	if n["text"] != "psst" || n["title"] != "@alice" || n["payload"].(map[string]any)["type"] != "d" {
+		t.Fatalf("DM notification: %v", n)
+	}
+	if info := b.event("stream-room-messages", "__my_messages__", text("psst"))[1].(map[string]any); info["roomType"] != "d" {
+		t.Fatalf("DM on __my_messages__: %v", info)
+	}
+	a.noEvent(quiet, "stream-notify-user", alice["id"].(string)+"/notification", nil)
+}
+
+// TestDeletedRoomStopsStream: after channels.delete nothing of the room reaches a subscriber,
+// and members hear of its removal.
+func TestDeletedRoomStopsStream(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	bob := e.user("bob")
+	admin := e.restLogin("admin", "adminpass")
+	alice := e.restLogin("alice", "alicepass")
+	rid := e.createRoom(alice, "doomed", false, "bob")
+	c := e.dial(false)
+	c.login("bob")
+	c.mustSub("stream-room-messages", rid, false)
+	c.mustSub("stream-notify-user", bob.ID+"/rooms-changed", false)
+	e.rest("POST", "/api/v1/channels.delete", &admin, map[string]any{"roomId": rid})
+	c.event("stream-notify-user", bob.ID+"/rooms-changed", func(a []any) bool { return a[0] == "removed" })
+	if err := c.sub("stream-room-messages", rid, false); err == nil {
+		t.Fatal("subscribed to a deleted room")
 	}
 }

@@ -31,7 +31,7 @@ const (
 	MemberAdded                             // Room, UserID: joined, invited or created with the room
 	MemberRemoved                           // Room, UserID: left or kicked
 	MemberChanged                           // Room, UserID, Member: room roles, open/hidden
-	RoomChanged                             // Room: renamed, topic, description, purpose, read-only, type
+	RoomChanged                             // Room, Before: renamed, topic, description, purpose, read-only, type
 	RoomDeleted                             // Room
 	ReadMarked                              // Room, UserID: the read mark moved
 	UserChanged                             // User (without its hash): roles, name, active, status
@@ -43,6 +43,7 @@ const (
 type Event struct {
 	Kind        EventKind
 	Room        *Room
+	Before      *Room // a RoomChanged's room as it was
 	UserID      string
 	Message     *Message
 	Member      *Member
@@ -76,6 +77,10 @@ func emit(tx *bolt.Tx, ev Event) {
 	if ev.Room != nil {
 		r := *ev.Room
 		ev.Room = &r
+	}
+	if ev.Before != nil {
+		r := *ev.Before
+		ev.Before = &r
 	}
 	if ev.Message != nil {
 		m := *ev.Message

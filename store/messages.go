@@ -165,8 +165,11 @@ func visibleMessage(tx *bolt.Tx, id string, reader *User) ([]byte, *Message, *Ro
 
 // Message returns a message by id if reader may read its room, else ErrMsgNotFound.
 func (s *Store) Message(id string, reader *User) (m *Message, err error) {
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
-		_, m, _, err = visibleMessage(tx, id, reader)
+		if _, m, _, err = visibleMessage(tx, id, reader); err == nil {
+			s.showAuthors(tx, gen, []*Message{m})
+		}
 		return err
 	})
 	return m, err
@@ -258,9 +261,10 @@ func (s *Store) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page
 	if q.Offset < 0 || q.Offset > MaxHistorySkip {
 		return Page{}, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes, skip: q.Offset}
-		defer func() { page = pb.Page }()
+		defer func() { s.showAuthors(tx, gen, pb.Messages); page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err
@@ -402,6 +406,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 		if err != nil {
 			return err
 		}
+		showAuthorsTx(tx, m) // for the answer and the event; the record keeps what it has
 		updated = m
 		pageChanged(tx, m.RoomID)
 		emit(tx, Event{Kind: MessageEdited, Message: m})
@@ -428,6 +433,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 		if err := dropMessage(tx, r, k, m); err != nil {
 			return err
 		}
+		showAuthorsTx(tx, m)
 		deleted = m
 		pageChanged(tx, r.ID)
 		emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
@@ -440,6 +446,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 // (which the caller saves). Every deletion (chat.delete, cleanHistory, a room's deletion)
 // goes through it, so an index added to messages is dropped in one place.
 func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
+	pageChanged(tx, r.ID)
 	if err := tx.Bucket(bMessages).Delete(k); err != nil {
 		return err
 	}
@@ -498,9 +505,10 @@ func (s *Store) SearchPage(rid string, reader *User, q SearchQuery) (page Page, 
 	}
 	nb := []byte(needle)
 	var lower []byte
+	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		pb := pageBuilder{count: q.Count, maxBytes: q.MaxBytes}
-		defer func() { page = pb.Page }()
+		defer func() { s.showAuthors(tx, gen, pb.Messages); page = pb.Page }()
 		r, err := readableRoom(tx, rid, reader)
 		if err != nil {
 			return err

@@ -294,6 +294,7 @@ func (s *Store) DeleteRoom(rid string) error {
 			}
 		}
 		emit(tx, Event{Kind: RoomDeleted, Room: r})
+		pageChanged(tx, rid)
 		return tx.Bucket(bRooms).Delete([]byte(rid))
 	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -57,6 +58,10 @@ func TestPageVersionMoves(t *testing.T) {
 		return err
 	})
 	moves("delete user (every room)", "P1", func() error { return f.s.DeleteUser(bob.ID) })
+	f.post("R1", alice, "to be cleaned")
+	moves("cleanHistory", "R1", func() error { _, err := f.s.CleanHistory("R1", time.Time{}, time.Time{}, true); return err })
+	f.room("R2", "doomed", Public, alice.ID)
+	moves("delete room", "R2", func() error { return f.s.DeleteRoom("R2") })
 	moves("PagesChanged", "R1", func() error { f.s.PagesChanged("R1"); return nil })
 	moves("AllPagesChanged", "P1", func() error { f.s.AllPagesChanged(); return nil })
 

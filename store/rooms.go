@@ -10,15 +10,15 @@ import (
 )
 
 func getRoom(tx *bolt.Tx, id string) (*Room, error) {
-	var r Room
-	ok, err := getJSON(tx.Bucket(bRooms), []byte(id), &r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	data := tx.Bucket(bRooms).Get([]byte(id))
+	if data == nil {
 		return nil, ErrRoomNotFound
 	}
-	return &r, nil
+	r := new(Room)
+	if err := decodeRoom(data, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func defaultRooms(tx *bolt.Tx) ([]*Room, error) {
@@ -529,6 +529,7 @@ func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, 
 			return err
 		}
 		oldName := r.Name
+		before := *r
 		notes, err := change(r)
 		if err != nil {
 			return err
@@ -562,7 +563,7 @@ func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, 
 			emit(tx, Event{Kind: MessageAdded, Room: r, Message: m})
 		}
 		updated = r
-		emit(tx, Event{Kind: RoomChanged, Room: r})
+		emit(tx, Event{Kind: RoomChanged, Room: r, Before: &before})
 		return putRoom(tx, r)
 	})
 	return updated, err

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestMentionedUsernames(t *testing.T) {
@@ -205,4 +209,36 @@ func TestRoomWritesEmitEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("DeleteRoom", kinds(), MemberRemoved, RoomDeleted)
+}
+
+// A file written by a build before sub_marks existed checks clean read-only (rocketlite check
+// of a stopped server) and gets the bucket at the next read-write start.
+func TestFileWithoutSubMarks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bSubMarks) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro := openChecked(t, path)
+	if c, err := ro.Counts(); err != nil || c["sub_marks"] != 0 {
+		t.Fatalf("counts %v, %v", c, err)
+	}
+	ro.Close()
+	rw, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Close()
+	if !rw.has(bMeta, "schema") || rw.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bSubMarks) == nil {
+			return errors.New("no sub_marks")
+		}
+		return nil
+	}) != nil {
+		t.Fatal("the read-write start did not create sub_marks")
+	}
 }

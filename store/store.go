@@ -41,6 +41,10 @@ var (
 	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
 	bPersonalTokens = []byte("personal_tokens")
 
+	// laterBuckets came after schema 1's first layout: a file that a server of an older build
+	// wrote lacks them until the next start creates them, and is sound without them.
+	laterBuckets = [][]byte{bSubMarks}
+
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
 		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens, bRoomsByCreator, bPublicByMsgs}
@@ -99,6 +103,8 @@ type Store struct {
 	closed    bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// authors caches users' current names for the messages they wrote (authors.go).
+	authors authorCache
 	// commitErr holds the last commit failure (nil after a later success); /readyz reads it.
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
@@ -334,7 +340,9 @@ func (s *Store) Counts() (map[string]int, error) {
 	out := make(map[string]int, len(allBuckets))
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			out[string(b)] = keyN(tx.Bucket(b))
+			if bk := tx.Bucket(b); bk != nil {
+				out[string(b)] = keyN(bk)
+			}
 		}
 		return nil
 	})
@@ -363,4 +371,13 @@ func (s *Store) SetMetaKeys(keys []string, value string) error {
 		}
 		return nil
 	})
+}
+
+func laterBucket(name []byte) bool {
+	for _, b := range laterBuckets {
+		if string(b) == string(name) {
+			return true
+		}
+	}
+	return false
 }

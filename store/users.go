@@ -43,6 +43,15 @@ func (s *Store) CheckNewUser(username, email string) error {
 // and e-mails are unique, case-insensitively, across the store and inside the batch.
 func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 	now := ms(s.now())
+	// A fixed id (a seed's _id) may be one that messages name already, from a user deleted
+	// since: they will show the new user's name. (Taken before the batch, which may run the
+	// function twice and sets the ids it makes.)
+	var fixed []string
+	for _, u := range users {
+		if u.ID != "" {
+			fixed = append(fixed, u.ID)
+		}
+	}
 	return s.batch(func(tx *bolt.Tx) error {
 		ub := tx.Bucket(bUsers)
 		byName, byEmail := tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail)
@@ -94,6 +103,9 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 				}
 			}
 		}
+		if len(fixed) > 0 {
+			s.namesChanged(tx, fixed...)
+		}
 		return nil
 	})
 }
@@ -106,15 +118,15 @@ func isEmpty(b *bolt.Bucket) bool {
 func putUser(tx *bolt.Tx, u *User) error { return putJSON(tx.Bucket(bUsers), []byte(u.ID), u) }
 
 func getUser(tx *bolt.Tx, id string) (*User, error) {
-	var u User
-	ok, err := getJSON(tx.Bucket(bUsers), []byte(id), &u)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	data := tx.Bucket(bUsers).Get([]byte(id))
+	if data == nil {
 		return nil, ErrUserNotFound
 	}
-	return &u, nil
+	u := new(User)
+	if err := decodeUser(data, u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func userByIndex(tx *bolt.Tx, bucket []byte, key string) (*User, error) {
@@ -234,8 +246,7 @@ func (s *Store) updateUser(id string, change func(u *User) error, checks ...func
 			}
 		}
 		if u.Username != old.Username || u.Name != old.Name {
-			// Pages that render authors by their current name change in every room.
-			allPagesChanged(tx)
+			s.namesChanged(tx, id) // messages show authors by their current names
 		}
 		updated = u
 		emit(tx, Event{Kind: UserChanged, User: u, UserID: u.ID})
@@ -319,7 +330,6 @@ func (s *Store) DeleteUser(id string) error {
 		if err := revokeUserTokens(tx, id); err != nil {
 			return err
 		}
-		allPagesChanged(tx) // pages that render authors from their records
 		rids, err := userRoomIDs(tx, id)
 		if err != nil {
 			return err
@@ -337,6 +347,7 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		s.namesChanged(tx, id)
 		emit(tx, Event{Kind: UserDeleted, UserID: id})
 		return tx.Bucket(bUsers).Delete([]byte(id))
 	})

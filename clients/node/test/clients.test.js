@@ -72,8 +72,8 @@ test('rocketchat-api client', { timeout: 30000 }, async () => {
   const RocketChatClient = require('rocketchat-api');
   const url = new URL(base);
   const client = new RocketChatClient({ protocol: url.protocol.replace(':', ''), host: url.hostname, port: url.port });
-  // Its constructor opens a DDP websocket to /websocket and reconnects forever; rocketlite has
-  // none, so stop it at once: the REST half is what this test drives.
+  // Its constructor opens a DDP websocket to /websocket; the REST half is what this test
+  // drives (the next test drives the socket), so close it.
   client.wsClient.disconnect();
 
   const data = await client.login(user, password);
@@ -110,6 +110,140 @@ test('rocketchat-api client', { timeout: 30000 }, async () => {
   client.setAuthToken(data.authToken);
   client.setUserId(data.userId);
   await assert.rejects(client.channels.list({}), (e) => e.statusCode === 401);
+});
+
+// A plain user made by the admin over REST, for the tests that need a second person.
+async function makeUser(admin, prefix, roles) {
+  const username = unique(prefix);
+  const pw = 'pw-' + crypto.randomBytes(6).toString('hex');
+  const made = await admin.post('users.create', {
+    username, email: `${username}@example.org`, name: username, password: pw, roles: roles || ['user'],
+  }, true);
+  assert.equal(made.success, true);
+  return { username, password: pw, id: made.user._id };
+}
+
+// waitFor resolves with the first value that check returns (not undefined) among the values
+// pushed into a list, or rejects after ms.
+function collector() {
+  const seen = [];
+  const waiters = [];
+  return {
+    push(v) {
+      seen.push(v);
+      for (const w of waiters.splice(0)) w();
+    },
+    waitFor(check, ms = 10000, what = 'event') {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+        const look = () => {
+          for (const v of seen) {
+            const r = check(v);
+            if (r !== undefined) { clearTimeout(timer); resolve(r); return; }
+          }
+          waiters.push(look);
+        };
+        look();
+      });
+    },
+  };
+}
+
+const silentLogger = { debug() {}, info() {}, warning() {}, warn() {}, error() {} };
+
+test('@rocket.chat/sdk Bot over DDP (connect, login, subscribeToMessages, reply)', { timeout: 30000 }, async () => {
+  const ApiRocketChat = require('@rocket.chat/sdk/lib/api/RocketChat').default;
+  const Bot = require('@rocket.chat/sdk/lib/clients/Bot').default;
+  const admin = new ApiRocketChat({ host: base, logger: silentLogger });
+  await admin.login({ username: user, password });
+  const botUser = await makeUser(admin, 'bot', ['bot']);
+  const name = unique('botroom');
+  const created = await admin.post('channels.create', { name, members: [botUser.username] }, true);
+  const rid = created.channel._id;
+
+  const bot = new Bot({ host: base, useSsl: false, logger: silentLogger });
+  await bot.connect({});
+  await bot.login({ username: botUser.username, password: botUser.password });
+  assert.equal(bot.userId, botUser.id);
+  await bot.subscribeToMessages();
+
+  const incoming = collector();
+  const own = collector();
+  await bot.respondToMessages((err, message) => { if (!err) incoming.push(message); });
+  await bot.reactToMessages((err, message) => { if (!err && message.u && message.u._id === botUser.id) own.push(message); });
+
+  const tag = crypto.randomBytes(4).toString('hex');
+  const sent = await admin.sendMessage('ping ' + tag, rid); // another user, over REST
+  const got = await incoming.waitFor((m) => (m.msg === 'ping ' + tag ? m : undefined), 10000, 'message from REST');
+  assert.equal(got._id, sent._id);
+  assert.equal(got.rid, rid);
+  assert.equal(typeof got.ts.$date, 'number', 'ts is EJSON');
+
+  const reply = await bot.sendToRoomId('pong ' + tag, rid);
+  assert.equal(reply.msg, 'pong ' + tag);
+  const echoed = await own.waitFor((m) => (m.msg === 'pong ' + tag ? m : undefined), 10000, 'own reply on the stream');
+  assert.equal(echoed._id, reply._id);
+
+  const history = await admin.get('channels.history', { roomId: rid }, true);
+  assert.equal(history.messages[0].msg, 'pong ' + tag, 'the reply is stored');
+  assert.equal(history.messages[0].u.username, botUser.username);
+
+  await bot.logout();
+  await bot.disconnect();
+  await admin.logout();
+});
+
+test('rocketchat-api WsClient (DDP login, room and notification streams, join and leave)', { timeout: 30000 }, async () => {
+  const RocketChatClient = require('rocketchat-api');
+  const ApiRocketChat = require('@rocket.chat/sdk/lib/api/RocketChat').default;
+  const url = new URL(base);
+  const admin = new ApiRocketChat({ host: base, logger: silentLogger });
+  await admin.login({ username: user, password });
+  const person = await makeUser(admin, 'ws');
+  const name = unique('wsroom');
+  const created = await admin.post('channels.create', { name, members: [person.username] }, true);
+  const rid = created.channel._id;
+  const other = await admin.post('channels.create', { name: unique('wsjoin') }, true);
+  const rid2 = other.channel._id;
+
+  const client = new RocketChatClient({ protocol: url.protocol.replace(':', ''), host: url.hostname, port: url.port });
+  try {
+    const login = await promisify(client.realtime.login.bind(client.realtime))(person.username, person.password);
+    assert.equal(login.id, person.id);
+    assert.equal(typeof login.token, 'string');
+
+    const roomEvents = collector();
+    const notifications = collector();
+    client.notify.room.onChanged(rid, (err, msg) => { if (!err) roomEvents.push(msg); });
+    client.notify.user.onNotification(person.id, (err, msg) => { if (!err) notifications.push(msg); });
+    // The subscriptions are registered before the posts below: a method call is answered
+    // after every earlier message on the socket was handled.
+    assert.equal(await promisify(client.realtime.joinChannel.bind(client.realtime))(rid2), true);
+
+    const tag = crypto.randomBytes(4).toString('hex');
+    await admin.sendMessage(`hello @${person.username} ${tag}`, rid);
+    const ev = await roomEvents.waitFor((m) => {
+      const a = m.fields && m.fields.args && m.fields.args[0];
+      return a && a.msg === `hello @${person.username} ${tag}` ? m : undefined;
+    }, 10000, 'room message');
+    assert.equal(ev.collection, 'stream-room-messages');
+    assert.equal(ev.fields.eventName, rid);
+    const n = await notifications.waitFor((m) => {
+      const a = m.fields && m.fields.args && m.fields.args[0];
+      return a && a.payload && a.payload.rid === rid ? a : undefined;
+    }, 10000, 'notification');
+    assert.equal(n.payload.sender.username, user);
+    assert.ok(n.text.includes(tag));
+
+    const joined = await admin.get('channels.info', { roomId: rid2 }, true);
+    assert.ok(joined.channel.usernames.includes(person.username), 'joinChannel joined');
+    assert.equal(await promisify(client.realtime.leaveChannel.bind(client.realtime))(rid2), true);
+    const left = await admin.get('channels.info', { roomId: rid2 }, true);
+    assert.ok(!left.channel.usernames.includes(person.username), 'leaveChannel left');
+  } finally {
+    client.wsClient.disconnect(); // the test ends by itself: no socket left open
+    await admin.logout();
+  }
 });
 
 // rocketchat-api's groups, im and channels modules (moderation and lifecycle), unchanged.
