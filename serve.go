@@ -83,6 +83,7 @@ type serveConfig struct {
 	pageBytes, searchScan    int
 	scanRate                 float64
 	scanBurst                int
+	memoryLimit              memoryLimitFlag
 
 	integ integrationsConfig // webhooks, metrics (serve_integrations.go)
 }
@@ -148,7 +149,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		c.pageCache, err = parseSize(s)
 		return err
 	})
-	c.maxMsgBytes, c.pageBytes = store.DefaultMaxMessageBytes, 1<<20
+	c.maxMsgBytes, c.pageBytes, c.memoryLimit = store.DefaultMaxMessageBytes, 1<<20, memoryLimitFlag{auto: true}
 	fs.Func("max-message-size", "largest stored message (text, attachments and every other field, encoded), in bytes (suffixes K, M; default 64K)", func(s string) error {
 		n, err := parseSize(s)
 		c.maxMsgBytes = int(min(n, 1<<30))
@@ -163,6 +164,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.searchScan, "search-scan", store.SearchScanLimit, "messages one chat.search reads at most (the newest of the room)")
 	fs.Float64Var(&c.scanRate, "scan-rate", 2, "searches and pages at offset 1000 or more one user may request per second, sustained (0: no limit)")
 	fs.IntVar(&c.scanBurst, "scan-burst", 20, "searches and deep pages one user may request at once before --scan-rate applies")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft memory limit of the Go runtime: auto (a quarter of the machine's or cgroup's memory, 64M to 1G), a size, or 0 for none")
 	durationFlag(fs, &c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "time a client has to send a request's headers")
 	durationFlag(fs, &c.readTimeout, "read-timeout", 30*time.Second, "time a client has to send a whole request")
 	durationFlag(fs, &c.writeTimeout, "write-timeout", 60*time.Second, "time to write a response (a backup gets more, by its size)")
@@ -388,7 +390,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
-	tuneGC(getenv)
+	memLimit := tuneGC(getenv, cfg.memoryLimit, availableMemory())
 	if cfg.seedFile != "" {
 		// Read and checked now: a seed that does not parse must stop the start before the
 		// database is created and an admin password is shown.
@@ -488,7 +490,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Info().Msg("serving plain HTTP on loopback only: use TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it")
 		}
 	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).
+		Int64("memoryLimit", memLimit).Msg("listening")
 	if cfg.maxDBSize > 0 {
 		if fi, err := os.Stat(cfg.db); err == nil && fi.Size() >= cfg.maxDBSize {
 			log.Warn().Int64("size", fi.Size()).Int64("max", cfg.maxDBSize).Msg("the database is at its size cap: writes answer 507 until space is freed or --max-db-size is raised")

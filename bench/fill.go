@@ -85,8 +85,12 @@ func fill(c config, out io.Writer) error {
 		for i := 0; i < c.chunk && done+i < c.n; i++ {
 			k := done + i
 			// Distinct, increasing times (1 ms apart, ending now), as a busy room has.
+			text := "fill message " + strconv.Itoa(k+1) + ": the quick brown fox jumps over the lazy dog"
+			for len(text) < c.textSize {
+				text += " the quick brown fox jumps over the lazy dog"
+			}
 			msgs = append(msgs, &store.Message{
-				Text: "fill message " + strconv.Itoa(k+1) + ": the quick brown fox jumps over the lazy dog",
+				Text: text,
 				User: author, TS: base.Add(time.Duration(k) * time.Millisecond),
 			})
 		}
@@ -137,4 +141,22 @@ func compact(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// printTxID prints the id of the last committed transaction of a stopped server's database:
+// the difference between two calls is the number of commits in between, which with the
+// load tool's count of writes gives the writes per commit.
+func printTxID(path string, out io.Writer) error {
+	st, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tx, err := st.DB().Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	fmt.Fprintf(out, "txid=%d\n", tx.ID())
+	return nil
 }

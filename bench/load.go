@@ -47,10 +47,11 @@ const (
 	opSend op = iota
 	opHistory
 	opLogin
+	opBadJoin // joins a room that does not exist: a cheap failing write (answered 404)
 	nOps
 )
 
-var opNames = [nOps]string{"send", "history", "login"}
+var opNames = [nOps]string{"send", "history", "login", "badjoin"}
 
 // recorder is one worker's measurements; workers never share one, so no locks.
 type recorder struct {
@@ -254,8 +255,17 @@ func workload(c config) (func(w, i int) op, error) {
 			}
 			return opHistory
 		}, nil
+	case "badjoin":
+		// Half the workers send, the other half join a room that does not exist (issue 9
+		// item 3: failing writes must not break up the senders' group commit).
+		return func(w, i int) op {
+			if w%2 == 1 {
+				return opBadJoin
+			}
+			return opSend
+		}, nil
 	}
-	return nil, fmt.Errorf("-workload %q: want send, history, login or mixed", c.workload)
+	return nil, fmt.Errorf("-workload %q: want send, history, login, mixed or badjoin", c.workload)
 }
 
 // one runs one request and returns "" on success or a short error class.
@@ -272,6 +282,11 @@ func (cl *client) one(ctx context.Context, o op, s *session, w, i, count int) st
 	case opLogin:
 		body, _ := json.Marshal(map[string]string{"user": s.username, "password": s.password})
 		code, data, err = cl.do(ctx, http.MethodPost, "/api/login", nil, body)
+	case opBadJoin:
+		code, data, err = cl.do(ctx, http.MethodPost, "/api/rooms/no-such-room-"+strconv.Itoa(w)+"/join", s, []byte("{}"))
+		if err == nil && code == http.StatusNotFound {
+			return "" // the expected refusal
+		}
 	}
 	switch {
 	case err != nil:

@@ -31,10 +31,12 @@ import (
 type config struct {
 	addr, user, password, room, workload string
 	conns, n, users, count, chunk        int
+	textSize                             int
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
 	sendEvery                            int
 	wrkEnv, compact                      bool
+	txid                                 string
 }
 
 const maxDuration = 10 * time.Minute
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
-	fs.StringVar(&c.workload, "workload", "send", "send, history, login or mixed (history with one send in -send-every)")
+	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every) or badjoin (half the connections send, half join a room that does not exist)")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "measured duration (at most 10m)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured run before -d")
@@ -70,11 +72,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.fillDB, "fill-db", "", "fill mode: database file of a stopped server")
 	fs.BoolVar(&c.compact, "compact", true, "fill: compact the file afterwards (no leftover free pages)")
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
+	fs.IntVar(&c.textSize, "text-size", 0, "fill: pad each message's text to at least this many bytes (legal up to 5000 characters)")
+	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.txid != "" {
+		return printTxID(c.txid, stdout)
 	}
 	if c.fillDB != "" {
 		return fill(c, stdout)

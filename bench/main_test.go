@@ -65,6 +65,12 @@ func TestFillAndLoad(t *testing.T) {
 		t.Fatalf("second fill said %q", out.String())
 	}
 
+	// -txid reads the file's last transaction id: two fills, so at least two commits.
+	out.Reset()
+	if err := run(context.Background(), []string{"-txid", path}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "txid=") || out.String() == "txid=0\n" {
+		t.Fatalf("-txid: %q, %v", out.String(), err)
+	}
+
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +85,7 @@ func TestFillAndLoad(t *testing.T) {
 		Limits: handlers.Limits{SendRate: -1}}))
 	defer srv.Close()
 
-	for _, w := range []string{"send", "history", "mixed", "login"} {
+	for _, w := range []string{"send", "history", "mixed", "login", "badjoin"} {
 		out.Reset()
 		args := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-workload", w,
 			"-c", "2", "-d", "300ms", "-warmup", "0"}
@@ -93,6 +99,9 @@ func TestFillAndLoad(t *testing.T) {
 		want := w
 		if w == "mixed" {
 			want = "history"
+		}
+		if w == "badjoin" && !strings.Contains(res, "\nsend ") {
+			t.Errorf("badjoin: no send line:\n%s", res)
 		}
 		if !strings.Contains(res, "\n"+want+" ") {
 			t.Errorf("%s: no %s line:\n%s", w, want, res)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,46 @@ func BenchmarkHasPermission(b *testing.B) {
 		if ok, err := db.st.HasPermission(db.user, "delete-message", db.room); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// BenchmarkPostMessageWithFailingWrites: half the goroutines post, the other half make
+// writes that fail: joins of a room that does not exist (a refusal a read can know), or
+// writes that fail inside the batch. The posts' writes per commit must stay those of a crowd.
+func BenchmarkPostMessageWithFailingWrites(b *testing.B) {
+	for _, kind := range []string{"JoinMissingRoom", "FailInBatch"} {
+		b.Run(kind, func(b *testing.B) {
+			db := newBenchDB(b, 0)
+			c0, w0 := db.st.WriterStats()
+			var n atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				fail := n.Add(1)%2 == 0
+				for pb.Next() {
+					if !fail {
+						if err := db.st.PostMessage(db.room, db.user, &Message{Text: "hello"}); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					var err error
+					if kind == "JoinMissingRoom" {
+						_, err = db.st.Join("no-such-room", db.user.ID)
+					} else {
+						err = db.st.batch(func(tx *bolt.Tx) error {
+							if err := tx.Bucket(bMeta).Put([]byte("junk"), []byte("x")); err != nil {
+								return err
+							}
+							return Errorf(Invalid, "refused", "refused")
+						})
+					}
+					if err == nil {
+						b.Fatal("a failing write succeeded")
+					}
+				}
+			})
+			reportBatching(b, db.st, c0, w0)
+		})
 	}
 }

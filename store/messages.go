@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -22,7 +23,11 @@ func appendMessage(tx *bolt.Tx, r *Room, m *Message) error {
 const appendFill = 0.9
 
 // putMessage is appendMessage without saving r, so that a bulk load saves the room once.
-func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
+func putMessage(tx *bolt.Tx, r *Room, m *Message) error { return putEncoded(tx, r, m, nil) }
+
+// putEncoded is putMessage with m's record already encoded as data (nil: encode it here).
+// data must be what json.Marshal gives for m once putEncoded set its room, id and times.
+func putEncoded(tx *bolt.Tx, r *Room, m *Message, data []byte) error {
 	ids := tx.Bucket(bMessageIDs)
 	if m.ID == "" {
 		m.ID = NewID()
@@ -39,11 +44,19 @@ func putMessage(tx *bolt.Tx, r *Room, m *Message) error {
 	// full instead of bbolt's 50%: the file (and the page cache it needs) is about half.
 	mb, tb := tx.Bucket(bMessages), tx.Bucket(bMessageTS)
 	mb.FillPercent, tb.FillPercent = appendFill, appendFill
-	if err := putJSON(mb, k, m); err != nil {
+	// The cheap write first: a dry run (see batch) stops at the first write, before the
+	// record is encoded.
+	if err := ids.Put([]byte(m.ID), k); err != nil {
 		return err
 	}
 	pageChanged(tx, r.ID)
-	if err := ids.Put([]byte(m.ID), k); err != nil {
+	if data == nil {
+		var err error
+		if data, err = json.Marshal(m); err != nil {
+			return err
+		}
+	}
+	if err := mb.Put(k, data); err != nil {
 		return err
 	}
 	return tb.Put(tsKey(r.ID, m.TS.UnixMilli(), m.Seq), nil)
@@ -66,7 +79,8 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		id = NewID()
 	}
 	m.ID, m.RoomID, m.TS, m.UpdatedAt, m.User = id, rid, now, now, author.Ref()
-	if _, err := s.checkMessageCaps(m); err != nil {
+	data, err := s.checkMessageCaps(m)
+	if err != nil {
 		return err
 	}
 	return s.batch(func(tx *bolt.Tx) error {
@@ -78,7 +92,9 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 			return err
 		}
 		m.ID, m.TS, m.User = id, now, author.Ref()
-		if err := putMessage(tx, r, m); err != nil {
+		// The writer stores the encoding checked above (the record is the same: the room is
+		// rid, the times now): encoding it again would cost the one writer goroutine.
+		if err := putEncoded(tx, r, m, data); err != nil {
 			return err
 		}
 		if err := countArrival(tx, r, author, m, now); err != nil {

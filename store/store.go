@@ -109,6 +109,8 @@ type Store struct {
 	commitErr atomic.Pointer[error]
 	// commits and batched count the writer's transactions and the writes they carried.
 	commits, batched atomic.Int64
+	// dryAnswered counts writes answered by their read-only run, without the writer.
+	dryAnswered atomic.Int64
 	// publisher receives the events of every commit (events.go).
 	publisher atomic.Pointer[Publisher]
 
@@ -136,6 +138,10 @@ func (s *Store) FileStats() (size int64, freePages int) {
 // WriterStats reports how many transactions the group-commit writer committed and how many
 // writes they carried (their ratio is the mean batch size).
 func (s *Store) WriterStats() (commits, writes int64) { return s.commits.Load(), s.batched.Load() }
+
+// DryAnswered reports how many writes were answered from a read, without the writer: the
+// refusals that a read can know, and writes that found nothing to change.
+func (s *Store) DryAnswered() int64 { return s.dryAnswered.Load() }
 
 // Open opens (or creates, with mode 0600) the database at path, creates any missing bucket and
 // checks the schema version.

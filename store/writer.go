@@ -6,6 +6,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Group commit. Every small write (a send, a join, a login's token) goes through one goroutine
@@ -43,8 +44,15 @@ func putReq(r *writeReq) {
 
 // batch runs fn in a shared write transaction and returns once that transaction committed (or
 // failed). fn may run more than once, so it must only derive its effects from tx and must
-// not keep state between runs except by overwriting it. An error from fn leaves the other
-// writes of the batch unaffected.
+// not keep state between runs except by overwriting it; it must return the errors of its
+// writes (wrapped or not). An error from fn leaves the other writes of the batch unaffected.
+//
+// fn first runs in a read transaction, on the caller's goroutine: until its first write it
+// only reads, so a refusal it reaches there (no such room, no permission, already a member)
+// is answered from that read and never reaches the writer, and a fn that ends without
+// writing anything needs no commit at all. Only a fn that tries to write (bbolt refuses that
+// in a read transaction) is queued. A failing write used to break up the group commit of
+// everyone else's (see runBatch); now a cheap failing request costs one read.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 	if s.tx != nil {
 		return fn(s.tx) // inside Atomic: its transaction commits or rolls back the whole
@@ -52,6 +60,9 @@ func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 	if s.writes == nil {
 		// Opened read-only: there is no writer, and a send on the nil channel would block forever.
 		return errReadOnly
+	}
+	if err, decided := s.dryRun(fn); decided {
+		return err
 	}
 	// Close takes the write side of this lock before it closes the channel, so a write that
 	// comes in after the server's drain timeout gets errClosed instead of a send on a closed
@@ -67,6 +78,24 @@ func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 	err = <-r.done
 	putReq(r)
 	return err
+}
+
+// dryRun runs fn in a read transaction. decided is true when fn returned without trying to
+// write: err is then its answer, as the writer would have given it on the committed state.
+func (s *Store) dryRun(fn func(tx *bolt.Tx) error) (err error, decided bool) {
+	emitted := false
+	verr := s.db.View(func(tx *bolt.Tx) error {
+		err = runFn(fn, tx)
+		// An event is an effect too: a function that emits one goes to the writer, whose
+		// commit publishes it.
+		emitted = len(takeEvents(tx)) > 0
+		return nil
+	})
+	if verr != nil || emitted || errors.Is(err, berrors.ErrTxNotWritable) {
+		return nil, false
+	}
+	s.dryAnswered.Add(1)
+	return err, true
 }
 
 type closedError struct{}
@@ -134,46 +163,67 @@ func (s *Store) writer() {
 	}
 }
 
-// runBatch commits reqs together. If one request's fn fails, the transaction is rolled back
-// (its partial writes must not land), that request gets its error, and the rest are retried.
+// runBatch commits reqs together. A request whose fn fails must leave no partial write, and
+// bbolt has no savepoints, so the transaction is rolled back and run again without it: the
+// others still share one commit. Its error stands, because it ran on exactly the state
+// committed before it (the writes of the requests ahead of it, which commit). Each failure
+// costs one more run of the batch's functions (reads and in-memory writes, no fsync); with
+// refusals answered before the writer (dryRun), failures here are rare races.
 func (s *Store) runBatch(reqs []*writeReq) {
-	for len(reqs) > 0 {
-		failed := -1
-		var ferr error
+	var failed []error // failed[i] != nil: request i failed and is left out
+	for {
 		tx, err := s.db.Begin(true)
 		if err != nil {
 			err = s.commitFailed(err)
-			for _, r := range reqs {
-				r.done <- err
+			for i, r := range reqs {
+				if failed != nil && failed[i] != nil {
+					r.done <- failed[i]
+				} else {
+					r.done <- err
+				}
 			}
 			return
 		}
+		retry := false
 		for i, r := range reqs {
+			if failed != nil && failed[i] != nil {
+				continue
+			}
 			if e := runFn(r.fn, tx); e != nil {
-				failed, ferr = i, e
+				if failed == nil {
+					failed = make([]error, len(reqs))
+				}
+				failed[i], retry = e, true
 				break
 			}
 		}
-		if failed < 0 {
-			err := s.commit(tx)
-			s.commits.Add(1)
-			s.batched.Add(int64(len(reqs)))
-			for _, r := range reqs {
-				r.done <- err
-			}
-			return
-		}
-		tx.Rollback()
-		dropEvents(tx)
-		if failed == 0 {
-			// Its error does not depend on any other request of the batch.
-			reqs[0].done <- ferr
-			reqs = reqs[1:]
+		if retry {
+			tx.Rollback()
+			dropEvents(tx)
 			continue
 		}
-		// Its error may depend on earlier requests' writes: commit those first, then retry it.
-		s.runBatch(reqs[:failed])
-		reqs = reqs[failed:]
+		n := 0
+		for i := range reqs {
+			if failed == nil || failed[i] == nil {
+				n++
+			}
+		}
+		if n == 0 {
+			tx.Rollback()
+			dropEvents(tx)
+		} else {
+			err = s.commit(tx)
+			s.commits.Add(1)
+			s.batched.Add(int64(n))
+		}
+		for i, r := range reqs {
+			if failed != nil && failed[i] != nil {
+				r.done <- failed[i]
+				continue
+			}
+			r.done <- err
+		}
+		return
 	}
 }
 
