@@ -29,6 +29,7 @@ import (
 	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
+	"rocketlite/web"
 )
 
 type serveConfig struct {
@@ -85,6 +86,8 @@ type serveConfig struct {
 	scanBurst                int
 	memoryLimit              memoryLimitFlag
 
+	noWeb bool // --no-web: no web client at /
+
 	integ integrationsConfig // webhooks, metrics (serve_integrations.go)
 }
 
@@ -105,6 +108,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: console or json (default: console on a terminal, json otherwise)")
 	fs.BoolVar(&c.openRegister, "open-registration", false, "let anyone create an account with POST /api/v1/users.register")
+	fs.BoolVar(&c.noWeb, "no-web", false, "do not serve the web client at / (the APIs stay)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate of a local CA kept beside the database (<db>.ca.pem is the file clients trust; created on first start)")
@@ -361,6 +365,14 @@ func pageCacheBytes(flag int64) int64 {
 	return flag
 }
 
+// webClient is the embedded web client, unless --no-web.
+func webClient(off bool) *web.Handler {
+	if off {
+		return nil
+	}
+	return web.New()
+}
+
 func newLogger(w io.Writer, format, level string) zerolog.Logger {
 	if format == "" {
 		format = "json"
@@ -459,6 +471,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		RealtimeStats:        hub.Stats,
 		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
 		Metrics:              reg,
+		Web:                  webClient(cfg.noWeb),
 		PageCacheBytes:       pageCacheBytes(cfg.pageCache)})
 	stopIntegrations := startIntegrations(&cfg.integ, sides, st, api, reg, log)
 	defer stopIntegrations()

@@ -16,6 +16,7 @@ import (
 	"rocketlite/metrics"
 	"rocketlite/pagecache"
 	"rocketlite/store"
+	"rocketlite/web"
 )
 
 // Config is what the API needs from the program that serves it.
@@ -40,6 +41,8 @@ type Config struct {
 	Reads   ReadLimits // page byte budget, search scan and rate (limits_read.go)
 	// Realtime serves DDP at /websocket and /sockjs/… (package realtime); nil: none.
 	Realtime http.Handler
+	// Web serves the embedded web client at / (package web); nil: none (--no-web).
+	Web *web.Handler
 	// Presence answers users.getPresence and the status of users.info and users.list; nil:
 	// online while the user holds a live login token.
 	Presence Presence

@@ -896,3 +896,15 @@ func (a *API) roomsSaveRoomSettings1(c *call) (any, error) {
 	}
 	return J("rid", rid, "success", true), nil
 }
+
+// limited puts a room write under the per-user write limit that every message post takes
+// (--send-rate, --send-burst): each of these writes a record, most a system message too.
+// Opening, closing and reading a room are not limited, as API 0.1's read is not.
+func (a *API) limited(fn handlerFunc) handlerFunc {
+	return func(c *call) (any, error) {
+		if err := a.allowSend(c.user); err != nil {
+			return nil, err
+		}
+		return fn(c)
+	}
+}

@@ -626,3 +626,37 @@ func TestV1RoomListsConventions(t *testing.T) {
 	}
 	ts.do("GET", listURL("/api/v1/groups.members", "roomId", g.ID, "sort", `{"name":1}`), &ca, "").wantErr1(t, 400, "error-invalid-params")
 }
+
+// Room writes draw from the per-user write bucket that message posts use: once it is empty,
+// each of them is 429 with Retry-After and writes nothing; reading and opening stay free.
+func TestV1RoomWritesRateLimited(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.SendRate, c.Limits.SendBurst = 1, 1 })
+	alice, ca := ts.user1(t, "alice")
+	g := ts.privateRoom1(t, "g", alice)
+	ts.do("POST", "/api/v1/chat.postMessage", &ca, `{"roomId":"GENERAL","text":"drain"}`).want(t, 200, nil)
+	before := ts.counts()
+	n := 0
+	for _, r := range ts.api.Routes() {
+		name := strings.TrimPrefix(r.Path, "/api/v1/")
+		switch strings.SplitN(name, ".", 2)[0] {
+		case "groups", "im", "dm", "rooms", "channels":
+		default:
+			continue
+		}
+		if r.Method != "POST" || strings.HasSuffix(name, ".open") || strings.HasSuffix(name, ".close") ||
+			strings.HasSuffix(name, ".leave") || strings.HasPrefix(name, "channels.") && !strings.Contains("addModerator removeModerator addOwner removeOwner addLeader removeLeader archive unarchive cleanHistory setType setJoinCode setReadOnly setAnnouncement addAll delete", strings.TrimPrefix(name, "channels.")) {
+			continue
+		}
+		n++
+		res := ts.roomCall(&ca, "POST", name, g.ID, `"name":"x","username":"alice","rid":"`+g.ID+`"`)
+		if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s: %d %s", name, res.Status, res.Raw)
+		}
+	}
+	if n != 38 { // 15 channels.*, 20 groups.*, im.create, dm.create, rooms.saveRoomSettings
+		t.Fatalf("%d routes checked, want 38", n)
+	}
+	ts.unchanged1(t, before)
+	ts.do("GET", "/api/v1/groups.info?roomId="+g.ID, &ca, "").want(t, 200, nil)
+	ts.do("POST", "/api/v1/groups.close", &ca, `{"roomId":"`+g.ID+`"}`).want(t, 200, nil)
+}
