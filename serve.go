@@ -57,6 +57,7 @@ type serveConfig struct {
 	sendRate          float64
 	sendBurst         int
 	maxBody           int64
+	maxAvatar         int64
 	maxDBSize         int64
 	pageCache         int64
 	readHeaderTimeout time.Duration
@@ -138,6 +139,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.maxTokensPerUser, "max-tokens-per-user", store.DefaultMaxTokensPerUser, "live login tokens per user; a login past it revokes the oldest (0: no cap)")
 	fs.IntVar(&c.maxConns, "max-conns", 512, "concurrent connections at most; more wait in the listen backlog")
 	fs.IntVar(&c.maxConnsPerAddr, "max-conns-per-addr", 64, "concurrent connections from one client address (trusted proxies exempt); more are closed")
+	c.maxAvatar = handlers.DefaultMaxAvatar
+	fs.Func("max-avatar-size", "largest avatar picture a user may upload, in bytes (suffixes K, M; default 256K)", func(s string) (err error) {
+		c.maxAvatar, err = parseSize(s)
+		return err
+	})
 	c.maxBody = 1 << 20
 	fs.Func("max-body", "largest request body, in bytes (suffixes K, M, G; default 1M)", func(s string) (err error) {
 		c.maxBody, err = parseSize(s)
@@ -225,6 +231,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-rooms-per-user and --max-tokens-per-user must be 0 (no cap) or more"}
 	case c.maxConns < 1 || c.maxConnsPerAddr < 1:
 		return nil, usageError{"--max-conns and --max-conns-per-addr must be at least 1"}
+	case c.maxAvatar < 1024:
+		return nil, usageError{"--max-avatar-size must be at least 1K"}
 	case c.maxBody < 1024:
 		return nil, usageError{"--max-body must be at least 1K"}
 	case c.maxDBSize != 0 && c.maxDBSize < 1<<20:
@@ -464,7 +472,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
-			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries},
+			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries,
+			MaxAvatar: cfg.maxAvatar},
 		Reads:                readLimits(cfg),
 		Realtime:             http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
 		Presence:             hub,

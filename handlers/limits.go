@@ -42,6 +42,9 @@ type Limits struct {
 	// TableEntries caps the entries of each limiter table (failed logins per account and per
 	// address, registrations, send and write buckets): default 10,000.
 	TableEntries int
+	// MaxAvatar caps an uploaded avatar picture in bytes (default 256 KiB); the request body
+	// cap (Config.MaxBody) applies first.
+	MaxAvatar int64
 	// TrustedProxies are the networks whose X-Forwarded-For header is believed.
 	TrustedProxies []netip.Prefix
 }
@@ -74,7 +77,13 @@ func (l *Limits) setDefaults() {
 	if l.TableEntries <= 0 {
 		l.TableEntries = 10000
 	}
+	if l.MaxAvatar <= 0 {
+		l.MaxAvatar = DefaultMaxAvatar
+	}
 }
+
+// DefaultMaxAvatar is the default cap on an avatar picture.
+const DefaultMaxAvatar = 256 << 10
 
 // With --open-registration anyone may create accounts: one client address may try at most
 // RegisterPerAddress of them (every attempt counts, refused ones too) per registerWindow, so
