@@ -147,9 +147,13 @@ func (a *API) imList1(c *call) (any, error) {
 	return listOf(q, "ims", out, total)
 }
 
-// imMessages1 is a page of the room's messages, newest first, with the room's total.
-func (a *API) imMessages1(c *call) (any, error) {
-	r, err := a.imFind(c)
+// imMessages1 is im.messages: roomMessages1 with im's ways of naming the room.
+func (a *API) imMessages1(c *call) (any, error) { return a.imRoute(a.roomMessages1)(c) }
+
+// roomMessages1 is a page of the room's messages, newest first, with the room's total
+// (im.messages, groups.messages, channels.messages).
+func (a *API) roomMessages1(c *call, k *roomKind) (any, error) {
+	r, err := a.find(c, k)
 	if err != nil {
 		return nil, err
 	}
