@@ -250,7 +250,7 @@ func TestV1GroupsInvisible(t *testing.T) {
 	ts.do("GET", "/api/v1/rooms.info?roomId="+g.ID, &ce, "").wantErr1(t, 400, "error-room-not-found")
 	ts.do("GET", "/api/v1/rooms.info?roomName=secret", &ce, "").wantErr1(t, 400, "error-room-not-found")
 	ts.do("GET", "/api/v1/subscriptions.getOne?roomId="+g.ID, &ce, "").want(t, 200, map[string]any{"subscription": nil})
-	ts.do("POST", "/api/v1/subscriptions.read", &ce, `{"rid":"`+g.ID+`"}`).wantErr1(t, 400, "error-room-not-found")
+	ts.do("POST", "/api/v1/subscriptions.read", &ce, `{"rid":"`+g.ID+`"}`).wantErr1(t, 400, "error-room-does-not-exist")
 	ts.unchanged1(t, before)
 }
 
@@ -551,6 +551,11 @@ func TestV1Subscriptions(t *testing.T) {
 	ts.do("POST", "/api/v1/subscriptions.unread", &cb, `{"firstUnreadMessage":{"_id":"nope"}}`).wantErr1(t, 400, "error-invalid-message")
 	ts.do("POST", "/api/v1/subscriptions.unread", &cb, `{}`).wantErr1(t, 400, "error-invalid-params")
 	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"`+cid+`","roomId":"GENERAL"}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"`+cid+`","roomId":"`+cid+`"}`).want(t, 200, nil)
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"foobar123"}`).wantErr1(t, 400, "error-room-does-not-exist")
+	empty := ts.privateRoom1(t, "empty", alice)
+	ts.do("POST", "/api/v1/subscriptions.unread", &ca, `{"roomId":"`+empty.ID+`"}`).wantErr1(t, 400, "error-no-message-for-unread")
 
 	// rooms.info by id and name; saveRoomSettings changes several settings at once.
 	ts.do("GET", "/api/v1/rooms.info?roomName=town", &cb, "").want(t, 200, nil)

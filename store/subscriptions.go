@@ -253,6 +253,9 @@ func (s *Store) SubscriptionOf(rid, uid string) (sub *Subscription, err error) {
 	return sub, err
 }
 
+// ErrNoMessageForUnread refuses to mark unread a room without a user message.
+var ErrNoMessageForUnread = &Error{Kind: Invalid, Code: "error-no-message-for-unread", Message: "There are no messages to mark unread"}
+
 // MarkUnread makes room rid unread for uid from message fromID on (fromID "": from the
 // room's last user message), as subscriptions.unread does. The messages from there on are
 // counted by reading them: at most MaxHistorySkip.
@@ -265,6 +268,9 @@ func (s *Store) MarkUnread(rid string, reader *User, fromID string) error {
 		}
 		if tx.Bucket(bMembers).Get(join2(rid, []byte(reader.ID))) == nil {
 			return ErrNotInRoom
+		}
+		if r.Counted == 0 {
+			return ErrNoMessageForUnread
 		}
 		unread := uint64(1)
 		from := uint64(0)
