@@ -56,6 +56,7 @@ type serveConfig struct {
 	sendRate          float64
 	sendBurst         int
 	maxBody           int64
+	maxAvatar         int64
 	maxDBSize         int64
 	pageCache         int64
 	readHeaderTimeout time.Duration
@@ -119,6 +120,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Float64Var(&c.sendRate, "send-rate", 50, "messages per second one user may post, sustained (0: no limit)")
 	fs.IntVar(&c.sendBurst, "send-burst", 200, "messages one user may post at once before --send-rate applies")
+	c.maxAvatar = handlers.DefaultMaxAvatar
+	fs.Func("max-avatar-size", "largest avatar picture a user may upload, in bytes (suffixes K, M; default 256K)", func(s string) (err error) {
+		c.maxAvatar, err = parseSize(s)
+		return err
+	})
 	c.maxBody = 1 << 20
 	fs.Func("max-body", "largest request body, in bytes (suffixes K, M, G; default 1M)", func(s string) (err error) {
 		c.maxBody, err = parseSize(s)
@@ -198,6 +204,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--tls-self-signed and --tls-cert exclude each other"}
 	case c.sendRate < 0 || c.sendBurst < 1:
 		return nil, usageError{"--send-rate must be 0 or more and --send-burst at least 1"}
+	case c.maxAvatar < 1024:
+		return nil, usageError{"--max-avatar-size must be at least 1K"}
 	case c.maxBody < 1024:
 		return nil, usageError{"--max-body must be at least 1K"}
 	case c.maxDBSize != 0 && c.maxDBSize < 1<<20:
@@ -430,7 +438,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := cfg.integ.newMetrics()
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
-		Limits:               handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies},
+		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
+			MaxAvatar: cfg.maxAvatar},
 		Reads:                readLimits(cfg),
 		Realtime:             http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
 		Presence:             hub,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,6 +22,15 @@ import (
 type body struct {
 	obj  map[string]json.RawMessage
 	form url.Values
+	// files are the file parts of a multipart/form-data body, by field name (the first of
+	// each); their text fields are in form.
+	files map[string]filePart
+}
+
+// filePart is one uploaded file.
+type filePart struct {
+	name string
+	data []byte
 }
 
 func badRequest(code, format string, args ...any) error {
@@ -60,6 +70,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 func decodeBody(contentType string, data []byte) (body, error) {
+	if mt, params, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
+		return decodeMultipart(params["boundary"], data)
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return body{form: url.Values{}}, nil
@@ -238,4 +251,42 @@ func (b body) strings(name string) ([]string, error) {
 		return nil, badRequest("invalid-param", "%s must be a list of strings", name)
 	}
 	return out, nil
+}
+
+// maxParts bounds the parts of one multipart body (the body size bounds their bytes).
+const maxParts = 32
+
+// decodeMultipart reads a multipart/form-data body (an avatar upload): text fields go to
+// form, files to files. The whole body is already in memory within the body cap.
+func decodeMultipart(boundary string, data []byte) (body, error) {
+	bad := badRequest("invalid-multipart", "Request body is not valid multipart/form-data")
+	if boundary == "" {
+		return body{}, bad
+	}
+	b := body{form: url.Values{}, files: map[string]filePart{}}
+	mr := multipart.NewReader(bytes.NewReader(data), boundary)
+	for n := 0; ; n++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil || n >= maxParts {
+			return body{}, bad
+		}
+		content, err := io.ReadAll(p)
+		if err != nil {
+			return body{}, bad
+		}
+		name := p.FormName()
+		if p.FileName() != "" {
+			if _, dup := b.files[name]; !dup {
+				b.files[name] = filePart{name: p.FileName(), data: content}
+			}
+			continue
+		}
+		if !utf8.Valid(content) {
+			return body{}, badRequest("invalid-utf8", "Request body is not valid UTF-8")
+		}
+		b.form[name] = append(b.form[name], string(content))
+	}
 }

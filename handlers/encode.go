@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -211,8 +212,106 @@ func appendMessageView(b []byte, m *messageView, depth int) ([]byte, error) {
 	}
 	b = appendMember(b, false, "_updatedAt", d)
 	b = appendJSTime(b, m.UpdatedAt)
+	if m.hasExtras() {
+		b = appendMessageExtras(b, m, d)
+	}
 	b = appendIndent(b, depth)
 	return append(b, '}'), nil
+}
+
+// appendMessageExtras writes the thread, mention, reaction, pin and star members, in
+// messageView's order with its omitempty rules.
+func appendMessageExtras(b []byte, m *messageView, d int) []byte {
+	if m.TMID != "" {
+		b = appendMember(b, false, "tmid", d)
+		b = appendString(b, m.TMID)
+	}
+	if m.TCount != 0 {
+		b = appendMember(b, false, "tcount", d)
+		b = strconv.AppendInt(b, int64(m.TCount), 10)
+	}
+	if m.TLM != nil {
+		b = appendMember(b, false, "tlm", d)
+		b = appendJSTime(b, *m.TLM)
+	}
+	if len(m.Replies) > 0 {
+		b = appendMember(b, false, "replies", d)
+		b = appendStrings(b, m.Replies, d)
+	}
+	if len(m.Mentions) > 0 {
+		b = appendMember(b, false, "mentions", d)
+		b = append(b, '[')
+		for i := range m.Mentions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, d+1)
+			b = appendRef(b, &m.Mentions[i], d+1)
+		}
+		b = appendIndent(b, d)
+		b = append(b, ']')
+	}
+	if len(m.Reactions) > 0 {
+		b = appendMember(b, false, "reactions", d)
+		b = append(b, '{')
+		for i, emoji := range slices.Sorted(maps.Keys(m.Reactions)) {
+			b = appendMember(b, i == 0, emoji, d+1)
+			b = append(b, '{')
+			b = appendMember(b, true, "usernames", d+2)
+			b = appendStrings(b, m.Reactions[emoji].Usernames, d+2)
+			b = appendIndent(b, d+1)
+			b = append(b, '}')
+		}
+		b = appendIndent(b, d)
+		b = append(b, '}')
+	}
+	if m.Pinned {
+		b = appendMember(b, false, "pinned", d)
+		b = append(b, "true"...)
+	}
+	if m.PinnedAt != nil {
+		b = appendMember(b, false, "pinnedAt", d)
+		b = appendJSTime(b, *m.PinnedAt)
+	}
+	if m.PinnedBy != nil {
+		b = appendMember(b, false, "pinnedBy", d)
+		b = appendRef(b, m.PinnedBy, d)
+	}
+	if len(m.Starred) > 0 {
+		b = appendMember(b, false, "starred", d)
+		b = append(b, '[')
+		for i := range m.Starred {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendIndent(b, d+1)
+			b = append(b, '{')
+			b = appendMember(b, true, "_id", d+2)
+			b = appendString(b, m.Starred[i].ID)
+			b = appendIndent(b, d+1)
+			b = append(b, '}')
+		}
+		b = appendIndent(b, d)
+		b = append(b, ']')
+	}
+	return b
+}
+
+// appendStrings writes a list of strings (a nil or empty one as []).
+func appendStrings(b []byte, list []string, d int) []byte {
+	if len(list) == 0 {
+		return append(b, "[]"...)
+	}
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendIndent(b, d+1)
+		b = appendString(b, s)
+	}
+	b = appendIndent(b, d)
+	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -60,6 +60,13 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 		EditedBy: &store.UserRef{ID: "u2", Username: "bob"}, UpdatedAt: ts.Add(time.Second),
 		Bot: &store.BotRef{I: "hook\"1"},
 	}
+	extras := &store.Message{
+		ID: "m3", RoomID: "r1", Text: "hi @bob", TS: ts, User: store.UserRef{ID: "u1", Username: "alice"}, UpdatedAt: ts,
+		TMID: "m0", TCount: 12, TLM: ts, Replies: []string{"u1", "u\"2"},
+		Mentions:  []store.UserRef{{ID: "u2", Username: "bob"}, {ID: "all", Username: "all"}},
+		Reactions: map[string]*store.Reaction{":z:": {Usernames: []string{"bob"}}, ":a+1:": {Usernames: []string{"a", "<b>"}}},
+		Pinned:    true, PinnedAt: ts, PinnedBy: &store.UserRef{ID: "u2", Username: "bob"}, Starred: []string{"u1", "u2"},
+	}
 	bare := &store.Message{ID: "m2", RoomID: "r1", TS: ts, User: store.UserRef{ID: "u1", Username: "alice"}, UpdatedAt: ts}
 	var msgs []*store.Message
 	for _, s := range awkwardStrings {
@@ -78,6 +85,8 @@ func TestAppendPrettyMatchesEncodingJSON(t *testing.T) {
 		J("x", nil, "f", 1.5, "e", []int{}, "m", map[string]any{"z": 1, "a": []any{"q", J("k", "v")}}),
 		J("status", "error", "message", "bad <thing> & more", "requestId", "id"),
 		messageOf(full), messagesOf([]*store.Message{bare}),
+		messageOf(extras), messagesOf([]*store.Message{extras, bare}),
+		messageOf(&store.Message{ID: "m4", Pinned: true}), messageOf(&store.Message{ID: "m5", TCount: 1}),
 	}
 	for i, v := range cases {
 		w := httptest.NewRecorder()

@@ -30,6 +30,9 @@ type Limits struct {
 	// a negative value turns the limit off. SendBurst is the bucket size (default 200).
 	SendRate  float64
 	SendBurst int
+	// MaxAvatar caps an uploaded avatar picture in bytes (default 256 KiB); the request body
+	// cap (Config.MaxBody) applies first.
+	MaxAvatar int64
 	// TrustedProxies are the networks whose X-Forwarded-For header is believed.
 	TrustedProxies []netip.Prefix
 }
@@ -50,7 +53,13 @@ func (l *Limits) setDefaults() {
 	if l.SendBurst <= 0 {
 		l.SendBurst = 200
 	}
+	if l.MaxAvatar <= 0 {
+		l.MaxAvatar = DefaultMaxAvatar
+	}
 }
+
+// DefaultMaxAvatar is the default cap on an avatar picture.
+const DefaultMaxAvatar = 256 << 10
 
 // limiterPruneN: prune a limiter map when it grows past this many entries.
 const limiterPruneN = 4096

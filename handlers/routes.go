@@ -146,6 +146,17 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/chat.update", v1, authed, a.chatUpdate1)
 	a.handle(post, "/api/v1/chat.delete", v1, authed, a.chatDelete1)
 	a.handle(get, "/api/v1/chat.search", v1, authed, a.chatSearch1)
+	a.handle(post, "/api/v1/chat.react", v1, authed, a.chatReact1)
+	a.handle(post, "/api/v1/chat.pinMessage", v1, authed, a.chatPinMessage1) // pin-message
+	a.handle(post, "/api/v1/chat.unPinMessage", v1, authed, a.chatUnPinMessage1)
+	a.handle(post, "/api/v1/chat.starMessage", v1, authed, a.chatStarMessage1)
+	a.handle(post, "/api/v1/chat.unStarMessage", v1, authed, a.chatUnStarMessage1)
+	a.handle(get, "/api/v1/chat.getPinnedMessages", v1, authed, a.chatGetPinnedMessages1)
+	a.handle(get, "/api/v1/chat.getStarredMessages", v1, authed, a.chatGetStarredMessages1)
+	a.handle(get, "/api/v1/chat.getMentionedMessages", v1, authed, a.chatGetMentionedMessages1)
+	a.handle(get, "/api/v1/chat.getThreadsList", v1, authed, a.chatGetThreadsList1)
+	a.handle(get, "/api/v1/chat.getThreadMessages", v1, authed, a.chatGetThreadMessages1)
+	a.handle(get, "/api/v1/chat.syncMessages", v1, authed, a.chatSyncMessages1)
 	// Users.
 	a.handle(post, "/api/v1/users.create", v1, authed, a.usersCreate1)
 	a.handle(get, "/api/v1/users.info", v1, authed, a.usersInfo1)
@@ -156,6 +167,13 @@ func (a *API) routes() {
 	a.handle(get, "/api/v1/users.presence", v1, authed, a.usersPresence1)
 	a.handle(get, "/api/v1/users.getStatus", v1, authed, a.usersGetStatus1)
 	a.handle(post, "/api/v1/users.setStatus", v1, authed, a.usersSetStatus1)
+	a.handle(post, "/api/v1/users.setAvatar", v1, authed, a.usersSetAvatar1)     // others: edit-other-user-avatar
+	a.handle(post, "/api/v1/users.resetAvatar", v1, authed, a.usersResetAvatar1) // others: edit-other-user-avatar
+	a.handle(post, "/api/v1/users.createToken", v1, authed, a.usersCreateToken1) // user-generate-access-token
+	a.handle(post, "/api/v1/users.setPreferences", v1, authed, a.usersSetPreferences1)
+	a.handle(get, "/api/v1/users.getPreferences", v1, authed, a.usersGetPreferences1)
+	// Avatars are public, as in Rocket.Chat: an uploaded picture or generated initials.
+	a.handle(get, "/avatar/:username", v0, open, a.avatar)
 	// Anyone may register only with --open-registration; otherwise the route is closed like
 	// every other (401 without credentials, and a refusal with them).
 	a.handle(post, "/api/v1/users.register", v1, a.registration(), a.usersRegister1)

@@ -12,6 +12,7 @@ var openRoutes = map[string]bool{
 	"/api/version": true, "/api/login": true, "/api/info": true,
 	"/api/v1/login": true, "/api/v1/info": true,
 	"/healthz": true, "/readyz": true,
+	"/avatar/:username": true, // public pictures, as in Rocket.Chat
 	// Incoming webhooks: the id and token in the path are the credential (hooks_test.go).
 	"/hooks/:id/:token": true, "/hooks/:id/:token/:userId": true,
 }

@@ -173,9 +173,14 @@ func (a *API) me1(c *call) (any, error) {
 	if me.Emails == nil {
 		me.Emails = []emailView{}
 	}
+	prefs, err := a.st.Preferences(c.user.ID)
+	if err != nil {
+		return nil, err
+	}
 	return J("_id", me.ID, "username", me.Username, "name", me.Name, "emails", me.Emails,
 		"active", me.Active, "roles", me.Roles, "status", me.Status, "type", me.Type,
-		"createdAt", me.CreatedAt, "_updatedAt", me.UpdatedAt, "success", true), nil
+		"createdAt", me.CreatedAt, "_updatedAt", me.UpdatedAt,
+		"settings", J("preferences", prefs), "success", true), nil
 }
 
 // --- roles and permissions: the twins of API 0.1's management routes, which need

@@ -77,6 +77,12 @@ func parseMessageParams(in body, textField string) (*store.Message, error) {
 		}
 		*f.dst = v
 	}
+	if m.TMID, err = in.str("tmid"); err != nil {
+		return nil, err
+	}
+	if m.TMID != "" && !messageIDRE.MatchString(m.TMID) {
+		return nil, badRequest("error-invalid-params", "tmid must be the _id of a message")
+	}
 	return m, nil
 }
 

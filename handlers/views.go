@@ -82,15 +82,45 @@ type messageView struct {
 	EditedBy    *userRefView    `json:"editedBy,omitempty"`
 	Role        string          `json:"role,omitempty"`
 	UpdatedAt   jsTime          `json:"_updatedAt"`
+	// Threads, mentions, reactions, pins and stars (Rocket.Chat's names and shapes); the
+	// fast encoder leaves a message with any of them to encoding/json (hasExtras).
+	TMID      string                     `json:"tmid,omitempty"`
+	TCount    int                        `json:"tcount,omitempty"`
+	TLM       *jsTime                    `json:"tlm,omitempty"`
+	Replies   []string                   `json:"replies,omitempty"`
+	Mentions  []userRefView              `json:"mentions,omitempty"`
+	Reactions map[string]*store.Reaction `json:"reactions,omitempty"`
+	Pinned    bool                       `json:"pinned,omitempty"`
+	PinnedAt  *jsTime                    `json:"pinnedAt,omitempty"`
+	PinnedBy  *userRefView               `json:"pinnedBy,omitempty"`
+	Starred   []idView                   `json:"starred,omitempty"`
+}
+
+type idView struct {
+	ID string `json:"_id"`
+}
+
+func (m *messageView) hasExtras() bool {
+	return m.TMID != "" || m.TCount != 0 || m.TLM != nil || m.Replies != nil || m.Mentions != nil ||
+		m.Reactions != nil || m.Pinned || m.PinnedAt != nil || m.PinnedBy != nil || m.Starred != nil
 }
 
 func messageOf(m *store.Message) messageView {
-	return messageView{
+	v := messageView{
 		ID: m.ID, RID: m.RoomID, Msg: m.Text, TS: jsTime(m.TS),
 		U: userRefView{ID: m.User.ID, Username: m.User.Username, Name: m.User.Name}, T: m.Type,
 		Alias: m.Alias, Emoji: m.Emoji, Avatar: m.Avatar, Attachments: m.Attachments, Bot: m.Bot,
 		EditedAt: optTime(m.EditedAt), EditedBy: refView(m.EditedBy), Role: m.Role, UpdatedAt: jsTime(m.UpdatedAt),
+		TMID: m.TMID, TCount: m.TCount, TLM: optTime(m.TLM), Replies: m.Replies,
+		Reactions: m.Reactions, Pinned: m.Pinned, PinnedAt: optTime(m.PinnedAt), PinnedBy: refView(m.PinnedBy),
 	}
+	for _, r := range m.Mentions {
+		v.Mentions = append(v.Mentions, userRefView{ID: r.ID, Username: r.Username})
+	}
+	for _, id := range m.Starred {
+		v.Starred = append(v.Starred, idView{ID: id})
+	}
+	return v
 }
 
 func messagesOf(ms []*store.Message) []messageView {

@@ -33,6 +33,7 @@ const (
 	DeleteUser                    = "delete-user"
 	EditMessage                   = "edit-message"
 	EditOtherUserActiveStatus     = "edit-other-user-active-status"
+	EditOtherUserAvatar           = "edit-other-user-avatar"
 	EditOtherUserInfo             = "edit-other-user-info"
 	EditOtherUserPassword         = "edit-other-user-password"
 	EditRoom                      = "edit-room"
@@ -44,12 +45,14 @@ const (
 	MentionAll                    = "mention-all"  // notify every member with @all
 	MentionHere                   = "mention-here" // notify the online members with @here
 	MessageImpersonate            = "message-impersonate"
+	PinMessage                    = "pin-message"
 	PostReadonly                  = "post-readonly"
 	RemoveUser                    = "remove-user"
 	SetLeader                     = "set-leader"
 	SetModerator                  = "set-moderator"
 	SetOwner                      = "set-owner"
 	UnarchiveRoom                 = "unarchive-room"
+	UserGenerateAccessToken       = "user-generate-access-token"
 	ViewCRoom                     = store.ViewPublicRooms
 	ViewFullOtherUserInfo         = "view-full-other-user-info"
 	ViewRoomAdministration        = "view-room-administration"
@@ -63,7 +66,8 @@ var Known = []string{AccessPermissions, AddUserToAnyCRoom, AddUserToAnyPRoom, Ad
 	ManageOutgoingIntegrations, ManageOwnOutgoingIntegrations, MentionAll, MentionHere,
 	MessageImpersonate, PostReadonly, RemoveUser, ViewCRoom, ViewFullOtherUserInfo, ArchiveRoom,
 	CleanChannelHistory, CreateD, DeleteC, DeleteP, JoinWithoutJoinCode, SetLeader, SetModerator,
-	SetOwner, UnarchiveRoom, ViewRoomAdministration}
+	SetOwner, UnarchiveRoom, ViewRoomAdministration, EditOtherUserAvatar, PinMessage,
+	UserGenerateAccessToken}
 
 // Role scopes: a global role sits on a user, a room role on a membership.
 const (

@@ -60,6 +60,16 @@ type messageDoc struct {
 	EditedAt    *date           `json:"editedAt,omitempty"`
 	EditedBy    *userRefDoc     `json:"editedBy,omitempty"`
 	UpdatedAt   date            `json:"_updatedAt"`
+	// Threads, reactions, pins and stars, as the REST API shows them (handlers/views.go).
+	TMID      string                     `json:"tmid,omitempty"`
+	TCount    int                        `json:"tcount,omitempty"`
+	TLM       *date                      `json:"tlm,omitempty"`
+	Replies   []string                   `json:"replies,omitempty"`
+	Reactions map[string]*store.Reaction `json:"reactions,omitempty"`
+	Pinned    bool                       `json:"pinned,omitempty"`
+	PinnedAt  *date                      `json:"pinnedAt,omitempty"`
+	PinnedBy  *userRefDoc                `json:"pinnedBy,omitempty"`
+	Starred   []map[string]string        `json:"starred,omitempty"`
 }
 
 func messageOf(m *store.Message) messageDoc {
@@ -70,8 +80,24 @@ func messageOf(m *store.Message) messageDoc {
 		e := refDoc(*m.EditedBy)
 		d.EditedBy = &e
 	}
-	for _, name := range mentions(m.Text) {
-		d.Mentions = append(d.Mentions, userRefDoc{Username: name})
+	if m.Mentions != nil {
+		// The store resolved them when the message was written: ids and names of real users.
+		for _, r := range m.Mentions {
+			d.Mentions = append(d.Mentions, userRefDoc{ID: r.ID, Username: r.Username})
+		}
+	} else {
+		for _, name := range mentions(m.Text) {
+			d.Mentions = append(d.Mentions, userRefDoc{Username: name})
+		}
+	}
+	d.TMID, d.TCount, d.TLM, d.Replies = m.TMID, m.TCount, optDate(m.TLM), m.Replies
+	d.Reactions, d.Pinned, d.PinnedAt = m.Reactions, m.Pinned, optDate(m.PinnedAt)
+	if m.PinnedBy != nil {
+		p := refDoc(*m.PinnedBy)
+		d.PinnedBy = &p
+	}
+	for _, id := range m.Starred {
+		d.Starred = append(d.Starred, map[string]string{"_id": id})
 	}
 	return d
 }

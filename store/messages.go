@@ -68,6 +68,7 @@ func putEncoded(tx *bolt.Tx, r *Room, m *Message, data []byte) error {
 // time and sequence; it keeps m.ID if set and unused.
 func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 	now := ms(s.now())
+	tmid := m.TMID
 	if err := validMessage(m); err != nil {
 		return err
 	}
@@ -91,10 +92,28 @@ func (s *Store) PostMessage(rid string, author *User, m *Message) error {
 		if err := mayWriteIn(tx, r, author); err != nil {
 			return err
 		}
-		m.ID, m.TS, m.User = id, now, author.Ref()
+		m.ID, m.TS, m.User, m.TMID = id, now, author.Ref(), tmid
 		// The writer stores the encoding checked above (the record is the same: the room is
-		// rid, the times now): encoding it again would cost the one writer goroutine.
-		if err := putEncoded(tx, r, m, data); err != nil {
+		// rid, the times now): encoding it again would cost the one writer goroutine. A
+		// message with mentions or a thread changed here is encoded (and checked) again:
+		// those fields count against the record's cap like any other.
+		enc := data
+		resolveMentions(tx, m)
+		if m.TMID != "" {
+			if err := s.joinThread(tx, r, m); err != nil {
+				return err
+			}
+		}
+		if len(m.Mentions) > 0 || m.TMID != "" {
+			var err error
+			if enc, err = s.checkMessageCaps(m); err != nil {
+				return err
+			}
+		}
+		if err := putEncoded(tx, r, m, enc); err != nil {
+			return err
+		}
+		if err := putMarks(tx, nil, m); err != nil {
 			return err
 		}
 		if err := countArrival(tx, r, author, m, now); err != nil {
@@ -407,6 +426,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 		if err != nil {
 			return err
 		}
+		old := *m
 		if err := change(m); err != nil {
 			return err
 		}
@@ -418,8 +438,14 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 		}
 		ed := editor.Ref()
 		m.EditedAt, m.EditedBy, m.UpdatedAt = now, &ed, now
+		if m.Text != old.Text {
+			resolveMentions(tx, m)
+		}
 		data, err := s.checkMessageCaps(m)
 		if err != nil {
+			return err
+		}
+		if err := putMarks(tx, &old, m); err != nil {
 			return err
 		}
 		showAuthorsTx(tx, m) // for the answer and the event; the record keeps what it has
@@ -435,6 +461,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 // removed. A message deleter may not read is ErrMsgNotFound; in a read-only room the deleter
 // needs post-readonly.
 func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) error) (deleted *Message, err error) {
+	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		k, m, r, err := visibleMessage(tx, id, deleter)
 		if err != nil {
@@ -446,7 +473,7 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 		if err := mayWriteIn(tx, r, deleter); err != nil {
 			return err
 		}
-		if err := dropMessage(tx, r, k, m); err != nil {
+		if err := dropMessage(tx, r, k, m, now); err != nil {
 			return err
 		}
 		showAuthorsTx(tx, m)
@@ -458,10 +485,11 @@ func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) e
 	return deleted, err
 }
 
-// dropMessage removes message m, stored under k, with its indexes, and counts it out of r
-// (which the caller saves). Every deletion (chat.delete, cleanHistory, a room's deletion)
-// goes through it, so an index added to messages is dropped in one place.
-func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
+// dropMessage removes message m, stored under k, with its indexes and marks, and counts it
+// out of r (which the caller saves); it leaves a tombstone for syncMessages and uncounts m
+// from its thread. Every deletion (chat.delete, cleanHistory, a room's deletion) goes through
+// it, so an index added to messages is dropped in one place.
+func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message, now time.Time) error {
 	pageChanged(tx, r.ID)
 	if err := tx.Bucket(bMessages).Delete(k); err != nil {
 		return err
@@ -474,6 +502,15 @@ func dropMessage(tx *bolt.Tx, r *Room, k []byte, m *Message) error {
 	}
 	if r.Msgs > 0 {
 		r.Msgs--
+	}
+	if err := putMarks(tx, m, nil); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bMarks).Put(markPrefix(r.ID, markDeleted, be64(uint64(max(now.UnixMilli(), 0))), []byte(m.ID)), nil); err != nil {
+		return err
+	}
+	if m.TMID != "" {
+		return leaveThread(tx, m, now)
 	}
 	return nil
 }

@@ -220,7 +220,7 @@ func (s *Store) CleanHistory(rid string, after, before time.Time, inclusive bool
 					return err
 				}
 				m.RoomID = rid
-				if err := dropMessage(tx, r, k, m); err != nil {
+				if err := dropMessage(tx, r, k, m, ms(s.now())); err != nil {
 					return err
 				}
 				emit(tx, Event{Kind: MessageDeleted, Room: r, Message: m})
@@ -262,9 +262,13 @@ func (s *Store) DeleteRoom(rid string) error {
 			if err != nil {
 				return err
 			}
-			if err := dropMessage(tx, r, k, m); err != nil {
+			if err := dropMessage(tx, r, k, m, ms(s.now())); err != nil {
 				return err
 			}
+		}
+		// The room's pins, stars, threads and tombstones go with it.
+		if err := dropRoomMarks(tx, rid); err != nil {
+			return err
 		}
 		var uids []string
 		mc := tx.Bucket(bMembers).Cursor()

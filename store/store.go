@@ -38,6 +38,9 @@ var (
 	bRoles        = []byte("roles")
 	bPermissions  = []byte("permissions")
 	bIntegrations = []byte("integrations")
+	bMarks        = []byte("message_marks") // marks.go
+	bAvatars      = []byte("avatars")       // avatars.go
+	bPrefs        = []byte("preferences")
 	// bPersonalTokens: user id ∥ 0x00 ∥ token name → PersonalToken (pats.go).
 	bPersonalTokens = []byte("personal_tokens")
 
@@ -47,7 +50,8 @@ var (
 
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
-		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens}
+		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens,
+		bMarks, bAvatars, bPrefs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.

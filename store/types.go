@@ -118,6 +118,26 @@ type Message struct {
 	EditedBy    *UserRef        `json:"editedBy,omitempty"`
 	UpdatedAt   time.Time       `json:"_updatedAt"`
 	Role        string          `json:"role,omitempty"` // the role of a subscription-role-added/-removed message
+
+	// Threads: a reply names its thread's first message in TMID; that message counts the
+	// replies (TCount), the time of the last one (TLM) and who replied (user ids).
+	TMID    string    `json:"tmid,omitempty"`
+	TCount  int       `json:"tcount,omitempty"`
+	TLM     time.Time `json:"tlm,omitzero"`
+	Replies []string  `json:"replies,omitempty"`
+	// Mentions are the users named by @username in the text, and "all"/"here".
+	Mentions []UserRef `json:"mentions,omitempty"`
+	// Reactions maps ":emoji:" to who reacted with it, as Rocket.Chat shapes them.
+	Reactions map[string]*Reaction `json:"reactions,omitempty"`
+	Pinned    bool                 `json:"pinned,omitempty"`
+	PinnedAt  time.Time            `json:"pinnedAt,omitzero"`
+	PinnedBy  *UserRef             `json:"pinnedBy,omitempty"`
+	Starred   []string             `json:"starred,omitempty"` // ids of the users who starred it
+}
+
+// Reaction is who reacted to a message with one emoji.
+type Reaction struct {
+	Usernames []string `json:"usernames"`
 }
 
 // Role is a named global or room role.

@@ -314,6 +314,9 @@ func (s *Store) DeleteUser(id string) error {
 		if err := revokeUserTokens(tx, id); err != nil {
 			return err
 		}
+		if err := dropUserExtras(tx, id); err != nil {
+			return err
+		}
 		rids, err := userRoomIDs(tx, id)
 		if err != nil {
 			return err
