@@ -53,7 +53,11 @@ func runHookCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("rocketlite hook "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, hookUsage) }
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Flags of rocketlite hook %s (each also read from its environment variable; a flag wins):\n", sub)
+		printFlags(stderr, fs)
+		fmt.Fprint(stderr, "\n", hookUsage)
+	}
 	db := fs.String("db", "rocketlite.db", "database file")
 	var user, channel, name, alias, emoji, baseURL, outgoing, trigger string
 	var allowPrivate bool

@@ -361,6 +361,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{[]string{"user", "add", "-h"}, []string{"--email", "env ROCKETLITE_DB", "env ROCKETLITE_BCRYPT_COST"}},
 		{[]string{"backup", "-h"}, []string{"--force", "env ROCKETLITE_FORCE", "env ROCKETLITE_DB"}},
 		{[]string{"check", "-h"}, []string{"--db", "env ROCKETLITE_DB"}},
+		{[]string{"hook", "add", "-h"}, []string{"--base-url", "env ROCKETLITE_BASE_URL", "env ROCKETLITE_DB"}},
 	} {
 		errOut := &syncBuffer{}
 		err := run(context.Background(), append([]string{"rocketlite"}, tc.args...), noEnv, nil, io.Discard, errOut)

@@ -33,6 +33,13 @@ for w in send history mixed login; do
 	grep -q 'errors=0 ' "$work/out" || { echo "bench-smoke: $w had errors" >&2; exit 1; }
 	grep -q "^$w " "$work/out" || [ "$w" = mixed ] || { echo "bench-smoke: no $w results" >&2; exit 1; }
 done
+# The realtime workloads: DDP subscribers get every message posted over REST.
+"$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
+	-workload realtime -subscribers 20 -rate 20 -d 1s -warmup 200ms | tee "$work/out"
+grep -q ' missing=0 ' "$work/out" || { echo "bench-smoke: realtime deliveries missing" >&2; exit 1; }
+"$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
+	-workload idle -subscribers 20 -d 1s -warmup 0 | tee "$work/out"
+grep -q '^idle ' "$work/out" || { echo "bench-smoke: no idle result" >&2; exit 1; }
 # The tool refuses anything but loopback.
 if "$work/bench" -addr http://192.0.2.1:3000 -password x 2>/dev/null; then
 	echo "bench-smoke: a non-loopback address was accepted" >&2

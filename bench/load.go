@@ -184,6 +184,9 @@ func load(ctx context.Context, c config, out io.Writer) error {
 			}
 		}
 	}
+	if c.workload == "realtime" || c.workload == "idle" {
+		return realtimeLoad(ctx, c, cl, sessions, roomID, out)
+	}
 	pick, err := workload(c)
 	if err != nil {
 		return err

@@ -34,7 +34,8 @@ type config struct {
 	textSize                             int
 	duration, warmup, timeout            time.Duration
 	userPassword, fillDB                 string
-	sendEvery                            int
+	sendEvery, subscribers               int
+	rate                                 float64
 	wrkEnv, compact                      bool
 	txid                                 string
 }
@@ -58,7 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
-	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every) or badjoin (half the connections send, half join a room that does not exist)")
+	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate) or idle (DDP subscribers only)")
+	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, idle: DDP sockets subscribed to the room")
+	fs.Float64Var(&c.rate, "rate", 100, "realtime: messages posted per second")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "measured duration (at most 10m)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured run before -d")
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-d must be positive and at most %s", maxDuration)
 	case c.warmup < 0 || c.warmup > time.Minute:
 		return errors.New("-warmup must be from 0 to 1m")
+	case c.subscribers < 1 || c.subscribers > 50000 || c.rate <= 0 || c.rate > 10000:
+		return errors.New("-subscribers must be from 1 to 50000 and -rate from above 0 to 10000")
 	case c.n < 0 || c.users < 0 || c.sendEvery < 1:
 		return errors.New("-n and -users must not be negative, -send-every must be positive")
 	case c.password == "":

@@ -28,7 +28,10 @@ var avatarTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/
 // targetUser is the user a call acts on: the caller, or the one named by userId or username,
 // which needs otherPerm unless it is the caller.
 func (a *API) targetUser(c *call, otherPerm string) (*store.User, error) {
-	if !c.in.has("userId") && !c.in.has("username") {
+	// Empty values are absent: the Go SDK sends "userId": "" beside the username.
+	id, _ := c.in.str("userId")
+	name, _ := c.in.str("username")
+	if id == "" && name == "" {
 		return c.user, nil
 	}
 	u, err := a.userParam1(c.in)

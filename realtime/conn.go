@@ -110,9 +110,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close codes.
 const (
 	closeGoingAway  = websocket.StatusGoingAway
-	closeTooSlow    = websocket.StatusPolicyViolation
 	closeTryLater   = websocket.StatusTryAgainLater
-	closeIdle       = websocket.StatusPolicyViolation
 	shutdownMessage = "server shutting down"
 )
 
@@ -143,8 +141,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	ws.SetReadLimit(s.cfg.MaxMessage)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{srv: s, ws: ws, sockjs: sockjs, out: make(chan frame, s.cfg.Queue), ctx: ctx, cancel: cancel,
-		stop: make(chan struct{}), subs: map[string]*sub{}, addr: s.cfg.Core.ClientAddr(r)}
+	c := &conn{srv: s, ws: ws, sockjs: sockjs, max: s.cfg.Queue, ctx: ctx, cancel: cancel,
+		subs: map[string]*sub{}, addr: s.cfg.Core.ClientAddr(r)}
 	c.lastRead.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.closing || (s.cfg.MaxSockets > 0 && len(s.conns) >= s.cfg.MaxSockets) {
@@ -160,15 +158,15 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	s.hub.conns[c] = struct{}{}
 	s.hub.mu.Unlock()
 
-	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); c.writer() }()
+	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	if sockjs {
 		c.enqueue(frame("o")) // opening frame; writer passes it through unwrapped
 	}
 	c.enqueue(frame(`{"server_id":"0"}`))
 	c.reader()
 	c.kill()
-	<-writerDone
+	c.ws.CloseNow()
+	c.flushing.Wait()
 	s.hub.mu.Lock()
 	delete(s.hub.conns, c)
 	s.hub.detachLocked(c)
@@ -212,11 +210,20 @@ type conn struct {
 	ws     *websocket.Conn
 	sockjs bool
 	addr   string
-	out    chan frame
 	ctx    context.Context
 	cancel context.CancelFunc
-	stop   chan struct{} // closed by shutdown: send what is queued, then close
 	once   sync.Once
+	pinger *time.Timer
+
+	// The outgoing queue. No goroutine waits on an idle socket: enqueue starts a flush
+	// goroutine when there is something to send, and it ends when the queue is empty.
+	qmu      sync.Mutex
+	queue    []frame
+	spare    []frame
+	max      int
+	writing  bool
+	dead     bool
+	flushing sync.WaitGroup
 
 	lastRead atomic.Int64 // unix nanoseconds of the last message from the client
 	user     atomic.Pointer[store.User]
@@ -239,28 +246,99 @@ func (c *conn) uid() string {
 
 // enqueue queues f for the socket without waiting: a socket whose queue is full is too slow
 // and is closed, so that no sender and no other reader ever waits for it.
-func (c *conn) enqueue(f frame) {
-	select {
-	case c.out <- f:
-	default:
+func (c *conn) enqueue(f frame) { c.push(f, false) }
+
+// closeFrame is the queue's marker for "send a close frame now" (shutdown).
+var closeFrame = frame("\x00close")
+
+func (c *conn) push(f frame, force bool) {
+	c.qmu.Lock()
+	if c.dead {
+		c.qmu.Unlock()
+		return
+	}
+	if !force && len(c.queue) >= c.max {
+		c.qmu.Unlock()
 		c.kill()
+		return
+	}
+	c.queue = append(c.queue, f)
+	if !c.writing {
+		c.writing = true
+		c.flushing.Add(1)
+		go c.flush()
+	}
+	c.qmu.Unlock()
+}
+
+// flush writes what is queued until the queue is empty.
+func (c *conn) flush() {
+	defer c.flushing.Done()
+	for {
+		c.qmu.Lock()
+		batch := c.queue
+		if len(batch) == 0 || c.dead {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		c.queue, c.spare = c.spare[:0], nil
+		c.qmu.Unlock()
+		if err := c.write(batch); err != nil {
+			c.kill()
+			return
+		}
+		clear(batch)
+		c.qmu.Lock()
+		c.spare = batch[:0]
+		c.qmu.Unlock()
 	}
 }
 
-// kill ends the connection now, without waiting for queued messages: its reader and writer
-// stop, and the socket is cut (a reader too slow for its queue would not read a close frame).
-func (c *conn) kill() { c.once.Do(c.cancel) }
+// kill ends the connection now, without waiting for queued messages: its reader stops and
+// the socket is cut (a reader too slow for its queue would not read a close frame).
+func (c *conn) kill() {
+	c.once.Do(func() {
+		c.qmu.Lock()
+		c.dead = true
+		c.queue = nil
+		c.qmu.Unlock()
+		if c.pinger != nil {
+			c.pinger.Stop()
+		}
+		c.cancel()
+	})
+}
 
-// shutdown waits for the message being handled, then has the writer send what is queued
-// and close with a close frame.
+// shutdown waits for the message being handled, then queues a close frame behind what is
+// queued: the client gets every message sent so far, then 1001 going away.
 func (c *conn) shutdown() {
 	c.methodMu.Lock()
 	c.stopping = true
 	c.methodMu.Unlock()
-	select {
-	case <-c.stop:
+	c.push(closeFrame, true)
+}
+
+// pingCheck runs every Ping: a socket silent that long gets a ping (and SockJS a heartbeat),
+// one silent twice as long is closed.
+func (c *conn) pingCheck() {
+	if c.ctx.Err() != nil {
+		return // killed: no more checks
+	}
+	interval := c.srv.cfg.Ping
+	idle := time.Since(time.Unix(0, c.lastRead.Load()))
+	switch {
+	case idle >= 2*interval:
+		c.kill()
+		return
+	case idle >= interval:
+		c.enqueue(frame(`{"msg":"ping"}`))
+		if c.sockjs {
+			c.enqueue(frame("h"))
+		}
+		c.pinger.Reset(interval)
 	default:
-		close(c.stop)
+		c.pinger.Reset(interval - idle)
 	}
 }
 
@@ -321,86 +399,22 @@ func (c *conn) send(v any) {
 	c.enqueue(b)
 }
 
-const maxBatchFrames = 64
-
-func (c *conn) writer() {
-	interval := c.srv.cfg.Ping
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	batch := make([]frame, 0, maxBatchFrames)
-	for {
-		select {
-		case f := <-c.out:
-			batch = append(batch[:0], f)
-		more:
-			for len(batch) < maxBatchFrames && c.sockjs {
-				select {
-				case f := <-c.out:
-					batch = append(batch, f)
-				default:
-					break more
-				}
-			}
-			if c.write(batch) != nil {
-				c.kill()
-				c.ws.CloseNow()
-				return
-			}
-		case <-t.C:
-			idle := time.Since(time.Unix(0, c.lastRead.Load()))
-			if idle >= 2*interval {
-				c.kill()
-				c.ws.CloseNow()
-				return
-			}
-			if idle >= interval {
-				ping := []frame{frame(`{"msg":"ping"}`)}
-				if c.sockjs {
-					ping = append(ping, frame("h"))
-				}
-				for _, p := range ping {
-					if c.write([]frame{p}) != nil {
-						c.kill()
-						c.ws.CloseNow()
-						return
-					}
-				}
-				t.Reset(interval)
-			} else {
-				t.Reset(interval - idle)
-			}
-		case <-c.stop:
-			for {
-				select {
-				case f := <-c.out:
-					if c.write([]frame{f}) != nil {
-						c.ws.CloseNow()
-						return
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if c.sockjs {
-				c.write([]frame{frame(`c[1001,"` + shutdownMessage + `"]`)})
-			}
-			c.ws.Close(closeGoingAway, shutdownMessage)
-			c.kill()
-			return
-		case <-c.ctx.Done():
-			c.ws.CloseNow()
-			return
-		}
-	}
-}
+// writeCtx has no deadline: a context that can end costs coder/websocket a timer
+// registration per write, a third of the cost of a delivery. A write stuck on a dead peer
+// ends when kill cancels the reader's context, which closes the connection.
+var writeCtx = context.Background()
 
 // write sends frames: on /websocket one DDP message per frame; on SockJS one a[…] frame
 // that carries them all ("o", "h" and "c[…]" go as they are).
 func (c *conn) write(batch []frame) error {
 	if !c.sockjs {
 		for _, f := range batch {
-			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
+			if &f[0] == &closeFrame[0] {
+				c.ws.Close(closeGoingAway, shutdownMessage)
+				c.kill()
+				return nil
+			}
+			if err := c.ws.Write(writeCtx, websocket.MessageText, f); err != nil {
 				return err
 			}
 		}
@@ -408,14 +422,26 @@ func (c *conn) write(batch []frame) error {
 	}
 	var b []byte
 	for _, f := range batch {
-		if len(f) > 0 && (f[0] == 'o' || f[0] == 'h' || f[0] == 'c') {
+		if &f[0] == &closeFrame[0] {
 			if len(b) > 0 {
-				if err := c.ws.Write(c.ctx, websocket.MessageText, append(b, ']')); err != nil {
+				if err := c.ws.Write(writeCtx, websocket.MessageText, append(b, ']')); err != nil {
 					return err
 				}
 				b = nil
 			}
-			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
+			c.ws.Write(writeCtx, websocket.MessageText, []byte(`c[1001,"`+shutdownMessage+`"]`))
+			c.ws.Close(closeGoingAway, shutdownMessage)
+			c.kill()
+			return nil
+		}
+		if len(f) > 0 && (f[0] == 'o' || f[0] == 'h' || f[0] == 'c') {
+			if len(b) > 0 {
+				if err := c.ws.Write(writeCtx, websocket.MessageText, append(b, ']')); err != nil {
+					return err
+				}
+				b = nil
+			}
+			if err := c.ws.Write(writeCtx, websocket.MessageText, f); err != nil {
 				return err
 			}
 			continue
@@ -429,7 +455,7 @@ func (c *conn) write(batch []frame) error {
 		b = append(b, s...)
 	}
 	if len(b) > 0 {
-		return c.ws.Write(c.ctx, websocket.MessageText, append(b, ']'))
+		return c.ws.Write(writeCtx, websocket.MessageText, append(b, ']'))
 	}
 	return nil
 }

@@ -22,10 +22,15 @@ import (
 type Hub struct {
 	st  *store.Store
 	log zerolog.Logger
-	in  chan hubItem
 
-	inMu     sync.RWMutex // Close against a late Publish
-	inClosed bool
+	// The inbox: commits waiting for dispatch. Publish never waits (the store's writer calls
+	// it); when the hub falls maxBacklog commits behind, the sockets are the slow part, so
+	// they are all closed (clients reconnect and reload) and the backlog is dropped.
+	inMu       sync.Mutex
+	inbox      []hubItem
+	inSig      chan struct{}
+	inClosed   bool
+	overloaded bool
 
 	mu     sync.Mutex // guards everything below; held while a batch of events is dispatched
 	conns  map[*conn]struct{}
@@ -64,53 +69,102 @@ type sub struct {
 // NewHub makes a hub that reads the store for access checks and subscription documents, and
 // starts its dispatching goroutine. Close stops it.
 func NewHub(st *store.Store, log zerolog.Logger) *Hub {
-	h := &Hub{st: st, log: log, in: make(chan hubItem, 4096), conns: map[*conn]struct{}{},
+	h := &Hub{st: st, log: log, inSig: make(chan struct{}, 1), conns: map[*conn]struct{}{},
 		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{}),
 		topicNoted: map[string]bool{}}
 	go h.run()
 	return h
 }
 
-// Publish queues the events of one commit (store.Publisher).
-func (h *Hub) Publish(events []store.Event) {
-	h.inMu.RLock()
-	defer h.inMu.RUnlock()
-	if !h.inClosed {
-		h.in <- hubItem{events: events}
+// maxBacklog is how many commits the hub may be behind before it closes every socket.
+var maxBacklog = 4096
+
+// Publish queues the events of one commit (store.Publisher). It never waits.
+func (h *Hub) Publish(events []store.Event) { h.put(hubItem{events: events}) }
+
+func (h *Hub) put(it hubItem) {
+	h.inMu.Lock()
+	if h.inClosed {
+		h.inMu.Unlock()
+		if it.flush != nil {
+			close(it.flush)
+		}
+		return
+	}
+	if it.flush == nil && len(h.inbox) >= maxBacklog {
+		// Keep the flush markers: someone waits for them.
+		kept := h.inbox[:0]
+		for _, x := range h.inbox {
+			if x.flush != nil {
+				kept = append(kept, x)
+			}
+		}
+		h.inbox = kept
+		h.overloaded = true
+	} else {
+		h.inbox = append(h.inbox, it)
+	}
+	h.inMu.Unlock()
+	select {
+	case h.inSig <- struct{}{}:
+	default:
 	}
 }
 
 // Close stops the hub's goroutine; the store must publish no more (SetPublisher(nil)).
 func (h *Hub) Close() {
 	h.inMu.Lock()
-	if !h.inClosed {
-		h.inClosed = true
-		close(h.in)
-	}
+	h.inClosed = true
 	h.inMu.Unlock()
+	select {
+	case h.inSig <- struct{}{}:
+	default:
+	}
 	<-h.done
 }
 
 // Flush returns once every event published before it was dispatched.
 func (h *Hub) Flush() {
 	done := make(chan struct{})
-	h.in <- hubItem{flush: done}
+	h.put(hubItem{flush: done})
 	<-done
 }
 
 func (h *Hub) run() {
 	defer close(h.done)
-	for it := range h.in {
-		if it.flush != nil {
-			close(it.flush)
-			continue
+	for range h.inSig {
+		for {
+			h.inMu.Lock()
+			items, over, closed := h.inbox, h.overloaded, h.inClosed
+			h.inbox, h.overloaded = nil, false
+			h.inMu.Unlock()
+			if over {
+				h.log.Warn().Msg("realtime: sockets fell behind the writes; closing them all (clients reconnect)")
+				h.mu.Lock()
+				for c := range h.conns {
+					c.kill()
+				}
+				h.mu.Unlock()
+			}
+			if len(items) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			for _, it := range items {
+				if it.flush != nil {
+					close(it.flush)
+					continue
+				}
+				h.mu.Lock()
+				clear(h.topicNoted)
+				for i := range it.events {
+					h.dispatch(&it.events[i])
+				}
+				h.mu.Unlock()
+			}
 		}
-		h.mu.Lock()
-		clear(h.topicNoted)
-		for i := range it.events {
-			h.dispatch(&it.events[i])
-		}
-		h.mu.Unlock()
 	}
 }
 

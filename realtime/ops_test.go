@@ -307,3 +307,48 @@ func TestPresence(t *testing.T) {
 		t.Fatalf("no socket: %s", p)
 	}
 }
+
+// TestHubBacklogNeverBlocksWriters: when the fan-out falls far behind the commits, writers
+// still get their answers at once, and every socket is closed (clients reconnect and reload)
+// instead of the backlog growing.
+func TestHubBacklogNeverBlocksWriters(t *testing.T) {
+	defer realtime.SetMaxBacklog(8)()
+	e := newEnv(t)
+	u := e.user("w")
+	e.user("r")
+	c := e.dial(false)
+	c.login("r")
+	c.mustSub("stream-room-messages", "GENERAL", false)
+	release := e.hub.Hold()
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < 50; i++ {
+			if err := e.st.PostMessage("GENERAL", u, &store.Message{Text: fmt.Sprint("m", i)}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		release()
+		t.Fatal("writers waited for a stalled hub")
+	}
+	release()
+	select {
+	case <-c.closed:
+	case <-time.After(waitFor):
+		t.Fatal("the sockets stayed open after the hub fell behind")
+	}
+	// The hub goes on: a new socket gets new messages.
+	c2 := e.dial(false)
+	c2.login("r")
+	c2.mustSub("stream-room-messages", "GENERAL", false)
+	e.st.PostMessage("GENERAL", u, &store.Message{Text: "after"})
+	c2.event("stream-room-messages", "GENERAL", text("after"))
+}

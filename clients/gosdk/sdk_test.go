@@ -292,3 +292,50 @@ func TestGoSDKDirectMessagesAndGroups(t *testing.T) {
 		t.Fatalf("GetPrivateGroups of a non-member = %+v, %v", g2, err)
 	}
 }
+
+// The SDK's calls of the chat extras and users families: GetMentionedMessages (mentions
+// parsed from @username), CreateToken (user-generate-access-token) and SetUserAvatar (a URL,
+// which rocketlite refuses with a reason: it fetches nothing).
+func TestGoSDKChatExtras(t *testing.T) {
+	u, st := startServer(t)
+	c := rest.NewClient(u, false)
+	if err := c.Login(&models.UserCredentials{Email: admin, Password: admin}); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	nu, err := c.CreateUser(&models.CreateUserRequest{Name: "Mia", Email: "mia@example.org", Password: "mia-password", Username: "mia"})
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	general := &models.Channel{ID: "GENERAL"}
+	if _, err := c.PostMessage(&models.PostMessage{RoomID: "GENERAL", Text: "ping @mia, and @nobody"}); err != nil {
+		t.Fatalf("PostMessage: %v", err)
+	}
+	if _, err := c.PostMessage(&models.PostMessage{RoomID: "GENERAL", Text: "not for mia"}); err != nil {
+		t.Fatalf("PostMessage: %v", err)
+	}
+
+	// CreateToken: the admin mints a login for mia, and the SDK logs in with it.
+	tok, err := c.CreateToken("", "mia")
+	if err != nil || tok.ID != nu.User.ID || tok.Token == "" {
+		t.Fatalf("CreateToken = %+v, %v", tok, err)
+	}
+	mia := rest.NewClient(u, false)
+	if err := mia.Login(tok); err != nil {
+		t.Fatalf("Login with the minted token: %v", err)
+	}
+	got, err := mia.GetMentionedMessages(general, &models.Pagination{Count: 10})
+	if err != nil || len(got) != 1 || got[0].Msg != "ping @mia, and @nobody" {
+		t.Fatalf("GetMentionedMessages = %+v, %v", got, err)
+	}
+	// Mia is no admin: she mints no tokens.
+	if _, err := mia.CreateToken("", admin); err == nil || err.Error() != "unauthorized" {
+		t.Fatalf("CreateToken by a plain user: %v, want unauthorized", err)
+	}
+
+	if _, err := c.SetUserAvatar("", "", "http://169.254.169.254/latest"); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("SetUserAvatar by URL: %v, want a refusal", err)
+	}
+	if a, err := st.AvatarOf(admin); err != nil || a != nil {
+		t.Fatalf("an avatar was stored: %+v, %v", a, err)
+	}
+}

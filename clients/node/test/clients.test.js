@@ -49,6 +49,13 @@ test('@rocket.chat/sdk REST client (lib/api/RocketChat)', { timeout: 30000 }, as
   assert.equal(sent.rid, rid);
   assert.equal(sent.u.username, user);
 
+  // Reactions, as Rocket.Chat shapes them, through the client's generic post and get.
+  assert.equal((await api.post('chat.react', { messageId: sent._id, emoji: 'smile' }, true)).success, true);
+  const reacted = await api.get('chat.getMessage', { msgId: sent._id }, true);
+  assert.deepEqual(reacted.message.reactions, { ':smile:': { usernames: [user] } });
+  assert.equal((await api.post('chat.react', { messageId: sent._id, emoji: ':smile:' }, true)).success, true);
+  assert.equal((await api.get('chat.getMessage', { msgId: sent._id }, true)).message.reactions, undefined, 'toggled off');
+
   const history = await api.get('channels.history', { roomId: rid }, true);
   assert.equal(history.success, true);
   assert.equal(history.messages[0]._id, sent._id, 'newest first');
@@ -104,6 +111,14 @@ test('rocketchat-api client', { timeout: 30000 }, async () => {
   const joined = await client.channels.listJoined({});
   assert.ok(joined.channels.some((c) => c._id === rid));
   assert.equal(typeof joined.total, 'number');
+
+  // users.createToken: the admin mints a login token (user-generate-access-token).
+  const minted = await client.users.createToken({ username: user });
+  assert.equal(minted.success, true);
+  assert.equal(minted.data.userId, data.userId);
+  assert.equal(typeof minted.data.authToken, 'string');
+  // users.setAvatar by URL: refused with 400 (rocketlite fetches nothing; upload instead).
+  await assert.rejects(client.users.setAvatar('http://169.254.169.254/latest'), (e) => e.statusCode === 400);
 
   const out = await client.logout();
   assert.equal(out.message, "You've been logged out!");
