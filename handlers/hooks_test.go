@@ -249,6 +249,19 @@ func TestIntegrationsManagement(t *testing.T) {
 	}
 	list := ts.do("GET", "/api/v1/integrations.list", &ts.admin, "")
 	list.want(t, 200, map[string]any{"success": true, "total": 2})
+	// The list conventions (lists.go): sort, fields, and no query.
+	for _, dir := range []string{"1", "-1"} {
+		sorted := ts.do("GET", listURL("/api/v1/integrations.list", "sort", `{"type":`+dir+`}`, "fields", `{"type":1}`), &ts.admin, "")
+		sorted.want(t, 200, map[string]any{"total": 2})
+		types := names(t, sorted, "integrations", "type")
+		if want := map[string]string{"1": "webhook-incoming,webhook-outgoing", "-1": "webhook-outgoing,webhook-incoming"}[dir]; strings.Join(types, ",") != want {
+			t.Fatalf("sort %s: %v", dir, types)
+		}
+		if strings.Contains(sorted.Raw, `"name"`) {
+			t.Fatalf("fields kept name: %s", sorted.Raw)
+		}
+	}
+	ts.do("GET", listURL("/api/v1/integrations.list", "query", `{"type":"webhook-incoming"}`), &ts.admin, "").wantErr1(t, 400, "error-invalid-params")
 	ts.do("GET", "/api/v1/channels.getIntegrations?roomName=general", &ts.admin, "").want(t, 200, map[string]any{"total": 2})
 
 	// bob gets the permission to manage his own incoming hooks only: he may post only as himself,

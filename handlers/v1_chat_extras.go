@@ -99,9 +99,19 @@ func (a *API) star(c *call, on bool) (any, error) {
 	return J("success", true), nil
 }
 
+// threadsSort: threads come by their last reply, newest first, and take only that sort.
+var threadsSort = sorter[struct{}]{"tlm": nil}
+
 // marked serves the lists of a room's marked messages: {<name>: […], count, offset, total}.
 func (a *API) marked(c *call, kind, name string, rid, tmid string) (any, error) {
-	q, err := readList(c.in, defaultPage1, historySort)
+	by := historySort // newest first: {"ts": -1} alone is accepted
+	switch kind {
+	case "thread":
+		by = nil // oldest first, and nothing else
+	case "threads":
+		by = threadsSort
+	}
+	q, err := readList(c.in, defaultPage1, by)
 	if err != nil {
 		return nil, err
 	}

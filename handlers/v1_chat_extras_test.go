@@ -234,6 +234,10 @@ func TestChatExtrasShapes(t *testing.T) {
 		if got := names(t, res, "messages", "msg"); strings.Join(got, ",") != "reply a,reply b" {
 			t.Fatalf("thread messages %v", got)
 		}
+		ts.do("GET", "/api/v1/chat.getThreadsList?sort=%7B%22tlm%22%3A-1%7D&rid="+rid, &f.bob, "").want(t, 200, map[string]any{"total": 1})
+		ts.do("GET", "/api/v1/chat.getThreadsList?sort=%7B%22ts%22%3A-1%7D&rid="+rid, &f.bob, "").wantErr1(t, 400, "error-invalid-params")
+		ts.do("GET", "/api/v1/chat.getThreadMessages?sort=%7B%22ts%22%3A1%7D&tmid="+f.m, &f.bob, "").wantErr1(t, 400, "error-invalid-params")
+		ts.do("GET", "/api/v1/chat.getPinnedMessages?query=%7B%7D&roomId="+rid, &f.bob, "").wantErr1(t, 400, "error-invalid-params")
 		ts.do("POST", "/api/v1/chat.sendMessage", &f.bob, `{"message":{"rid":"GENERAL","msg":"x","tmid":"`+f.m+`"}}`).
 			wantErr1(t, 400, "error-invalid-thread")
 		ts.do("POST", "/api/v1/chat.postMessage", &f.bob, `{"roomId":"`+rid+`","text":"x","tmid":"bad id!"}`).

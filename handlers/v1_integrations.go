@@ -10,6 +10,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -368,10 +369,11 @@ func (a *API) listIntegrations(c *call, keep func(*store.Integration) bool) (any
 	if scope[store.IncomingWebhook] == 0 && scope[store.OutgoingWebhook] == 0 {
 		return nil, store.ErrNoPermission
 	}
-	count, offset, err := pageParams1(c.in, defaultPage1)
+	q, err := readList(c.in, defaultPage1, integrationSort)
 	if err != nil {
 		return nil, err
 	}
+	count, offset := q.Count, q.Offset
 	list, err := a.st.Integrations(func(in *store.Integration) bool {
 		switch scope[in.Type] {
 		case 2:
@@ -387,13 +389,29 @@ func (a *API) listIntegrations(c *call, keep func(*store.Integration) bool) (any
 	if err != nil {
 		return nil, err
 	}
+	if q.cmp != nil {
+		slices.SortStableFunc(list, q.cmp)
+	}
 	total := len(list)
 	list = list[min(offset, total):min(offset+count, total)]
 	views := make([]integrationView, len(list))
 	for i, in := range list {
 		views[i] = integrationOf(in)
 	}
-	return J("integrations", views, "offset", offset, "items", len(views), "count", len(views), "total", total, "success", true), nil
+	things, err := project(q.fields, views)
+	if err != nil {
+		return nil, err
+	}
+	return J("integrations", things, "offset", offset, "items", len(views), "count", len(views), "total", total, "success", true), nil
+}
+
+// integrationSort is what integrations.list sorts by (docs/api.md "List conventions").
+var integrationSort = sorter[*store.Integration]{
+	"name":       func(a, b *store.Integration) int { return cmpString(a.Name, b.Name) },
+	"type":       func(a, b *store.Integration) int { return cmpString(a.Type, b.Type) },
+	"enabled":    func(a, b *store.Integration) int { return cmpBool(a.Enabled, b.Enabled) },
+	"_createdAt": func(a, b *store.Integration) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	"_updatedAt": func(a, b *store.Integration) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
 }
 
 func (a *API) integrationsUpdate1(c *call) (any, error) {
