@@ -502,4 +502,18 @@ func TestInterruptedBackupLeavesNothing(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("left behind: %v", entries)
 	}
+	// check stops between its stages too.
+	err = run(ctx, []string{"rocketlite", "check", "--db", c.db}, noEnv, nil, io.Discard, io.Discard)
+	if exitCode(err) != 130 {
+		t.Fatalf("check: %v (exit %d)", err, exitCode(err))
+	}
+	st, err := store.Open(c.db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var stages []string
+	if errs := st.CheckProgress(ctx, func(s string) { stages = append(stages, s) }); len(errs) != 1 || !errors.Is(errs[0], interrupted{syscall.SIGINT}) || len(stages) > 1 {
+		t.Fatalf("an interrupted check went on: %v %v", errs, stages)
+	}
 }

@@ -165,18 +165,47 @@ func (d *msgDecoder) message(m *Message) bool {
 			return d.str(&m.Emoji)
 		case "avatar":
 			return d.str(&m.Avatar)
-		case "ts", "_updatedAt", "editedAt":
+		case "ts", "_updatedAt", "editedAt", "tlm", "pinnedAt":
 			start, end, _, ok := d.quoted()
 			if !ok {
 				return false
 			}
 			t := &m.TS
-			if k == "_updatedAt" {
+			switch k {
+			case "_updatedAt":
 				t = &m.UpdatedAt
-			} else if k == "editedAt" {
+			case "editedAt":
 				t = &m.EditedAt
+			case "tlm":
+				t = &m.TLM
+			case "pinnedAt":
+				t = &m.PinnedAt
 			}
 			return t.UnmarshalJSON(d.data[start:end]) == nil
+		case "tmid":
+			return d.str(&m.TMID)
+		case "tcount":
+			var n int64
+			if !d.int(&n) || n > int64(^uint(0)>>1) { // past int on 32-bit: json.Unmarshal's
+				return false
+			}
+			m.TCount = int(n)
+			return true
+		case "pinned":
+			return d.boolean(&m.Pinned)
+		case "pinnedBy":
+			m.PinnedBy = &UserRef{}
+			return d.ref(m.PinnedBy)
+		case "replies":
+			return d.strs(&m.Replies)
+		case "starred":
+			return d.strs(&m.Starred)
+		case "mentions":
+			m.Mentions = []UserRef{}
+			return d.elems(func() bool {
+				m.Mentions = append(m.Mentions, UserRef{})
+				return d.ref(&m.Mentions[len(m.Mentions)-1])
+			})
 		case "u":
 			return d.ref(&m.User)
 		case "editedBy":
@@ -190,4 +219,25 @@ func (d *msgDecoder) message(m *Message) bool {
 	}
 	d.ws()
 	return d.i == len(d.data)
+}
+
+// elems calls elem for each element of the array at d.i (null is left to json.Unmarshal).
+func (d *msgDecoder) elems(elem func() bool) bool {
+	if !d.consume('[') {
+		return false
+	}
+	if d.consume(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if d.consume(']') {
+			return true
+		}
+		if !d.consume(',') {
+			return false
+		}
+	}
 }

@@ -29,6 +29,11 @@ func TestDecodeMessageMatchesJSON(t *testing.T) {
 			UpdatedAt: ts.Add(time.Second), User: UserRef{ID: "u", Username: "al"}},
 		&Message{ID: "att", RoomID: "r", TS: ts, UpdatedAt: ts, Attachments: json.RawMessage(`[{"a":1}]`)},
 		&Message{ID: "zone", RoomID: "r", TS: ts.In(time.FixedZone("x", 3600)), UpdatedAt: ts},
+		&Message{ID: "extras", RoomID: "r", Text: "hi @bob", TS: ts, UpdatedAt: ts, TMID: "p", TCount: 42, TLM: ts,
+			Replies: []string{"u1", "u\"2"}, Mentions: []UserRef{{ID: "b", Username: "bob"}, {ID: "all", Username: "all"}},
+			Reactions: map[string]*Reaction{":x:": {Usernames: []string{"bob"}}}, Pinned: true, PinnedAt: ts,
+			PinnedBy: &UserRef{ID: "b", Username: "bob"}, Starred: []string{"u1"}},
+		&Message{ID: "extras2", RoomID: "r", TS: ts, UpdatedAt: ts, TMID: "p", Mentions: []UserRef{{ID: "x", Username: "x", Name: "X"}}},
 	)
 	var inputs [][]byte
 	for _, m := range msgs {
@@ -46,6 +51,14 @@ func TestDecodeMessageMatchesJSON(t *testing.T) {
 		[]byte(`{"msg":"x"} trailing`), []byte(`{"msg":"unterminated}`), []byte(`{"msg":1}`),
 		[]byte(`{"ts":"not a time"}`), []byte(`{}`), []byte(`[]`), []byte(``), []byte(`{"msg":"raw` + "\n" + `"}`),
 		[]byte(`{"msg":"a\"b","u":{}}`), []byte(`{"msg":"x",}`),
+		[]byte(`{"tcount":7}`), []byte(`{"tcount":-7}`), []byte(`{"tcount":07}`), []byte(`{"tcount":1.5}`),
+		[]byte(`{"tcount":1e3}`), []byte(`{"tcount":"3"}`), []byte(`{"tcount":99999999999999999999}`),
+		[]byte(`{"tcount":}`), []byte(`{"pinned":true}`), []byte(`{"pinned":false}`), []byte(`{"pinned":tru}`),
+		[]byte(`{"pinned":null}`), []byte(`{"replies":[]}`), []byte(`{"replies":null}`), []byte(`{"replies":["a",]}`),
+		[]byte(`{"replies":["a","b"],"replies":["c"]}`), []byte(`{"starred":[1]}`), []byte(`{"mentions":[]}`),
+		[]byte(`{"mentions":[{"_id":"a","username":"b"},{}]}`), []byte(`{"mentions":[{"_id":"a"}`),
+		[]byte(`{"mentions":null}`), []byte(`{"tlm":"2025-03-01T12:00:00Z","pinnedAt":"bad"}`),
+		[]byte(`{"pinnedBy":{"_id":"p"}}`), []byte(`{"tmid":"t","tmid":"u"}`),
 	}...)
 	for _, data := range inputs {
 		want, werr := viaJSON(data)
@@ -72,4 +85,36 @@ func TestDecodeMessageFastPath(t *testing.T) {
 	if !(&msgDecoder{data: data}).message(&got) {
 		t.Fatalf("fast path refused %s", data)
 	}
+	// A thread reply with mentions, and a pinned, starred thread head, need no fallback either.
+	for _, x := range []*Message{
+		{ID: "r", RoomID: "r", Text: "@bob", TS: m.TS, UpdatedAt: m.TS, TMID: "h", Mentions: []UserRef{{ID: "b", Username: "bob"}}},
+		{ID: "h", RoomID: "r", TS: m.TS, UpdatedAt: m.TS, TCount: 3, TLM: m.TS, Replies: []string{"a", "b"},
+			Pinned: true, PinnedAt: m.TS, PinnedBy: &UserRef{ID: "u", Username: "n"}, Starred: []string{"a"}},
+	} {
+		data, _ := json.Marshal(x)
+		if !(&msgDecoder{data: data}).message(&Message{}) {
+			t.Fatalf("fast path refused %s", data)
+		}
+	}
+}
+
+// BenchmarkDecodeThreadReply: a thread reply with a mention, the common shape in rooms with
+// bots (fast path), against json.Unmarshal (the fallback it took before).
+func BenchmarkDecodeThreadReply(b *testing.B) {
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	data, _ := json.Marshal(&Message{ID: "AbCdEfGhIjKlMnOpQ", RoomID: "GENERAL", Text: "@bob the build is green", TS: ts,
+		UpdatedAt: ts, User: UserRef{ID: "u1", Username: "ci-bot"}, TMID: "ZyXwVuTsRqPoNmLkJ",
+		Mentions: []UserRef{{ID: "u2", Username: "bob"}}})
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			var m Message
+			decodeMessage(data, &m)
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			var m Message
+			json.Unmarshal(data, &m)
+		}
+	})
 }
