@@ -88,7 +88,7 @@ func TestFillAndLoad(t *testing.T) {
 	for _, w := range []string{"send", "history", "mixed", "login", "badjoin"} {
 		out.Reset()
 		args := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-workload", w,
-			"-c", "2", "-d", "300ms", "-warmup", "0"}
+			"-c", "2", "-d", "300ms", "-warmup", "0", "-timeout", "2m"}
 		if err := run(context.Background(), args, &out, io.Discard); err != nil {
 			t.Fatalf("%s: %v", w, err)
 		}
