@@ -11,6 +11,8 @@ import (
 // routes is the whole API at a glance.
 func (a *API) routes() {
 	const get, post, del = http.MethodGet, http.MethodPost, http.MethodDelete
+	// authed: every POST and DELETE counts against the caller's write limit (limits.go);
+	// poster: routes that post messages count against the send limit instead.
 
 	// API 0.1 (Rocket.Chat REST API beta, November 2015): API.md §2.
 	a.handle(get, "/api/version", v0, open, a.version)
@@ -22,7 +24,7 @@ func (a *API) routes() {
 	a.handle(post, "/api/rooms/:id/leave", v0, authed, a.leave0)
 	a.handle(get, "/api/rooms/:id/messages", v0, authed, a.tagged(a.messages0)) // pages.go: cache, ETag
 	a.handle(post, "/api/rooms/:id/read", v0, authed, a.read0)
-	a.handle(post, "/api/rooms/:id/send", v0, authed, a.send0)
+	a.handle(post, "/api/rooms/:id/send", v0, poster, a.send0)
 	a.handle(post, "/api/bulk/register", v0, authed, a.bulkRegister)     // bulk-register-user
 	a.handle(post, "/api/bulk/createRoom", v0, authed, a.bulkCreateRoom) // bulk-create-c + create-c
 
@@ -140,8 +142,8 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/subscriptions.read", v1, authed, a.subscriptionsRead1)
 	a.handle(post, "/api/v1/subscriptions.unread", v1, authed, a.subscriptionsUnread1)
 	// Chat.
-	a.handle(post, "/api/v1/chat.postMessage", v1, authed, a.chatPostMessage1)
-	a.handle(post, "/api/v1/chat.sendMessage", v1, authed, a.chatSendMessage1)
+	a.handle(post, "/api/v1/chat.postMessage", v1, poster, a.chatPostMessage1)
+	a.handle(post, "/api/v1/chat.sendMessage", v1, poster, a.chatSendMessage1)
 	a.handle(get, "/api/v1/chat.getMessage", v1, authed, a.chatGetMessage1)
 	a.handle(post, "/api/v1/chat.update", v1, authed, a.chatUpdate1)
 	a.handle(post, "/api/v1/chat.delete", v1, authed, a.chatDelete1)
