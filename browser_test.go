@@ -216,6 +216,17 @@ func TestWebTwoUsersLive(t *testing.T) {
 	_ = start
 	b.wait(bob, "alice's message at bob", hasMessage("hello bob"))
 
+	// A reaction and a thread reply, both ways.
+	b.do(bob, chromedp.Evaluate[chromedp.Void](`(() => { const m = [...document.querySelectorAll("#messages .msg")].find(e => e.querySelector(".body").textContent === "hello bob"); m.querySelector(".tools button[title=React]").click(); })()`))
+	b.wait(alice, "bob's reaction at alice", `[...document.querySelectorAll("#messages .msg")].some(e => e.querySelector(".body").textContent === "hello bob" && /👍 1/.test((e.querySelector(".reactions") || {}).textContent || ""))`)
+	b.do(alice, chromedp.Evaluate[chromedp.Void](`(() => { const m = [...document.querySelectorAll("#messages .msg")].find(e => e.querySelector(".body").textContent === "hi alice"); m.querySelector(".tools button[title='Reply in thread']").click(); })()`))
+	b.wait(alice, "the thread panel", `!document.getElementById("thread").hidden`)
+	b.do(alice, chromedp.SendKeys(chromedp.ID("thread-text"), "a reply in the thread\r"))
+	b.wait(bob, "the reply count at bob", `[...document.querySelectorAll("#messages .msg")].some(e => e.querySelector(".body").textContent === "hi alice" && /1 reply/.test((e.querySelector(".thread-link") || {}).textContent || ""))`)
+	if eval[bool](b, bob, hasMessage("a reply in the thread")) {
+		t.Fatal("a thread reply is shown in the room's main list")
+	}
+
 	// An edit and a delete made in alice's page reach bob's.
 	b.do(alice, chromedp.Evaluate[chromedp.Void](`(() => { const m = [...document.querySelectorAll("#messages .msg")].find(e => e.querySelector(".body").textContent === "hello bob"); m.querySelector(".tools .edit").click(); })()`),
 		chromedp.WaitVisible(chromedp.ID("dialog")),
@@ -380,9 +391,16 @@ func TestWebReconnectKeepsTyping(t *testing.T) {
 // TestWebScreenshots writes the main screens at desktop and phone width, light and dark.
 func TestWebScreenshots(t *testing.T) {
 	s, uid, tok := webServer(t)
+	var first string
 	for _, m := range []string{"Good morning! The *sensor* on pi-3 reads `21.4 °C`", "@bob can you check the backup at https://example.org/status", "Looks fine to me."} {
-		s.curl("POST", "/api/v1/chat.postMessage", uid, tok, fmt.Sprintf(`{"channel":"#general","text":%q}`, m), "application/json").want(t, 200, "")
+		res := s.curl("POST", "/api/v1/chat.postMessage", uid, tok, fmt.Sprintf(`{"channel":"#general","text":%q}`, m), "application/json")
+		res.want(t, 200, "")
+		if first == "" {
+			first = res.obj["message"].(map[string]any)["_id"].(string)
+		}
 	}
+	s.curl("POST", "/api/v1/chat.react", uid, tok, `{"messageId":"`+first+`","emoji":":thumbsup:"}`, "application/json").want(t, 200, "")
+	s.curl("POST", "/api/v1/chat.postMessage", uid, tok, `{"channel":"#general","text":"Logged it in the lab book.","tmid":"`+first+`"}`, "application/json").want(t, 200, "")
 	b := newBrowser(t, s.base)
 	for _, c := range []struct {
 		name       string

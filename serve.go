@@ -25,6 +25,7 @@ import (
 	"rocketlite/auth"
 	"rocketlite/handlers"
 	"rocketlite/metrics"
+	"rocketlite/netlimit"
 	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
@@ -64,6 +65,16 @@ type serveConfig struct {
 	writeTimeout      time.Duration
 	idleTimeout       time.Duration
 	drainTimeout      time.Duration
+
+	// Abuse limits of issue 9 (handlers/limits.go, store caps, netlimit).
+	writeRate        float64
+	writeBurst       int
+	registerLimit    int
+	limiterEntries   int
+	maxRoomsPerUser  int
+	maxTokensPerUser int
+	maxConns         int
+	maxConnsPerAddr  int
 
 	// Realtime (DDP): socket caps, queue and keep-alive.
 	maxSockets, maxSocketsPerUser, socketQueue int
@@ -120,6 +131,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	})
 	fs.Float64Var(&c.sendRate, "send-rate", 50, "messages per second one user may post, sustained (0: no limit)")
 	fs.IntVar(&c.sendBurst, "send-burst", 200, "messages one user may post at once before --send-rate applies")
+	fs.Float64Var(&c.writeRate, "write-rate", 10, "other writes (join, leave, edit, delete, room changes, …) per second one user may make, sustained (0: no limit)")
+	fs.IntVar(&c.writeBurst, "write-burst", 100, "writes one user may make at once before --write-rate applies")
+	fs.IntVar(&c.registerLimit, "register-limit", 10, "users.register attempts per client address per hour (with --open-registration)")
+	fs.IntVar(&c.limiterEntries, "limiter-entries", 10000, "entries each abuse-limit table keeps at most (failed logins, registrations, rate buckets)")
+	fs.IntVar(&c.maxRoomsPerUser, "max-rooms-per-user", store.DefaultMaxRoomsPerCreator, "rooms one user may create; admins are exempt (0: no cap)")
+	fs.IntVar(&c.maxTokensPerUser, "max-tokens-per-user", store.DefaultMaxTokensPerUser, "live login tokens per user; a login past it revokes the oldest (0: no cap)")
+	fs.IntVar(&c.maxConns, "max-conns", 512, "concurrent connections at most; more wait in the listen backlog")
+	fs.IntVar(&c.maxConnsPerAddr, "max-conns-per-addr", 64, "concurrent connections from one client address (trusted proxies exempt); more are closed")
 	c.maxAvatar = handlers.DefaultMaxAvatar
 	fs.Func("max-avatar-size", "largest avatar picture a user may upload, in bytes (suffixes K, M; default 256K)", func(s string) (err error) {
 		c.maxAvatar, err = parseSize(s)
@@ -204,6 +223,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--tls-self-signed and --tls-cert exclude each other"}
 	case c.sendRate < 0 || c.sendBurst < 1:
 		return nil, usageError{"--send-rate must be 0 or more and --send-burst at least 1"}
+	case c.writeRate < 0 || c.writeBurst < 1:
+		return nil, usageError{"--write-rate must be 0 or more and --write-burst at least 1"}
+	case c.registerLimit < 1 || c.limiterEntries < 100:
+		return nil, usageError{"--register-limit must be at least 1 and --limiter-entries at least 100"}
+	case c.maxRoomsPerUser < 0 || c.maxTokensPerUser < 0:
+		return nil, usageError{"--max-rooms-per-user and --max-tokens-per-user must be 0 (no cap) or more"}
+	case c.maxConns < 1 || c.maxConnsPerAddr < 1:
+		return nil, usageError{"--max-conns and --max-conns-per-addr must be at least 1"}
 	case c.maxAvatar < 1024:
 		return nil, usageError{"--max-avatar-size must be at least 1K"}
 	case c.maxBody < 1024:
@@ -399,6 +426,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	ln = netlimit.Listener(ln, cfg.maxConns, cfg.maxConnsPerAddr, func(ip netip.Addr) bool {
+		for _, p := range cfg.trustedProxies {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	})
 	defer ln.Close()
 	sides, err := cfg.integ.listen()
 	if err != nil {
@@ -410,7 +445,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
-		MaxMessageBytes: cfg.maxMsgBytes, MaxMessageDepth: cfg.maxMsgDepth})
+		MaxMessageBytes: cfg.maxMsgBytes, MaxMessageDepth: cfg.maxMsgDepth,
+		MaxRoomsPerCreator: offIsNegative(cfg.maxRoomsPerUser), MaxTokensPerUser: offIsNegative(cfg.maxTokensPerUser)})
 	if err != nil {
 		return err
 	}
@@ -424,10 +460,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	sendRate := cfg.sendRate
-	if sendRate == 0 {
-		sendRate = -1 // handlers.Limits: negative is off, zero is the default
-	}
+	sendRate := offIsNegative(cfg.sendRate)
 	// Realtime: the hub hears every commit of the store; the DDP server shares the REST API's
 	// login and send (realtime.Core), the API serves its sockets and asks it for presence.
 	hub := realtime.NewHub(st, log)
@@ -439,6 +472,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	api := handlers.New(handlers.Config{Store: st, Hasher: hasher, Log: log, TokenTTL: cfg.tokenTTL, Version: version,
 		MaxBody: cfg.maxBody, CORSOrigins: cfg.corsOrigins, OpenRegistration: cfg.openRegister,
 		Limits: handlers.Limits{SendRate: sendRate, SendBurst: cfg.sendBurst, TrustedProxies: cfg.trustedProxies,
+			WriteRate: offIsNegative(cfg.writeRate), WriteBurst: cfg.writeBurst, RegisterPerAddress: cfg.registerLimit, TableEntries: cfg.limiterEntries,
 			MaxAvatar: cfg.maxAvatar},
 		Reads:                readLimits(cfg),
 		Realtime:             http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
@@ -538,6 +572,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info().Msg("stopped")
 	}
 	return err
+}
+
+// offIsNegative turns a flag's 0 (no limit) into the negative that handlers.Limits and
+// store.Options read as "off" (their zero is the default).
+func offIsNegative[T int | float64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // listen binds addr; its errors say which setting to change and why.

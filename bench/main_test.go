@@ -80,15 +80,16 @@ func TestFillAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As the issue measures: no per-user send limit (--send-rate 0).
+	// As the issue measures: no per-user send or write limit (--send-rate 0 --write-rate 0;
+	// badjoin's joins would otherwise be refused before they reach the writer).
 	srv := httptest.NewServer(handlers.New(handlers.Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard),
-		Limits: handlers.Limits{SendRate: -1}}))
+		Limits: handlers.Limits{SendRate: -1, WriteRate: -1}}))
 	defer srv.Close()
 
 	for _, w := range []string{"send", "history", "mixed", "login", "badjoin"} {
 		out.Reset()
 		args := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-workload", w,
-			"-c", "2", "-d", "300ms", "-warmup", "0"}
+			"-c", "2", "-d", "300ms", "-warmup", "0", "-timeout", "2m"}
 		if err := run(context.Background(), args, &out, io.Discard); err != nil {
 			t.Fatalf("%s: %v", w, err)
 		}

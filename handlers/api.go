@@ -11,7 +11,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
 	"rocketlite/auth"
 	"rocketlite/metrics"
@@ -71,10 +70,11 @@ type API struct {
 	router *httprouter.Router
 
 	limits       Limits
-	loginAccount *failures    // failed logins per account
-	loginAddress *failures    // failed logins per client address
-	signups      *failures    // open registrations per client address (users.register)
-	sends        *sendLimiter // nil when sends are not limited
+	loginAccount *failures // failed logins per account
+	loginAddress *failures // failed logins per client address
+	signups      *failures // open registrations per client address (users.register)
+	sends        *buckets  // per-user send buckets; nil when sends are not limited
+	writes       *buckets  // per-user buckets of the other writes; nil when not limited
 	reads        ReadLimits
 	scans        *scanLimiter // nil when searches and deep pages are not limited
 	cors         map[string]bool
@@ -103,12 +103,12 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Log, limits: cfg.Limits}
 	a.limits.setDefaults()
-	a.loginAccount = newFailures(a.limits.LoginWindow, a.limits.LoginPerAccount)
-	a.loginAddress = newFailures(a.limits.LoginWindow, a.limits.LoginPerAddress)
-	a.signups = newFailures(registerWindow, registerPerAddress)
-	if a.limits.SendRate > 0 {
-		a.sends = &sendLimiter{limit: rate.Limit(a.limits.SendRate), burst: a.limits.SendBurst, users: map[string]*rate.Limiter{}}
-	}
+	l := a.limits
+	a.loginAccount = newFailures(l.LoginWindow, l.LoginPerAccount, l.TableEntries, a.st.Now)
+	a.loginAddress = newFailures(l.LoginWindow, l.LoginPerAddress, l.TableEntries, a.st.Now)
+	a.signups = newFailures(registerWindow, l.RegisterPerAddress, l.TableEntries, a.st.Now)
+	a.sends = newBuckets(l.SendRate, l.SendBurst, l.TableEntries, "Too many messages; slow down")
+	a.writes = newBuckets(l.WriteRate, l.WriteBurst, l.TableEntries, "Too many changes; slow down")
 	a.reads = cfg.Reads
 	a.reads.setDefaults()
 	a.scans = newScanLimiter(a.reads)
@@ -269,7 +269,8 @@ type access int
 
 const (
 	open   access = iota // no credentials needed
-	authed               // X-User-Id and X-Auth-Token required
+	authed               // X-User-Id and X-Auth-Token required; a write counts against the write limit
+	poster               // authed, for routes that post messages: they count against the send limit instead
 	// rawBody: no credentials, and the body is left unparsed in call.raw for the handler
 	// (incoming webhooks take a form whose JSON field may arrive unencoded).
 	rawBody
@@ -277,7 +278,7 @@ const (
 
 // handle registers fn for method and path: authenticate, decode, run, encode, map errors.
 func (a *API) handle(method, path string, st style, acc access, fn handlerFunc) {
-	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc != authed})
+	a.registered = append(a.registered, Route{Method: method, Path: path, Open: acc != authed && acc != poster})
 	var rm *metrics.Route
 	if a.cfg.Metrics != nil {
 		rm = a.cfg.Metrics.Route(method + " " + path)
@@ -305,11 +306,17 @@ func (a *API) wrap(st style, acc access, fn handlerFunc, rm *metrics.Route, post
 		}
 		c := &call{w: w, r: r, ps: ps}
 		var err error
-		if acc == authed {
+		if acc == authed || acc == poster {
 			c.user, c.token, err = a.authenticate(r)
 			if c.user != nil {
 				noteUser(r, c.user.ID)
 			}
+		}
+		if err == nil && acc == authed && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Every write a user can repeat counts (join/leave, edits, room changes, …), so
+			// a route added later is limited unless it says otherwise; checked before the
+			// body is read, so a refused request costs next to nothing.
+			err = a.allowWrite(c.user)
 		}
 		if err == nil && acc == rawBody {
 			c.raw, err = readBody(r, a.cfg.MaxBody)

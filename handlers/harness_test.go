@@ -76,7 +76,13 @@ func (s *syncBuffer) String() string {
 // closed when the test ends: the start of every handlers test and benchmark. now may be nil.
 func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (*store.Store, *auth.Hasher) {
 	tb.Helper()
-	st, err := store.Open(path, store.Options{Now: now})
+	return seededStoreOpts(tb, path, cost, store.Options{Now: now})
+}
+
+// seededStoreOpts is seededStore with the store's options (caps) given.
+func seededStoreOpts(tb testing.TB, path string, cost int, opts store.Options) (*store.Store, *auth.Hasher) {
+	tb.Helper()
+	st, err := store.Open(path, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -98,14 +104,21 @@ func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (*s
 // change, if given, may adjust the Config before the API is built.
 func newTestServer(t *testing.T, change ...func(*Config)) *testServer {
 	t.Helper()
+	return newTestServerOpts(t, store.Options{}, change...)
+}
+
+// newTestServerOpts is newTestServer on a store opened with opts (the clock is the test's).
+func newTestServerOpts(t *testing.T, opts store.Options, change ...func(*Config)) *testServer {
+	t.Helper()
 	ts := &testServer{t: t, clock: &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	ts.path = filepath.Join(t.TempDir(), "test.db")
-	st, h := seededStore(t, ts.path, bcrypt.MinCost, ts.clock.Now)
+	opts.Now = ts.clock.Now
+	st, h := seededStoreOpts(t, ts.path, bcrypt.MinCost, opts)
 	ts.st, ts.hasher = st, h
 	cfg := Config{Store: st, Hasher: ts.hasher, Log: zerolog.New(ts.logs), TokenTTL: 24 * time.Hour, Version: "test"}
 	// Abuse limits off: tests send and fail logins faster than people, on a frozen clock.
 	// limits_test.go turns them on (withDefaultLimits).
-	cfg.Limits = Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
+	cfg.Limits = Limits{SendRate: -1, WriteRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
 	cfg.Reads = ReadLimits{ScanRate: -1}
 	for _, c := range change {
 		c(&cfg)

@@ -4,6 +4,7 @@ package handlers
 // for sends, and the caps on names and batches that routes share.
 
 import (
+	"crypto/sha256"
 	"math"
 	"net"
 	"net/http"
@@ -30,6 +31,17 @@ type Limits struct {
 	// a negative value turns the limit off. SendBurst is the bucket size (default 200).
 	SendRate  float64
 	SendBurst int
+	// WriteRate is the sustained number of other writes (join, leave, edit, delete, room
+	// changes, …) a user may make per second (default 10); negative turns it off. WriteBurst
+	// is the bucket size (default 100).
+	WriteRate  float64
+	WriteBurst int
+	// RegisterPerAddress caps the users.register attempts of one client address per hour
+	// (default 10), with --open-registration.
+	RegisterPerAddress int
+	// TableEntries caps the entries of each limiter table (failed logins per account and per
+	// address, registrations, send and write buckets): default 10,000.
+	TableEntries int
 	// MaxAvatar caps an uploaded avatar picture in bytes (default 256 KiB); the request body
 	// cap (Config.MaxBody) applies first.
 	MaxAvatar int64
@@ -53,6 +65,18 @@ func (l *Limits) setDefaults() {
 	if l.SendBurst <= 0 {
 		l.SendBurst = 200
 	}
+	if l.WriteRate == 0 {
+		l.WriteRate = 10
+	}
+	if l.WriteBurst <= 0 {
+		l.WriteBurst = 100
+	}
+	if l.RegisterPerAddress <= 0 {
+		l.RegisterPerAddress = 10
+	}
+	if l.TableEntries <= 0 {
+		l.TableEntries = 10000
+	}
 	if l.MaxAvatar <= 0 {
 		l.MaxAvatar = DefaultMaxAvatar
 	}
@@ -61,15 +85,10 @@ func (l *Limits) setDefaults() {
 // DefaultMaxAvatar is the default cap on an avatar picture.
 const DefaultMaxAvatar = 256 << 10
 
-// limiterPruneN: prune a limiter map when it grows past this many entries.
-const limiterPruneN = 4096
-
-// With --open-registration anyone may create accounts: one client address may create at most
-// registerPerAddress of them per registerWindow, so that a script cannot fill the database.
-const (
-	registerPerAddress = 10
-	registerWindow     = time.Hour
-)
+// With --open-registration anyone may create accounts: one client address may try at most
+// RegisterPerAddress of them (every attempt counts, refused ones too) per registerWindow, so
+// that a script can neither fill the database nor burn the CPU on password hashes.
+const registerWindow = time.Hour
 
 // retryError is a 429 that tells the client when to come back (the Retry-After header).
 type retryError struct {
@@ -92,20 +111,28 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
-// failures counts failed logins per key within a sliding window.
+// failures counts events (failed logins, registrations) per key within a sliding window. Its
+// memory is bounded: keys are short (addresses, user ids, or a hash of the name tried), each
+// keeps at most max times, entries expire on time (sweep), and at most maxKeys are kept.
 type failures struct {
-	mu      sync.Mutex
-	window  time.Duration
-	max     int
-	seen    map[string][]time.Time // failure times, oldest first, all within window
-	pruneAt int                    // prune the map when it grows past this
+	mu        sync.Mutex
+	window    time.Duration
+	max       int
+	maxKeys   int
+	now       func() time.Time
+	seen      map[string][]time.Time // event times, oldest first, all within window
+	nextSweep time.Time              // when the next sweep of expired entries is due
+	timer     *time.Timer            // the idle sweep, armed while the table has entries
 }
 
-func newFailures(window time.Duration, max int) *failures {
-	return &failures{window: window, max: max, seen: map[string][]time.Time{}}
+func newFailures(window time.Duration, max, maxKeys int, now func() time.Time) *failures {
+	return &failures{window: window, max: max, maxKeys: maxKeys, now: now, seen: map[string][]time.Time{}}
 }
 
-// live drops the failures of key older than the window and returns the rest.
+// sweepEvery is how often a table is swept of expired entries while it is in use.
+func (f *failures) sweepEvery() time.Duration { return min(f.window, time.Minute) }
+
+// live drops the events of key older than the window and returns the rest.
 func (f *failures) live(key string, now time.Time) []time.Time {
 	ts := f.seen[key]
 	i := 0
@@ -123,10 +150,40 @@ func (f *failures) live(key string, now time.Time) []time.Time {
 	return ts
 }
 
+// sweep drops every expired entry; callers hold mu.
+func (f *failures) sweep(now time.Time) {
+	for k := range f.seen {
+		f.live(k, now)
+	}
+	f.nextSweep = now.Add(f.sweepEvery())
+}
+
+// maybeSweep sweeps when one is due, so a busy table never holds entries much past their
+// window; the cost, one pass over at most maxKeys entries, is paid once per sweepEvery.
+func (f *failures) maybeSweep(now time.Time) {
+	if !now.Before(f.nextSweep) {
+		f.sweep(now)
+	}
+}
+
+// idleSweep runs on a timer while the table holds entries, so that an idle server also lets
+// them go once their window has passed (the attack left 300 MB held an hour later).
+func (f *failures) idleSweep() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sweep(f.now())
+	if len(f.seen) > 0 {
+		f.timer.Reset(f.sweepEvery())
+	} else {
+		f.timer = nil
+	}
+}
+
 // locked reports how long key stays locked out (0: not locked).
 func (f *failures) locked(key string, now time.Time) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.maybeSweep(now)
 	ts := f.live(key, now)
 	if len(ts) < f.max {
 		return 0
@@ -138,23 +195,63 @@ func (f *failures) locked(key string, now time.Time) time.Duration {
 func (f *failures) add(key string, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.seen) > max(f.pruneAt, limiterPruneN) {
-		for k := range f.seen {
-			f.live(k, now)
+	f.maybeSweep(now)
+	ts := f.live(key, now)
+	if ts == nil && len(f.seen) >= f.maxKeys {
+		f.sweep(now)
+		if len(f.seen) >= f.maxKeys {
+			f.evict()
 		}
-		f.pruneAt = 2 * len(f.seen) // amortized: a map full of live entries is not rescanned at every add
 	}
-	ts := append(f.live(key, now), now)
+	ts = append(ts, now)
 	if len(ts) > f.max {
 		ts = ts[len(ts)-f.max:] // more than max never changes the answer
 	}
 	f.seen[key] = ts
+	if f.timer == nil {
+		f.timer = time.AfterFunc(f.sweepEvery(), f.idleSweep)
+	}
+}
+
+// evict drops, of a few entries in the map's random order, the one whose last event is
+// oldest: a full table keeps its most recent offenders, and nobody can pick whose entry goes.
+func (f *failures) evict() {
+	var victim string
+	var last time.Time
+	n := 0
+	for k, ts := range f.seen {
+		if t := ts[len(ts)-1]; n == 0 || t.Before(last) {
+			victim, last = k, t
+		}
+		if n++; n == 8 {
+			break
+		}
+	}
+	delete(f.seen, victim)
 }
 
 func (f *failures) reset(key string) {
 	f.mu.Lock()
 	delete(f.seen, key)
 	f.mu.Unlock()
+}
+
+// len is the number of keys held (tests).
+func (f *failures) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.seen)
+}
+
+// maxLoginName is the longest name a login can match (an e-mail address, 254 bytes). The
+// tables never key on the name itself: a name tried for no account is kept as its hash.
+const maxLoginName = 254
+
+// accountKey is the throttle key of a login for a name with no account: a fixed-size hash of
+// the lower-cased name (as the lookup ignores case), whatever its length.
+func accountKey(name string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(name)))
+	return "name:" + string(sum[:])
 }
 
 const loginThrottledMsg = "Too many failed login attempts; try again later"
@@ -243,42 +340,72 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// sendLimiter is a token bucket per user.
-type sendLimiter struct {
+// buckets is a token bucket per user: one table for sends, one for the other writes. Its size
+// is bounded: a full bucket is the same as no bucket and is dropped, and past maxKeys users
+// an entry is evicted (that user gets a full bucket again, which only errs on their side).
+type buckets struct {
 	mu      sync.Mutex
 	limit   rate.Limit
 	burst   int
+	maxKeys int
 	users   map[string]*rate.Limiter
 	pruneAt int
+	msg     string
 }
 
-// allowSend takes one token from the user's bucket, or returns a 429 saying when the next
-// token comes. Every route that posts a message calls it before writing anything.
-func (a *API) allowSend(u *store.User) error {
-	s := a.sends
+func newBuckets(perSecond float64, burst, maxKeys int, msg string) *buckets {
+	if perSecond <= 0 {
+		return nil // no limit
+	}
+	return &buckets{limit: rate.Limit(perSecond), burst: burst, maxKeys: maxKeys, users: map[string]*rate.Limiter{}, msg: msg}
+}
+
+// take takes one token from the user's bucket, or returns a 429 saying when the next token
+// comes. A nil table allows everything.
+func (s *buckets) take(uid string, now time.Time) error {
 	if s == nil {
 		return nil
 	}
-	now := a.st.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.users) > max(s.pruneAt, limiterPruneN) {
-		for id, l := range s.users {
-			if l.TokensAt(now) >= float64(s.burst) {
-				delete(s.users, id) // a full bucket is the same as no bucket
+	l := s.users[uid]
+	if l == nil {
+		if len(s.users) > max(s.pruneAt, limiterPruneN) || len(s.users) >= s.maxKeys {
+			for id, l := range s.users {
+				if l.TokensAt(now) >= float64(s.burst) {
+					delete(s.users, id) // a full bucket is the same as no bucket
+				}
+			}
+			// Amortized: a map full of busy buckets is not rescanned at every new user.
+			s.pruneAt = min(2*len(s.users), s.maxKeys)
+			for id := range s.users {
+				if len(s.users) < s.maxKeys {
+					break
+				}
+				delete(s.users, id)
 			}
 		}
-		s.pruneAt = 2 * len(s.users)
-	}
-	l := s.users[u.ID]
-	if l == nil {
 		l = rate.NewLimiter(s.limit, s.burst)
-		s.users[u.ID] = l
+		s.users[uid] = l
 	}
 	r := l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return tooMany("Too many messages; slow down", d)
+		return tooMany(s.msg, d)
 	}
 	return nil
 }
+
+// limiterPruneN: a bucket table is pruned of full buckets when it grows past this many.
+const limiterPruneN = 4096
+
+// allowSend takes one token from the user's send bucket. Every route that posts a message
+// calls it (through post) before writing anything.
+func (a *API) allowSend(u *store.User) error { return a.sends.take(u.ID, a.st.Now()) }
+
+// AllowWrite is allowWrite for the realtime API's methods that write (realtime.Core).
+func (a *API) AllowWrite(u *store.User) error { return a.allowWrite(u) }
+
+// allowWrite takes one token from the user's write bucket: every authenticated request that
+// may change something, except the sends, which have their own bucket (handle calls it).
+func (a *API) allowWrite(u *store.User) error { return a.writes.take(u.ID, a.st.Now()) }

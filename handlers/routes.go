@@ -11,6 +11,8 @@ import (
 // routes is the whole API at a glance.
 func (a *API) routes() {
 	const get, post, del = http.MethodGet, http.MethodPost, http.MethodDelete
+	// authed: every POST and DELETE counts against the caller's write limit (limits.go);
+	// poster: routes that post messages count against the send limit instead.
 
 	// API 0.1 (Rocket.Chat REST API beta, November 2015): API.md §2.
 	a.handle(get, "/api/version", v0, open, a.version)
@@ -22,7 +24,7 @@ func (a *API) routes() {
 	a.handle(post, "/api/rooms/:id/leave", v0, authed, a.leave0)
 	a.handle(get, "/api/rooms/:id/messages", v0, authed, a.tagged(a.messages0)) // pages.go: cache, ETag
 	a.handle(post, "/api/rooms/:id/read", v0, authed, a.read0)
-	a.handle(post, "/api/rooms/:id/send", v0, authed, a.send0)
+	a.handle(post, "/api/rooms/:id/send", v0, poster, a.send0)
 	a.handle(post, "/api/bulk/register", v0, authed, a.bulkRegister)     // bulk-register-user
 	a.handle(post, "/api/bulk/createRoom", v0, authed, a.bulkCreateRoom) // bulk-create-c + create-c
 
@@ -64,6 +66,7 @@ func (a *API) routes() {
 	// permissions (set-owner, set-moderator, set-leader, archive-room, unarchive-room,
 	// clean-channel-history, delete-c, edit-room, …), granted globally or by a room role.
 	ch := func(fn func(c *call, k *roomKind) (any, error)) handlerFunc { return a.kindRoute(channelKind, fn) }
+	a.handle(get, "/api/v1/channels.messages", v1, authed, ch(a.roomMessages1))
 	a.handle(get, "/api/v1/channels.members", v1, authed, ch(a.roomMembers1))
 	a.handle(get, "/api/v1/channels.roles", v1, authed, ch(a.roomRoles1))
 	a.handle(get, "/api/v1/channels.moderators", v1, authed, ch(a.channelsModerators1))
@@ -91,6 +94,7 @@ func (a *API) routes() {
 	a.handle(get, "/api/v1/groups.listAll", v1, authed, a.groupsListAll1) // view-room-administration
 	a.handle(get, "/api/v1/groups.info", v1, authed, gr(a.roomInfo1))
 	a.handle(get, "/api/v1/groups.history", v1, authed, gr(a.roomHistory1))
+	a.handle(get, "/api/v1/groups.messages", v1, authed, gr(a.roomMessages1))
 	a.handle(get, "/api/v1/groups.members", v1, authed, gr(a.roomMembers1))
 	a.handle(get, "/api/v1/groups.roles", v1, authed, gr(a.roomRoles1))
 	a.handle(get, "/api/v1/groups.counters", v1, authed, gr(a.roomCounters1))
@@ -138,8 +142,8 @@ func (a *API) routes() {
 	a.handle(post, "/api/v1/subscriptions.read", v1, authed, a.subscriptionsRead1)
 	a.handle(post, "/api/v1/subscriptions.unread", v1, authed, a.subscriptionsUnread1)
 	// Chat.
-	a.handle(post, "/api/v1/chat.postMessage", v1, authed, a.chatPostMessage1)
-	a.handle(post, "/api/v1/chat.sendMessage", v1, authed, a.chatSendMessage1)
+	a.handle(post, "/api/v1/chat.postMessage", v1, poster, a.chatPostMessage1)
+	a.handle(post, "/api/v1/chat.sendMessage", v1, poster, a.chatSendMessage1)
 	a.handle(get, "/api/v1/chat.getMessage", v1, authed, a.chatGetMessage1)
 	a.handle(post, "/api/v1/chat.update", v1, authed, a.chatUpdate1)
 	a.handle(post, "/api/v1/chat.delete", v1, authed, a.chatDelete1)

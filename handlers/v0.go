@@ -51,7 +51,8 @@ func (a *API) login(addr, name string, byEmail bool, digest string) (_ *store.Us
 	}
 	var u *store.User
 	var err error
-	if name != "" {
+	// A name longer than any username or e-mail address matches nobody: no lookup.
+	if name != "" && len(name) <= maxLoginName {
 		if byEmail {
 			u, err = a.st.UserByEmail(name)
 		} else {
@@ -61,9 +62,9 @@ func (a *API) login(addr, name string, byEmail bool, digest string) (_ *store.Us
 			return nil, "", err
 		}
 	}
-	// Throttle by the account if it exists, else by the name tried, so that a 429 never
-	// tells whether a user exists. A lock-out refuses even the right password.
-	account, hash := strings.ToLower(name), ""
+	// Throttle by the account if it exists, else by (the hash of) the name tried, so that a
+	// 429 never tells whether a user exists. A lock-out refuses even the right password.
+	account, hash := accountKey(name), ""
 	if u != nil {
 		account, hash = u.ID, u.Hash
 	}
@@ -110,23 +111,21 @@ func (a *API) logout0(c *call) (any, error) {
 	return J("status", "success", "data", J("message", "You've been logged out!")), nil
 }
 
+// publicRooms pages by default, as the v1 lists do (API.md §5): a default page of 50, count up
+// to 1000, offset to go on; count, offset and total say where the page is.
 func (a *API) publicRooms(c *call) (any, error) {
 	if err := a.st.MayViewPublicRooms(c.user); err != nil {
 		return nil, err
 	}
-	count, err := c.in.integer("count", 0, 0, 1<<30)
+	count, offset, err := pageParams1(c.in, defaultPage1)
 	if err != nil {
 		return nil, err
 	}
-	offset, err := c.in.integer("offset", 0, 0, 1<<30)
+	rooms, total, err := a.st.PublicRooms(offset, count)
 	if err != nil {
 		return nil, err
 	}
-	rooms, _, err := a.st.Rooms(func(r *store.Room) bool { return r.Type == store.Public }, offset, count)
-	if err != nil {
-		return nil, err
-	}
-	return J("status", "success", "rooms", roomsOf(rooms)), nil
+	return J("status", "success", "rooms", roomsOf(rooms), "count", len(rooms), "offset", offset, "total", total), nil
 }
 
 func (a *API) join0(c *call) (any, error) {

@@ -45,7 +45,15 @@ func (a *API) channelsList1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rooms, total, err := a.st.RoomsBy(func(r *store.Room) bool { return r.Type == store.Public }, q.cmp, q.Offset, q.Count)
+	var rooms []store.RoomWithMembers
+	var total int
+	if q.cmp == nil {
+		// The default order (publicRooms'): a page reads only its rooms, from the rank index.
+		rooms, total, err = a.st.PublicRooms(q.Offset, q.Count)
+	} else {
+		// A sort asked for reads every public room; the cap on rooms per creator bounds them.
+		rooms, total, err = a.st.RoomsBy(func(r *store.Room) bool { return r.Type == store.Public }, q.cmp, q.Offset, q.Count)
+	}
 	if err != nil {
 		return nil, err
 	}

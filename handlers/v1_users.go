@@ -139,12 +139,19 @@ func (a *API) usersRegister1(c *call) (any, error) {
 	if !a.cfg.OpenRegistration {
 		return nil, badRequest("error-user-registration-disabled", "User registration is disabled")
 	}
+	// Every attempt counts, refused ones too, and before any work: a bcrypt hash is the
+	// costly part, and a script must not get it for free by sending names already taken.
 	addr := a.clientAddr(c.r)
-	if d := a.signups.locked(addr, a.st.Now()); d > 0 {
-		return nil, tooMany("Too many accounts registered from this address; try again later", d)
+	now := a.st.Now()
+	if d := a.signups.locked(addr, now); d > 0 {
+		return nil, tooMany("Too many registrations from this address; try again later", d)
 	}
+	a.signups.add(addr, now)
 	p, err := readNewUser(c.in, "pass")
 	if err != nil {
+		return nil, err
+	}
+	if err := a.st.CheckNewUser(p.username, p.email); err != nil {
 		return nil, err
 	}
 	hash, err := a.cfg.Hasher.Hash(p.password)
@@ -156,7 +163,6 @@ func (a *API) usersRegister1(c *call) (any, error) {
 	if err := a.st.CreateUser(u, true); err != nil {
 		return nil, err
 	}
-	a.signups.add(addr, a.st.Now())
 	c.user = u
 	return a.userReply(c, u)
 }

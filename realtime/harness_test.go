@@ -69,7 +69,7 @@ func newEnv(t *testing.T, opt ...options) *env {
 		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.rt.ServeHTTP(w, r) }),
 		Presence: e.hub, RealtimeStats: e.hub.Stats}
 	if !o.limits {
-		cfg.Limits = handlers.Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
+		cfg.Limits = handlers.Limits{SendRate: -1, WriteRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}
 	}
 	if o.api != nil {
 		o.api(&cfg)

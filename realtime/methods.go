@@ -45,6 +45,11 @@ func init() {
 	}
 }
 
+// writeMethods change the store and count against the user's write limit, as their REST
+// twins do (sendMessage counts against the send limit, inside Core.SendMessage).
+var writeMethods = map[string]bool{"joinRoom": true, "leaveRoom": true, "readMessages": true,
+	"UserPresence:setDefaultStatus": true}
+
 func (c *conn) call(name string, params []json.RawMessage) (any, error) {
 	m, ok := methods[name]
 	if !ok {
@@ -53,6 +58,11 @@ func (c *conn) call(name string, params []json.RawMessage) (any, error) {
 	u := c.user.Load()
 	if m.authed && u == nil {
 		return nil, errNotLogged
+	}
+	if writeMethods[name] {
+		if err := c.srv.cfg.Core.AllowWrite(u); err != nil {
+			return nil, err
+		}
 	}
 	return m.fn(c, u, params)
 }
@@ -203,14 +213,15 @@ func logout(c *conn, u *store.User, _ []json.RawMessage) (any, error) {
 
 func sendMessage(c *conn, u *store.User, params []json.RawMessage) (any, error) {
 	var in struct {
-		ID  string `json:"_id"`
-		RID string `json:"rid"`
-		Msg string `json:"msg"`
+		ID   string `json:"_id"`
+		RID  string `json:"rid"`
+		Msg  string `json:"msg"`
+		TMID string `json:"tmid"`
 	}
 	if err := param(params, 0, &in); err != nil || in.RID == "" {
 		return nil, errBadParams
 	}
-	m, err := c.srv.cfg.Core.SendMessage(u, in.RID, in.ID, in.Msg)
+	m, err := c.srv.cfg.Core.SendMessage(u, in.RID, in.ID, in.Msg, in.TMID)
 	if err != nil {
 		return nil, err
 	}
@@ -319,9 +330,16 @@ func browseChannels(c *conn, u *store.User, params []json.RawMessage) (any, erro
 		offset = in.Page * in.Limit
 	}
 	text := strings.ToLower(in.Text)
-	rooms, total, err := c.srv.st.Rooms(func(r *store.Room) bool {
-		return r.Type == store.Public && strings.Contains(strings.ToLower(r.Name), text)
-	}, offset, in.Limit)
+	var rooms []store.RoomWithMembers
+	var total int
+	var err error
+	if text == "" {
+		rooms, total, err = c.srv.st.PublicRooms(offset, in.Limit) // reads the page only
+	} else {
+		rooms, total, err = c.srv.st.Rooms(func(r *store.Room) bool {
+			return r.Type == store.Public && strings.Contains(strings.ToLower(r.Name), text)
+		}, offset, in.Limit)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -397,3 +397,31 @@ func TestDeletedRoomStopsStream(t *testing.T) {
 		t.Fatal("subscribed to a deleted room")
 	}
 }
+
+// TestTyping: stream-notify-room "<rid>/typing" as a method reaches the room's other
+// subscribers; a room one may not read is refused.
+func TestTyping(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	e.user("bob")
+	alice := e.restLogin("alice", "alicepass")
+	secret := e.createRoom(alice, "secret2", true)
+	a := e.dial(false)
+	a.login("alice")
+	b := e.dial(true)
+	b.login("bob")
+	b.mustSub("stream-notify-room", "GENERAL/typing", false)
+	if a.ok("stream-notify-room", "GENERAL/typing", "alice", true) != true {
+		t.Fatal("typing result is not true")
+	}
+	args := b.event("stream-notify-room", "GENERAL/typing", nil)
+	if args[0] != "alice" || args[1] != true {
+		t.Fatalf("typing event: %v", args)
+	}
+	if got := b.fails("stream-notify-room", secret+"/typing", "bob", true); got != "error-not-allowed" {
+		t.Fatalf("typing in a private room of others: %v", got)
+	}
+	if got := a.fails("stream-notify-room", "GENERAL/dance", "alice", true); got != "error-not-allowed" {
+		t.Fatalf("unknown room event: %v", got)
+	}
+}

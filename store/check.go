@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -50,7 +51,7 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 			}
 		}
 		for _, b := range allBuckets {
-			if tx.Bucket(b) == nil && !laterBucket(b) {
+			if tx.Bucket(b) == nil && !laterBucket(b) && !slices.ContainsFunc(derivedBuckets, func(d []byte) bool { return bytes.Equal(d, b) }) {
 				add("bucket %s is missing", b)
 			}
 		}

@@ -21,8 +21,6 @@ func getRoom(tx *bolt.Tx, id string) (*Room, error) {
 	return r, nil
 }
 
-func putRoom(tx *bolt.Tx, r *Room) error { return putJSON(tx.Bucket(bRooms), []byte(r.ID), r) }
-
 func defaultRooms(tx *bolt.Tx) ([]*Room, error) {
 	var out []*Room
 	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
@@ -68,6 +66,11 @@ func (s *Store) CreateRooms(rooms []NewRoom) error {
 			}
 			if r.Type == "" {
 				r.Type = Public
+			}
+			if r.Creator != nil && (r.Type == Public || r.Type == Private) {
+				if err := checkRoomCap(tx, r.Creator.ID, s.maxRooms); err != nil {
+					return err
+				}
 			}
 			r.CreatedAt, r.UpdatedAt = now, now
 			r.Msgs, r.Seq = 0, 0
@@ -193,34 +196,39 @@ func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWit
 // keep that order).
 func (s *Store) RoomsBy(keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		var all []*Room
-		err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
-			var r Room
-			if err := unmarshal(v, &r); err != nil {
-				return err
-			}
-			if keep(&r) {
-				all = append(all, &r)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		sort.SliceStable(all, func(i, j int) bool {
-			if all[i].Msgs != all[j].Msgs {
-				return all[i].Msgs > all[j].Msgs
-			}
-			return all[i].Name < all[j].Name
-		})
-		if cmp != nil {
-			slices.SortStableFunc(all, cmp)
-		}
-		total = len(all)
-		rooms, err = pageWithMembers(tx, all, offset, count)
+		rooms, total, err = roomsIn(tx, keep, cmp, offset, count)
 		return err
 	})
 	return rooms, total, err
+}
+
+// roomsIn is RoomsBy inside tx.
+func roomsIn(tx *bolt.Tx, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) ([]RoomWithMembers, int, error) {
+	var all []*Room
+	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
+		var r Room
+		if err := unmarshal(v, &r); err != nil {
+			return err
+		}
+		if keep(&r) {
+			all = append(all, &r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Msgs != all[j].Msgs {
+			return all[i].Msgs > all[j].Msgs
+		}
+		return all[i].Name < all[j].Name
+	})
+	if cmp != nil {
+		slices.SortStableFunc(all, cmp)
+	}
+	rooms, err := pageWithMembers(tx, all, offset, count)
+	return rooms, len(all), err
 }
 
 // UserRooms is Rooms for the rooms the user is a member of, sorted by name.

@@ -51,7 +51,7 @@ var (
 	allBuckets = [][]byte{bMeta, bUsers, bUsersByName, bUsersByEmail, bTokens, bTokensByExp,
 		bTokensByUser, bRooms, bRoomsByName, bMembers, bUserRooms, bMessages, bMessageIDs,
 		bMessageTS, bReads, bSubMarks, bRoles, bPermissions, bIntegrations, bPersonalTokens,
-		bMarks, bAvatars, bPrefs}
+		bMarks, bAvatars, bPrefs, bRoomsByCreator, bPublicByMsgs}
 )
 
 // ErrLocked is returned by Open when another process holds the database file.
@@ -71,12 +71,36 @@ type Options struct {
 	// MaxMessageDepth caps the nesting of its attachments (0: 8). See msglimits.go.
 	MaxMessageBytes int
 	MaxMessageDepth int
+	// MaxTokensPerUser caps a user's live session tokens: a login past it revokes the oldest
+	// (0: DefaultMaxTokensPerUser; negative: no cap).
+	MaxTokensPerUser int
+	// MaxRoomsPerCreator caps the rooms one user may have created; admins are exempt
+	// (0: DefaultMaxRoomsPerCreator; negative: no cap).
+	MaxRoomsPerCreator int
+}
+
+// Defaults of Options' caps.
+const (
+	DefaultMaxTokensPerUser   = 50
+	DefaultMaxRoomsPerCreator = 1000
+)
+
+func capOf(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0 // no cap
+	}
+	return v
 }
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	// maxTokens and maxRooms are Options' caps (0: none).
+	maxTokens, maxRooms int
 
 	writes    chan *writeReq
 	closing   sync.RWMutex // guards closed and the close of writes against late senders
@@ -150,7 +174,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth}
+	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
+		maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}
@@ -178,10 +203,17 @@ func Open(path string, opts Options) (*Store, error) {
 		err = db.View(checkSchema)
 	} else {
 		err = db.Update(func(tx *bolt.Tx) error {
+			fresh := map[string]bool{}
+			for _, b := range derivedBuckets {
+				fresh[string(b)] = tx.Bucket(b) == nil
+			}
 			for _, b := range allBuckets {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
+			}
+			if err := buildRoomIndexes(tx, fresh); err != nil {
+				return err
 			}
 			meta := tx.Bucket(bMeta)
 			if meta.Get([]byte("schema")) == nil {

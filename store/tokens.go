@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,6 +52,9 @@ func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 		if !cur.Active || cur.Hash != u.Hash {
 			return ErrLoginRefused
 		}
+		if err := capTokens(tx, uid, s.maxTokens, issued); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bTokens).Put(h[:], tokenRecord(uid, issued, expires)); err != nil {
 			return err
 		}
@@ -59,6 +63,69 @@ func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
 		}
 		return tx.Bucket(bTokensByUser).Put(join2(uid, h[:]), nil)
 	})
+}
+
+// capTokens makes room for one more token of uid under the cap max (0: none): it deletes the
+// user's expired tokens and then, if still at the cap, the oldest issued. The cost is one walk
+// of the user's tokens, at most max of them.
+//
+// Personal access tokens (no expiry, pats.go) are left out: a login never evicts them.
+func capTokens(tx *bolt.Tx, uid string, max int, now time.Time) error {
+	if max <= 0 {
+		return nil
+	}
+	p := prefix(uid)
+	tb := tx.Bucket(bTokens)
+	type held struct {
+		h      TokenHash
+		issued time.Time
+	}
+	var live []held
+	var expired []TokenHash
+	c := tx.Bucket(bTokensByUser).Cursor()
+	for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+		var h TokenHash
+		copy(h[:], k[len(p):])
+		v := tb.Get(h[:])
+		_, exp, ok := parseTokenRecord(v)
+		if ok && IsPersonalToken(exp) {
+			continue // capped on their own (MaxPersonalTokens), never evicted by a login
+		}
+		if !ok || !now.Before(exp) {
+			expired = append(expired, h)
+			continue
+		}
+		live = append(live, held{h, time.Unix(0, int64(binary.BigEndian.Uint64(v[len(v)-16:])))})
+	}
+	if len(live) >= max {
+		sort.Slice(live, func(i, j int) bool { return live[i].issued.Before(live[j].issued) })
+		for _, t := range live[:len(live)-max+1] {
+			expired = append(expired, t.h)
+		}
+	}
+	for _, h := range expired {
+		if err := deleteToken(tx, h); err != nil {
+			return err
+		}
+		// An index entry whose token record is gone (deleteToken found nothing) goes too.
+		if err := tx.Bucket(bTokensByUser).Delete(join2(uid, h[:])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UserTokenCount is the number of tokens the user holds, expired or not (tests).
+func (s *Store) UserTokenCount(uid string) (n int, err error) {
+	p := prefix(uid)
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bTokensByUser).Cursor()
+		for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Authenticate returns the active user that owns the token, if the token belongs to uid and

@@ -18,6 +18,25 @@ func (s *Store) CreateUser(u *User, joinDefault bool) error {
 	return s.CreateUsers([]*User{u}, joinDefault)
 }
 
+func checkNewUser(byName, byEmail *bolt.Bucket, username, email string) error {
+	if byName.Get(lower(username)) != nil {
+		return Errorf(Invalid, "username-taken", "Username %q is already in use", username)
+	}
+	if email != "" && byEmail.Get(lower(email)) != nil {
+		return Errorf(Invalid, "email-taken", "E-mail %q is already in use", email)
+	}
+	return nil
+}
+
+// CheckNewUser returns the error CreateUser would give for a username or e-mail already taken,
+// from a read: a caller checks it before the costly work (a bcrypt hash). CreateUser checks
+// again in its write transaction, which alone decides a race.
+func (s *Store) CheckNewUser(username, email string) error {
+	return s.view(func(tx *bolt.Tx) error {
+		return checkNewUser(tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail), username, email)
+	})
+}
+
 // CreateUsers stores all users in one transaction, or none of them. Each user gets a new ID
 // (unless set), the roles given or else "admin" for the very first user and "user" after it,
 // and, with joinDefault, a membership (and a "uj" message) in every default room. Usernames
@@ -48,11 +67,8 @@ func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
 			if err := validUser(u); err != nil {
 				return err
 			}
-			if byName.Get(lower(u.Username)) != nil {
-				return Errorf(Invalid, "username-taken", "Username %q is already in use", u.Username)
-			}
-			if u.Email != "" && byEmail.Get(lower(u.Email)) != nil {
-				return Errorf(Invalid, "email-taken", "E-mail %q is already in use", u.Email)
+			if err := checkNewUser(byName, byEmail, u.Username, u.Email); err != nil {
+				return err
 			}
 			if u.ID == "" {
 				u.ID = NewID()

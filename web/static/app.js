@@ -32,6 +32,7 @@ const state = {
   users: [],            // for @mention completion
   ddp: null,
   roomSubs: new Set(),  // rooms whose per-room streams are subscribed
+  replies: new Map(),   // thread parent id → ids of the replies seen
 };
 
 // ---- storage: the session and the outbox survive a reload -------------------------------
@@ -197,7 +198,8 @@ async function loadOlder(rid, newest = false) {
     // A page is newest first; seqHint orders messages of one millisecond as the server did.
     const base = msgs.size;
     page.forEach((m, i) => { if (!msgs.has(m._id)) { normalize(m); m.seqHint = -(base + i); msgs.set(m._id, m); } });
-    if (page.length < PAGE) state.more.set(rid, false);
+    // Only an empty page is the end: the server cuts a page short at its byte budget.
+    if (page.length === 0) state.more.set(rid, false);
     if (state.current === rid) renderMessages(newest);
   } catch (err) {
     showError(err);
@@ -250,9 +252,10 @@ function renderMessage(m, inThread = false) {
     mine && !m.pending ? el("button", { type: "button", class: "delete", title: "Delete", onclick: () => deleteMessage(m) }, "Delete") : null);
   const reactions = m.reactions && Object.keys(m.reactions).length
     ? el("div", { class: "reactions" }, ...Object.entries(m.reactions).map(([emoji, r]) =>
-      el("button", { type: "button", title: (r.usernames || []).join(", "), onclick: () => react(m, emoji) }, `${emoji.replace(/:/g, "")} ${(r.usernames || []).length}`)))
+      el("button", { type: "button", title: `${emoji} ${(r.usernames || []).join(", ")}`, onclick: () => react(m, emoji) }, `${emojiOf(emoji)} ${(r.usernames || []).length}`)))
     : null;
-  const thread = !inThread && m.tcount ? el("button", { type: "button", class: "thread-link", onclick: () => openThread(m) }, `${m.tcount} repl${m.tcount === 1 ? "y" : "ies"}`) : null;
+  const replies = Math.max(m.tcount || 0, (state.replies.get(m._id) || new Set()).size);
+  const thread = !inThread && replies ? el("button", { type: "button", class: "thread-link", onclick: () => openThread(m) }, `${replies} repl${replies === 1 ? "y" : "ies"}`) : null;
   return el("div", { class: "msg" + (m.pending ? " pending" : ""), dataset: { id: m._id } },
     avatar,
     el("div", { class: "head" }, el("span", { class: "author" }, m.alias || m.u.name || m.u.username), el("span", { class: "time" }, time),
@@ -260,6 +263,11 @@ function renderMessage(m, inThread = false) {
     el("div", { class: "body" }, formatText(m.msg || "")),
     reactions, thread, tools);
 }
+
+// The shortcodes people use most, shown as their emoji; any other as its name.
+const EMOJI = { ":thumbsup:": "👍", ":+1:": "👍", ":thumbsdown:": "👎", ":heart:": "❤️", ":smile:": "😄", ":joy:": "😂",
+  ":tada:": "🎉", ":eyes:": "👀", ":fire:": "🔥", ":white_check_mark:": "✅", ":warning:": "⚠️", ":rocket:": "🚀" };
+const emojiOf = (code) => EMOJI[code] || code.replace(/:/g, "");
 
 // initials stands in for an avatar the server does not serve: a letter on a colour that
 // depends on the name (classes, not inline styles: the page's policy allows no inline style).
@@ -279,10 +287,11 @@ function upsert(m) {
     const old = msgs.get(m._id);
     m.seqHint = old ? old.seqHint : msgs.size + 1;
     msgs.set(m._id, m);
-    if (m.tmid && msgs.get(m.tmid)) {
-      // A reply: the parent's count moves (the server sends the parent too on new versions).
-      const p = msgs.get(m.tmid);
-      if (!old) p.tcount = (p.tcount || 0) + 1;
+    if (m.tmid) {
+      // The replies seen here count too: the parent's new tcount and the reply may arrive in
+      // either order, and the larger of the two is right.
+      if (!state.replies.has(m.tmid)) state.replies.set(m.tmid, new Set());
+      state.replies.get(m.tmid).add(m._id);
     }
   }
   if (rid === state.current) renderMessages(false);
@@ -363,7 +372,12 @@ async function openThread(m) {
   try {
     const res = await api("GET", "/api/v1/chat.getThreadMessages?" + q({ tmid: m._id, count: 100 }));
     const msgs = state.msgs.get(m.rid);
-    for (const r of res.messages || []) { normalize(r); if (msgs && !msgs.has(r._id)) msgs.set(r._id, r); }
+    for (const r of res.messages || []) {
+      normalize(r);
+      if (msgs && !msgs.has(r._id)) msgs.set(r._id, r);
+      if (!state.replies.has(m._id)) state.replies.set(m._id, new Set());
+      state.replies.get(m._id).add(r._id);
+    }
   } catch { /* a server without threads: the parent alone */ }
   renderThread();
   $("thread-text").focus();
