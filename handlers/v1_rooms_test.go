@@ -452,6 +452,11 @@ func TestV1ChannelModeration(t *testing.T) {
 	// Delete (delete-c: the owner).
 	ts.do("POST", "/api/v1/channels.delete", &ca, `{"roomId":"`+cid+`"}`).want(t, 200, nil)
 	ts.do("GET", "/api/v1/channels.info?roomId="+cid, &ca, "").wantErr1(t, 400, "error-room-not-found")
+	for _, path := range []string{"/api/v1/channels.list", "/api/publicRooms"} {
+		if res := ts.do("GET", path, &ca, ""); res.Status != 200 || strings.Contains(res.Raw, cid) {
+			t.Fatalf("%s after the delete: %d %s", path, res.Status, res.Raw)
+		}
+	}
 	if _, err := ts.st.RoomByName("town"); store.KindOf(err) != store.NotFound {
 		t.Fatalf("name still taken: %v", err)
 	}

@@ -250,6 +250,9 @@ func (s *Store) DeleteRoom(rid string) error {
 		if err != nil {
 			return err
 		}
+		if err := dropRoomIndexes(tx, r); err != nil { // as stored, before the drops below
+			return err
+		}
 		p := prefix(rid)
 		// Messages that arrived after the clean-up.
 		var keys [][]byte

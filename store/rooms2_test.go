@@ -132,7 +132,7 @@ func TestCleanHistoryRange(t *testing.T) {
 		t.Fatal(errs)
 	}
 	counts, _ := s.Counts()
-	for _, b := range []string{"rooms", "rooms_by_name", "members", "user_rooms", "messages", "message_ids", "message_ts", "sub_marks", "message_marks", "reads"} {
+	for _, b := range []string{"rooms", "rooms_by_name", "members", "user_rooms", "messages", "message_ids", "message_ts", "sub_marks", "message_marks", "reads", "rooms_by_creator", "public_rooms_by_msgs"} {
 		if counts[b] != 0 {
 			t.Fatalf("%s holds %d keys after the room's deletion", b, counts[b])
 		}
