@@ -22,15 +22,18 @@ func (a *API) Login(addr, name string, byEmail bool, digest string) (*store.User
 }
 
 // SendMessage posts text as u into room rid with the REST API's checks, caps and send limit,
-// keeping a caller-chosen id if free (DDP sendMessage).
-func (a *API) SendMessage(u *store.User, rid, id, text string) (*store.Message, error) {
+// keeping a caller-chosen id if free, as a reply in thread tmid if not "" (DDP sendMessage).
+func (a *API) SendMessage(u *store.User, rid, id, text, tmid string) (*store.Message, error) {
 	if id != "" && !messageIDRE.MatchString(id) {
 		return nil, badRequest("error-invalid-params", "message._id must be 1 to 64 letters, digits, - or _")
+	}
+	if tmid != "" && !messageIDRE.MatchString(tmid) {
+		return nil, badRequest("error-invalid-params", "tmid must be the _id of a message")
 	}
 	if err := checkMessageText("msg", text, true); err != nil {
 		return nil, err
 	}
-	m := &store.Message{ID: id, Text: text}
+	m := &store.Message{ID: id, Text: text, TMID: tmid}
 	if err := a.post(u, rid, m); err != nil {
 		return nil, err
 	}

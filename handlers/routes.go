@@ -66,6 +66,7 @@ func (a *API) routes() {
 	// permissions (set-owner, set-moderator, set-leader, archive-room, unarchive-room,
 	// clean-channel-history, delete-c, edit-room, …), granted globally or by a room role.
 	ch := func(fn func(c *call, k *roomKind) (any, error)) handlerFunc { return a.kindRoute(channelKind, fn) }
+	a.handle(get, "/api/v1/channels.messages", v1, authed, ch(a.roomMessages1))
 	a.handle(get, "/api/v1/channels.members", v1, authed, ch(a.roomMembers1))
 	a.handle(get, "/api/v1/channels.roles", v1, authed, ch(a.roomRoles1))
 	a.handle(get, "/api/v1/channels.moderators", v1, authed, ch(a.channelsModerators1))
@@ -93,6 +94,7 @@ func (a *API) routes() {
 	a.handle(get, "/api/v1/groups.listAll", v1, authed, a.groupsListAll1) // view-room-administration
 	a.handle(get, "/api/v1/groups.info", v1, authed, gr(a.roomInfo1))
 	a.handle(get, "/api/v1/groups.history", v1, authed, gr(a.roomHistory1))
+	a.handle(get, "/api/v1/groups.messages", v1, authed, gr(a.roomMessages1))
 	a.handle(get, "/api/v1/groups.members", v1, authed, gr(a.roomMembers1))
 	a.handle(get, "/api/v1/groups.roles", v1, authed, gr(a.roomRoles1))
 	a.handle(get, "/api/v1/groups.counters", v1, authed, gr(a.roomCounters1))

@@ -147,9 +147,13 @@ func (a *API) imList1(c *call) (any, error) {
 	return listOf(q, "ims", out, total)
 }
 
-// imMessages1 is a page of the room's messages, newest first, with the room's total.
-func (a *API) imMessages1(c *call) (any, error) {
-	r, err := a.imFind(c)
+// imMessages1 is im.messages: roomMessages1 with im's ways of naming the room.
+func (a *API) imMessages1(c *call) (any, error) { return a.imRoute(a.roomMessages1)(c) }
+
+// roomMessages1 is a page of the room's messages, newest first, with the room's total
+// (im.messages, groups.messages, channels.messages).
+func (a *API) roomMessages1(c *call, k *roomKind) (any, error) {
+	r, err := a.find(c, k)
 	if err != nil {
 		return nil, err
 	}
@@ -245,20 +249,31 @@ func (a *API) subscriptionsGetOne1(c *call) (any, error) {
 	return J("subscription", subscriptionOf1(s, c.user), "success", true), nil
 }
 
-// subscriptionRoom reads the room of subscriptions.read (rid, or roomId).
+// subscriptionRoom reads the room of subscriptions.read: rid, or roomId, or both naming the
+// same room (Rocket.Chat's rule and words).
 func subscriptionRoom(in body) (string, error) {
 	rid, err := in.str("rid")
-	if err != nil || rid != "" {
-		return rid, err
-	}
-	if rid, err = in.str("roomId"); err != nil {
+	if err != nil {
 		return "", err
 	}
-	if rid == "" {
-		return "", required1("rid")
+	other, err := in.str("roomId")
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case rid != "" && other != "" && rid != other:
+		return "", badRequest("error-invalid-params", "Params reference to different rooms, use only one param or both params with the same room id")
+	case rid == "" && other == "":
+		return "", badRequest("error-invalid-params", `At least one of "rid" or "roomId" params is required`)
+	case rid == "":
+		rid = other
 	}
 	return rid, nil
 }
+
+// errRoomDoesNotExist is subscriptions.read's answer for a room that does not exist or is
+// out of the caller's reach, in Rocket.Chat's words.
+var errRoomDoesNotExist = &store.Error{Kind: store.Invalid, Code: "error-room-does-not-exist", Message: "This room does not exist [error-room-does-not-exist]"}
 
 func hideOthersRoom(err error) error {
 	if store.KindOf(err) == store.Forbidden {
@@ -273,7 +288,11 @@ func (a *API) subscriptionsRead1(c *call) (any, error) {
 		return nil, err
 	}
 	if err := a.st.MarkRead(rid, c.user); err != nil {
-		return nil, hideOthersRoom(err)
+		switch store.KindOf(err) {
+		case store.NotFound, store.Forbidden:
+			return nil, errRoomDoesNotExist
+		}
+		return nil, err
 	}
 	return J("success", true), nil
 }

@@ -14,13 +14,14 @@ import (
 type roomKind struct {
 	key     string // the reply's key for one room: "channel", "group", "room"
 	noun    string // in error messages
+	long    string // in Rocket.Chat's "The private group, x, is already closed" (noun if "")
 	private bool   // groups: type "p" and members only, the rest answer "not found"
 	direct  bool   // im: type "d" and members only
 }
 
 var (
 	channelKind = &roomKind{key: "channel", noun: "channel"}
-	groupKind   = &roomKind{key: "group", noun: "group", private: true}
+	groupKind   = &roomKind{key: "group", noun: "group", long: "private group", private: true}
 	imKind      = &roomKind{key: "room", noun: "direct message room", direct: true}
 )
 
@@ -328,7 +329,11 @@ func (a *API) roomSetOpen1(c *call, k *roomKind, open bool) (any, error) {
 		if name == "" {
 			name = r.ID
 		}
-		return nil, badRequest("error-invalid-room-state", "The %s, %s, is already %s to the sender", k.noun, name, state)
+		noun := k.noun
+		if k.long != "" {
+			noun = k.long
+		}
+		return nil, badRequest("error-invalid-room-state", "The %s, %s, is already %s to the sender", noun, name, state)
 	}
 	return J("success", true), nil
 }

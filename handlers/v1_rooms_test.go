@@ -77,6 +77,8 @@ func TestV1GroupsLifecycle(t *testing.T) {
 	if msgs := res.Obj["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["msg"] != "hello team" {
 		t.Fatalf("history %s", res.Raw)
 	}
+	ts.do("GET", "/api/v1/groups.messages?roomId="+gid, &ca, "").want(t, 200, map[string]any{"count": 1, "total": 1})
+	ts.do("GET", "/api/v1/channels.messages?roomId=GENERAL&count=1", &ca, "").want(t, 200, map[string]any{"count": 1})
 
 	// Invite writes "au"; kick writes "ru"; only owners and moderators may (remove-user).
 	ts.do("POST", "/api/v1/groups.invite", &cb, `{"roomId":"`+gid+`","userId":"`+carol.ID+`"}`).wantErr1(t, 403, "")
@@ -145,7 +147,11 @@ func TestV1GroupsLifecycle(t *testing.T) {
 
 	// open/close; leave.
 	ts.do("POST", "/api/v1/groups.close", &ca, `{"roomId":"`+gid+`"}`).want(t, 200, nil)
-	ts.do("POST", "/api/v1/groups.close", &ca, `{"roomId":"`+gid+`"}`).wantErr1(t, 400, "error-invalid-room-state")
+	res = ts.do("POST", "/api/v1/groups.close", &ca, `{"roomName":"crew"}`)
+	res.wantErr1(t, 400, "error-invalid-room-state")
+	if res.Obj["error"] != "The private group, crew, is already closed to the sender" { // Rocket.Chat's words
+		t.Fatalf("close twice: %s", res.Raw)
+	}
 	ts.do("POST", "/api/v1/groups.open", &ca, `{"roomId":"`+gid+`"}`).want(t, 200, nil)
 	ts.do("POST", "/api/v1/groups.leave", &ca, `{"roomId":"`+gid+`"}`).want(t, 200, nil)
 	ts.do("GET", "/api/v1/groups.info?roomId="+gid, &ca, "").wantErr1(t, 400, "error-room-not-found")
@@ -171,7 +177,7 @@ func TestV1GroupsLifecycle(t *testing.T) {
 
 // groupRoutes is every groups.* route that names a group, with a body for it.
 var groupRoutes = []struct{ method, path, body string }{
-	{"GET", "groups.info", ""}, {"GET", "groups.history", ""}, {"GET", "groups.members", ""},
+	{"GET", "groups.info", ""}, {"GET", "groups.history", ""}, {"GET", "groups.messages", ""}, {"GET", "groups.members", ""},
 	{"GET", "groups.roles", ""}, {"GET", "groups.counters", ""},
 	{"POST", "groups.invite", `"username":"gus"`}, {"POST", "groups.kick", `"username":"alice"`},
 	{"POST", "groups.leave", ""}, {"POST", "groups.open", ""}, {"POST", "groups.close", ""},
@@ -244,7 +250,7 @@ func TestV1GroupsInvisible(t *testing.T) {
 	ts.do("GET", "/api/v1/rooms.info?roomId="+g.ID, &ce, "").wantErr1(t, 400, "error-room-not-found")
 	ts.do("GET", "/api/v1/rooms.info?roomName=secret", &ce, "").wantErr1(t, 400, "error-room-not-found")
 	ts.do("GET", "/api/v1/subscriptions.getOne?roomId="+g.ID, &ce, "").want(t, 200, map[string]any{"subscription": nil})
-	ts.do("POST", "/api/v1/subscriptions.read", &ce, `{"rid":"`+g.ID+`"}`).wantErr1(t, 400, "error-room-not-found")
+	ts.do("POST", "/api/v1/subscriptions.read", &ce, `{"rid":"`+g.ID+`"}`).wantErr1(t, 400, "error-room-does-not-exist")
 	ts.unchanged1(t, before)
 }
 
@@ -260,7 +266,7 @@ func TestV1GroupsPermissions(t *testing.T) {
 	before := ts.counts()
 	for _, rt := range groupRoutes {
 		switch rt.path {
-		case "groups.info", "groups.history", "groups.members", "groups.roles", "groups.counters",
+		case "groups.info", "groups.history", "groups.messages", "groups.members", "groups.roles", "groups.counters",
 			"groups.leave", "groups.open", "groups.close":
 			continue // a member's own business
 		}
@@ -446,6 +452,11 @@ func TestV1ChannelModeration(t *testing.T) {
 	// Delete (delete-c: the owner).
 	ts.do("POST", "/api/v1/channels.delete", &ca, `{"roomId":"`+cid+`"}`).want(t, 200, nil)
 	ts.do("GET", "/api/v1/channels.info?roomId="+cid, &ca, "").wantErr1(t, 400, "error-room-not-found")
+	for _, path := range []string{"/api/v1/channels.list", "/api/publicRooms"} {
+		if res := ts.do("GET", path, &ca, ""); res.Status != 200 || strings.Contains(res.Raw, cid) {
+			t.Fatalf("%s after the delete: %d %s", path, res.Status, res.Raw)
+		}
+	}
 	if _, err := ts.st.RoomByName("town"); store.KindOf(err) != store.NotFound {
 		t.Fatalf("name still taken: %v", err)
 	}
@@ -545,6 +556,11 @@ func TestV1Subscriptions(t *testing.T) {
 	ts.do("POST", "/api/v1/subscriptions.unread", &cb, `{"firstUnreadMessage":{"_id":"nope"}}`).wantErr1(t, 400, "error-invalid-message")
 	ts.do("POST", "/api/v1/subscriptions.unread", &cb, `{}`).wantErr1(t, 400, "error-invalid-params")
 	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"`+cid+`","roomId":"GENERAL"}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"`+cid+`","roomId":"`+cid+`"}`).want(t, 200, nil)
+	ts.do("POST", "/api/v1/subscriptions.read", &cb, `{"rid":"foobar123"}`).wantErr1(t, 400, "error-room-does-not-exist")
+	empty := ts.privateRoom1(t, "empty", alice)
+	ts.do("POST", "/api/v1/subscriptions.unread", &ca, `{"roomId":"`+empty.ID+`"}`).wantErr1(t, 400, "error-no-message-for-unread")
 
 	// rooms.info by id and name; saveRoomSettings changes several settings at once.
 	ts.do("GET", "/api/v1/rooms.info?roomName=town", &cb, "").want(t, 200, nil)

@@ -45,7 +45,7 @@ type Config struct {
 // limit), the client's address as the REST API sees it.
 type Core interface {
 	Login(addr, name string, byEmail bool, digest string) (*store.User, string, error)
-	SendMessage(u *store.User, rid, id, text string) (*store.Message, error)
+	SendMessage(u *store.User, rid, id, text, tmid string) (*store.Message, error)
 	DirectMessage(u *store.User, username string) (rid string, err error)
 	// AllowWrite takes one write from u's write limit (the REST API's: join, leave, read
 	// marks, …), or returns the 429 error.

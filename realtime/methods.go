@@ -213,14 +213,15 @@ func logout(c *conn, u *store.User, _ []json.RawMessage) (any, error) {
 
 func sendMessage(c *conn, u *store.User, params []json.RawMessage) (any, error) {
 	var in struct {
-		ID  string `json:"_id"`
-		RID string `json:"rid"`
-		Msg string `json:"msg"`
+		ID   string `json:"_id"`
+		RID  string `json:"rid"`
+		Msg  string `json:"msg"`
+		TMID string `json:"tmid"`
 	}
 	if err := param(params, 0, &in); err != nil || in.RID == "" {
 		return nil, errBadParams
 	}
-	m, err := c.srv.cfg.Core.SendMessage(u, in.RID, in.ID, in.Msg)
+	m, err := c.srv.cfg.Core.SendMessage(u, in.RID, in.ID, in.Msg, in.TMID)
 	if err != nil {
 		return nil, err
 	}

@@ -443,3 +443,7 @@ func be64u(b []byte) uint64 {
 	}
 	return v
 }
+
+func isNameByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.'
+}

@@ -250,6 +250,9 @@ func (s *Store) DeleteRoom(rid string) error {
 		if err != nil {
 			return err
 		}
+		if err := dropRoomIndexes(tx, r); err != nil { // as stored, before the drops below
+			return err
+		}
 		p := prefix(rid)
 		// Messages that arrived after the clean-up.
 		var keys [][]byte
@@ -281,15 +284,18 @@ func (s *Store) DeleteRoom(rid string) error {
 			}
 			emit(tx, Event{Kind: MemberRemoved, Room: r, UserID: uid})
 		}
-		// Read marks of former readers who were not members.
-		var reads [][]byte
-		rc := tx.Bucket(bReads).Cursor()
-		for k, _ := rc.Seek(p); k != nil && hasPrefix(k, p); k, _ = rc.Next() {
-			reads = append(reads, append([]byte(nil), k...))
-		}
-		for _, k := range reads {
-			if err := tx.Bucket(bReads).Delete(k); err != nil {
-				return err
+		// Read marks of former readers who were not members, and the message marks (pins,
+		// stars, threads, the deleted messages' tombstones): every key under the room's prefix.
+		for _, b := range [][]byte{bReads, bMarks} {
+			var keys [][]byte
+			c := tx.Bucket(b).Cursor()
+			for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			for _, k := range keys {
+				if err := tx.Bucket(b).Delete(k); err != nil {
+					return err
+				}
 			}
 		}
 		if r.Type != Direct {

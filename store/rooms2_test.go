@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -10,29 +9,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 )
-
-func TestMentionedUsernames(t *testing.T) {
-	for text, want := range map[string][]string{
-		"hi @ann":                   {"ann"},
-		"@ann and @Bob, @ann again": {"ann", "Bob"},
-		"thanks @ann.":              {"ann"},
-		"mail x@ann.org or (@bo_b)": {"bo_b"},
-		"@all @here @ @-x.y":        {"-x.y"},
-		"line\n@carol\t@dave,@erin": {"carol", "dave", "erin"},
-		"no mentions":               nil,
-	} {
-		if got := MentionedUsernames(text); !reflect.DeepEqual(got, want) {
-			t.Errorf("%q: %v, want %v", text, got, want)
-		}
-	}
-	many := ""
-	for i := range 100 {
-		many += fmt.Sprintf("@u%d ", i)
-	}
-	if got := MentionedUsernames(many); len(got) != maxMentions {
-		t.Fatalf("%d mentions, want the cap %d", len(got), maxMentions)
-	}
-}
 
 func TestDirectRoomID(t *testing.T) {
 	if got := DirectRoomID([]string{"b", "a", "a"}); got != "ab" {
@@ -156,7 +132,7 @@ func TestCleanHistoryRange(t *testing.T) {
 		t.Fatal(errs)
 	}
 	counts, _ := s.Counts()
-	for _, b := range []string{"rooms", "rooms_by_name", "members", "user_rooms", "messages", "message_ids", "message_ts", "sub_marks"} {
+	for _, b := range []string{"rooms", "rooms_by_name", "members", "user_rooms", "messages", "message_ids", "message_ts", "sub_marks", "message_marks", "reads", "rooms_by_creator", "public_rooms_by_msgs"} {
 		if counts[b] != 0 {
 			t.Fatalf("%s holds %d keys after the room's deletion", b, counts[b])
 		}

@@ -8,7 +8,7 @@ package store
 // messages (Room.Counted) and every member keeps a read mark in sub_marks: unread is the
 // difference. The send writes the room (as it always did) and the author's own mark (their
 // own message is not unread to them). Mentions are per member, but only the members a
-// message names (@username, at most maxMentions of them) are written, and in a direct
+// message names (@username as chat.go resolves them, at most MaxMentions) are written, and in a direct
 // message room every message counts as a mention of the other members, as in Rocket.Chat.
 
 import (
@@ -18,8 +18,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxMentions bounds the members one message can mention (and so the writes it costs).
-const maxMentions = 32
+// maxMentions bounds the members one message counts as mentioned (and so the writes it
+// costs): MaxMentions names at most, the members of a direct-message room fewer still.
+const maxMentions = MaxMentions
 
 // countArrival counts user message m, just stored in r by author, into the subscriptions.
 // r is saved by the caller.
@@ -51,14 +52,13 @@ func countArrival(tx *bolt.Tx, r *Room, author *User, m *Message, now time.Time)
 		}
 		return nil
 	}
-	names := MentionedUsernames(m.Text)
-	byName := tx.Bucket(bUsersByName)
-	for _, name := range names {
-		uid := byName.Get(lower(name))
-		if uid == nil || string(uid) == author.ID {
+	// m.Mentions holds the users the message names, resolved once for the message itself
+	// (chat.go): the same rule for the message's mentions and the subscriptions' counts.
+	for _, ref := range m.Mentions {
+		if ref.ID == MentionAll || ref.ID == MentionHere || ref.ID == author.ID {
 			continue
 		}
-		k := join2(r.ID, uid)
+		k := join2(r.ID, []byte(ref.ID))
 		if members.Get(k) == nil {
 			continue
 		}
@@ -81,46 +81,6 @@ func bumpMentions(tx *bolt.Tx, r *Room, k []byte, now time.Time) error {
 	m.RoomID, m.UserID = r.ID, string(k[len(r.ID)+1:])
 	emit(tx, Event{Kind: MemberChanged, Room: r, UserID: m.UserID, Member: &m})
 	return putJSON(b, k, &m)
-}
-
-// MentionedUsernames returns the distinct usernames that text names as @username (at the
-// start or after a space, Rocket.Chat's rule), at most maxMentions of them; "all" and
-// "here" are group mentions, not users.
-func MentionedUsernames(text string) []string {
-	var out []string
-	for i := 0; i < len(text) && len(out) < maxMentions; i++ {
-		if text[i] != '@' || (i > 0 && !isMentionBoundary(text[i-1])) {
-			continue
-		}
-		j := i + 1
-		for j < len(text) && isNameByte(text[j]) {
-			j++
-		}
-		name := text[i+1 : j]
-		for len(name) > 0 && name[len(name)-1] == '.' {
-			name = name[:len(name)-1] // "thanks @ann." names ann
-		}
-		i = j - 1
-		if name == "" || name == "all" || name == "here" || len(name) > MaxNameLen {
-			continue
-		}
-		dup := false
-		for _, n := range out {
-			dup = dup || equalFold(n, name)
-		}
-		if !dup {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-func isMentionBoundary(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '>' || c == '(' || c == ','
-}
-
-func isNameByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.'
 }
 
 // markSubscription sets uid's read mark in r to counted and clears their mentions, if they
@@ -253,6 +213,9 @@ func (s *Store) SubscriptionOf(rid, uid string) (sub *Subscription, err error) {
 	return sub, err
 }
 
+// ErrNoMessageForUnread refuses to mark unread a room without a user message.
+var ErrNoMessageForUnread = &Error{Kind: Invalid, Code: "error-no-message-for-unread", Message: "There are no messages to mark unread"}
+
 // MarkUnread makes room rid unread for uid from message fromID on (fromID "": from the
 // room's last user message), as subscriptions.unread does. The messages from there on are
 // counted by reading them: at most MaxHistorySkip.
@@ -265,6 +228,9 @@ func (s *Store) MarkUnread(rid string, reader *User, fromID string) error {
 		}
 		if tx.Bucket(bMembers).Get(join2(rid, []byte(reader.ID))) == nil {
 			return ErrNotInRoom
+		}
+		if r.Counted == 0 {
+			return ErrNoMessageForUnread
 		}
 		unread := uint64(1)
 		from := uint64(0)

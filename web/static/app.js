@@ -198,7 +198,8 @@ async function loadOlder(rid, newest = false) {
     // A page is newest first; seqHint orders messages of one millisecond as the server did.
     const base = msgs.size;
     page.forEach((m, i) => { if (!msgs.has(m._id)) { normalize(m); m.seqHint = -(base + i); msgs.set(m._id, m); } });
-    if (page.length < PAGE) state.more.set(rid, false);
+    // Only an empty page is the end: the server cuts a page short at its byte budget.
+    if (page.length === 0) state.more.set(rid, false);
     if (state.current === rid) renderMessages(newest);
   } catch (err) {
     showError(err);
