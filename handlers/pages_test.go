@@ -282,9 +282,14 @@ func TestConditionalRequests(t *testing.T) {
 	}{{"Cached", 0}, {"NoCache", -1}} {
 		t.Run(cache.name, func(t *testing.T) {
 			ts := newTestServer(t, func(c *Config) { c.PageCacheBytes = cache.bytes })
+			ts.createUser("someone", "somepass")
 			rid := ts.publicRoom("polled").ID
 			ts.send(&ts.admin, rid, "hello")
+			gid := ts.privateRoom("polled-group").ID
+			ts.send(&ts.admin, gid, "in the group")
 			paths := append(newestPaths(rid),
+				"/api/v1/groups.history?roomId="+gid, "/api/v1/groups.list", "/api/v1/im.list",
+				"/api/v1/rooms.get", "/api/v1/subscriptions.get",
 				"/api/rooms/"+rid+"/messages?count=10&unread=true", // not the cached form
 				"/api/v1/channels.history?roomId="+rid+"&offset=1",
 				"/api/publicRooms", "/api/v1/channels.list", "/api/v1/channels.list.joined")
@@ -320,7 +325,10 @@ func TestConditionalRequests(t *testing.T) {
 				old[p] = ts.doH("GET", p, &ts.admin).Header.Get("ETag")
 			}
 			ts.send(&ts.admin, rid, "news")
+			ts.send(&ts.admin, gid, "group news")
 			ts.do("POST", "/api/v1/channels.create", &ts.admin, `{"name":"another"}`).want(t, 200, nil)
+			ts.do("POST", "/api/v1/groups.create", &ts.admin, `{"name":"another-group"}`).want(t, 200, nil)
+			ts.do("POST", "/api/v1/im.create", &ts.admin, `{"username":"someone"}`).want(t, 200, nil)
 			for _, p := range paths {
 				res := ts.doH("GET", p, &ts.admin, "If-None-Match", old[p])
 				if res.Status != 200 || res.Header.Get("ETag") == old[p] {

@@ -90,10 +90,10 @@ func (a *API) routes() {
 	// group does not exist).
 	gr := func(fn func(c *call, k *roomKind) (any, error)) handlerFunc { return a.kindRoute(groupKind, fn) }
 	a.handle(post, "/api/v1/groups.create", v1, authed, a.limited(a.groupsCreate1))
-	a.handle(get, "/api/v1/groups.list", v1, authed, a.groupsList1)
-	a.handle(get, "/api/v1/groups.listAll", v1, authed, a.groupsListAll1) // view-room-administration
+	a.handle(get, "/api/v1/groups.list", v1, authed, a.tagged(a.groupsList1))
+	a.handle(get, "/api/v1/groups.listAll", v1, authed, a.tagged(a.groupsListAll1)) // view-room-administration
 	a.handle(get, "/api/v1/groups.info", v1, authed, gr(a.roomInfo1))
-	a.handle(get, "/api/v1/groups.history", v1, authed, gr(a.roomHistory1))
+	a.handle(get, "/api/v1/groups.history", v1, authed, a.tagged(gr(a.roomHistory1)))
 	a.handle(get, "/api/v1/groups.messages", v1, authed, gr(a.roomMessages1))
 	a.handle(get, "/api/v1/groups.members", v1, authed, gr(a.roomMembers1))
 	a.handle(get, "/api/v1/groups.roles", v1, authed, gr(a.roomRoles1))
@@ -123,8 +123,8 @@ func (a *API) routes() {
 	// Direct messages (type "d"), under both of Rocket.Chat's prefixes: members only.
 	for _, p := range []string{"/api/v1/im.", "/api/v1/dm."} {
 		a.handle(post, p+"create", v1, authed, a.limited(a.imCreate1)) // create-d
-		a.handle(get, p+"list", v1, authed, a.imList1)
-		a.handle(get, p+"history", v1, authed, a.imRoute(a.roomHistory1))
+		a.handle(get, p+"list", v1, authed, a.tagged(a.imList1))
+		a.handle(get, p+"history", v1, authed, a.tagged(a.imRoute(a.roomHistory1)))
 		a.handle(get, p+"messages", v1, authed, a.imMessages1)
 		a.handle(get, p+"members", v1, authed, a.imRoute(a.roomMembers1))
 		a.handle(get, p+"counters", v1, authed, a.imRoute(a.roomCounters1))
@@ -133,11 +133,11 @@ func (a *API) routes() {
 	}
 	// Rooms and subscriptions (any type the caller may read; unread and mention counts are
 	// kept as messages arrive).
-	a.handle(get, "/api/v1/rooms.get", v1, authed, a.roomsGet1)
+	a.handle(get, "/api/v1/rooms.get", v1, authed, a.tagged(a.roomsGet1))
 	a.handle(get, "/api/v1/rooms.info", v1, authed, a.roomsInfo1)
 	a.handle(post, "/api/v1/rooms.leave", v1, authed, a.roomsLeave1)
 	a.handle(post, "/api/v1/rooms.saveRoomSettings", v1, authed, a.limited(a.roomsSaveRoomSettings1))
-	a.handle(get, "/api/v1/subscriptions.get", v1, authed, a.subscriptionsGet1)
+	a.handle(get, "/api/v1/subscriptions.get", v1, authed, a.tagged(a.subscriptionsGet1))
 	a.handle(get, "/api/v1/subscriptions.getOne", v1, authed, a.subscriptionsGetOne1)
 	a.handle(post, "/api/v1/subscriptions.read", v1, authed, a.subscriptionsRead1)
 	a.handle(post, "/api/v1/subscriptions.unread", v1, authed, a.subscriptionsUnread1)

@@ -230,7 +230,7 @@ type conn struct {
 
 	lastRead atomic.Int64 // unix nanoseconds of the last message from the client
 	user     atomic.Pointer[store.User]
-	token    store.TokenHash // the login's token (logout revokes it); reader goroutine only
+	token    atomic.Pointer[store.TokenHash] // the login's token (logout revokes it)
 	away     atomic.Bool
 	subs     map[string]*sub // by DDP id; guarded by the hub's mu
 

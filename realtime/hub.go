@@ -307,6 +307,16 @@ func (h *Hub) dispatch(ev *store.Event) {
 				c.kill()
 			}
 		}
+	case store.TokenRevoked:
+		// Logged out (over either API), revoked or expired: the sockets logged in with that
+		// token end, as the token no longer authenticates anything.
+		if us := h.users[ev.UserID]; us != nil {
+			for c := range us.conns {
+				if t := c.token.Load(); t != nil && *t == ev.Token {
+					c.kill()
+				}
+			}
+		}
 	case store.PermissionsChanged:
 		for _, p := range ev.Permissions {
 			h.emit(streamNotifyAll, "permissions-changed", nil, func() frame {

@@ -168,7 +168,7 @@ func login(c *conn, _ *store.User, params []json.RawMessage) (any, error) {
 		}
 		return nil, &methodError{"error-too-many-sockets", "This user has too many open sockets"}
 	}
-	c.token = h
+	c.token.Store(&h)
 	status, _ := c.srv.hub.Presence(u.ID)
 	c.after = append(c.after, func() {
 		c.send(map[string]any{"msg": "added", "collection": "users", "id": u.ID, "fields": map[string]any{
@@ -202,12 +202,15 @@ func passwordDigest(raw json.RawMessage) (string, error) {
 }
 
 func logout(c *conn, u *store.User, _ []json.RawMessage) (any, error) {
-	if err := c.srv.st.RevokeToken(c.token); err != nil {
-		return nil, err
-	}
+	// Forget the token first: its revocation ends the sockets still using it, not this one.
+	h := c.token.Swap(nil)
 	c.srv.hub.detach(c)
 	c.user.Store(nil)
-	c.token = store.TokenHash{}
+	if h != nil {
+		if err := c.srv.st.RevokeToken(*h); err != nil {
+			return nil, err
+		}
+	}
 	return nil, nil
 }
 

@@ -177,3 +177,25 @@ func TestLoginThrottledAndDeactivated(t *testing.T) {
 		t.Fatalf("deactivated login: %v", got)
 	}
 }
+
+// TestRESTLogoutEndsSocket: a logout over REST ends the DDP sessions of that token (and only
+// those); a DDP logout keeps its own socket open for another login.
+func TestRESTLogoutEndsSocket(t *testing.T) {
+	e := newEnv(t)
+	e.user("dora")
+	rc := e.restLogin("dora", "dorapass")
+	same := e.dial(false)
+	same.ok("login", map[string]any{"resume": rc.token})
+	other := e.dial(false)
+	other.login("dora")
+	e.rest("POST", "/api/v1/logout", &rc, nil)
+	select {
+	case <-same.closed:
+	case <-time.After(waitFor):
+		t.Fatal("the socket of a logged-out token stays open")
+	}
+	if other.ok("logout") != nil {
+		t.Fatal("logout result")
+	}
+	other.login("dora") // the socket is still usable
+}

@@ -37,6 +37,7 @@ const (
 	UserChanged                             // User (without its hash): roles, name, active, status
 	UserDeleted                             // UserID
 	PermissionsChanged                      // Permissions
+	TokenRevoked                            // UserID, Token: a login token was revoked or expired
 )
 
 // Event is one committed change. Its records are copies owned by the event.
@@ -49,6 +50,7 @@ type Event struct {
 	Member      *Member
 	User        *User
 	Permissions []*Permission
+	Token       TokenHash
 }
 
 // Publisher receives the events of every committed write transaction, in commit order. It is

@@ -412,6 +412,10 @@ func (s *Store) OpenDirect(creator *User, uids []string) (room RoomWithMembers, 
 		if KindOf(err) != NotFound {
 			return err
 		}
+		// A direct-message room is a room its creator made: the same cap as any other.
+		if err := checkRoomCap(tx, creator.ID, s.maxRooms); err != nil {
+			return err
+		}
 		var users []*User
 		for _, uid := range all {
 			u, err := getUser(tx, uid)

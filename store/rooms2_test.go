@@ -218,3 +218,26 @@ func TestFileWithoutSubMarks(t *testing.T) {
 		t.Fatal("the read-write start did not create sub_marks")
 	}
 }
+
+// Opening a new direct-message room counts against the creator's room cap, as any room;
+// an existing one is found again whatever the cap.
+func TestOpenDirectRoomCap(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "cap.db"), Options{MaxRoomsPerCreator: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, b, c := &User{Username: "a", Active: true, Roles: []string{"user"}}, &User{Username: "b", Active: true, Roles: []string{"user"}}, &User{Username: "c", Active: true, Roles: []string{"user"}}
+	if err := s.CreateUsers([]*User{a, b, c}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := s.OpenDirect(a, []string{b.ID}); err != nil || !created {
+		t.Fatalf("first: %v %v", created, err)
+	}
+	if _, _, err := s.OpenDirect(a, []string{c.ID}); err == nil || err.(*Error).Code != "too-many-rooms" {
+		t.Fatalf("second: %v", err)
+	}
+	if _, created, err := s.OpenDirect(a, []string{b.ID}); err != nil || created {
+		t.Fatalf("again: %v %v", created, err)
+	}
+}

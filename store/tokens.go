@@ -163,6 +163,7 @@ func deleteToken(tx *bolt.Tx, h TokenHash) error {
 	if err := tx.Bucket(bTokensByExp).Delete(expiryKey(expires, h)); err != nil {
 		return err
 	}
+	emit(tx, Event{Kind: TokenRevoked, UserID: uid, Token: h})
 	return tx.Bucket(bTokensByUser).Delete(join2(uid, h[:]))
 }
 
