@@ -1,4 +1,4 @@
-// Command bench is rocketlite's load tool. It has two modes.
+// Command bench is rocketlite's load tool. It has three modes.
 //
 // Load (the default) drives one workload against a running server on this machine and prints
 // throughput, latency percentiles and errors:
@@ -16,6 +16,12 @@
 // It applies the default seed and creates the admin if the file is new, creates -users users
 // named bench1…benchN (password -user-password) and the public room -room, and appends -n
 // messages to it.
+//
+// Attack (-attack) runs one bounded probe for each availability item of issue 9 against a
+// running server and prints what it saw; it fails only on a 500 or a server that stops
+// answering (.ci/attack.sh runs it against the built binary):
+//
+//	go run ./bench -attack -addr http://127.0.0.1:3000 -password ADMINPASS -server-pid PID
 package main
 
 import (
@@ -38,6 +44,8 @@ type config struct {
 	rate                                 float64
 	wrkEnv, compact                      bool
 	txid                                 string
+	attack                               bool
+	serverPID                            int
 }
 
 const maxDuration = 10 * time.Minute
@@ -77,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.chunk, "chunk", 50000, "fill: messages per transaction")
 	fs.IntVar(&c.textSize, "text-size", 0, "fill: pad each message's text to at least this many bytes (legal up to 5000 characters)")
 	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
+	fs.BoolVar(&c.attack, "attack", false, "run the attack scenario of issue 9 (one bounded probe per item 1–10) and exit; fails only on a 500 or a server that stops answering")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "attack: the server's process id, to print its memory (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkLoopback(c.addr); err != nil {
 		return err
+	}
+	if c.attack {
+		return attack(ctx, c, stdout)
 	}
 	return load(ctx, c, stdout)
 }

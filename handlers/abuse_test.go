@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -346,4 +347,31 @@ func TestRegisterLimitConfigurable(t *testing.T) {
 		ts.do("POST", "/api/v1/users.register", nil, `{"username":"u`+strconv.Itoa(i)+`","email":"u`+strconv.Itoa(i)+`@example.org","pass":"pw","name":"U"}`).want(t, 200, nil)
 	}
 	ts.do("POST", "/api/v1/users.register", nil, `{"username":"u9","email":"u9@example.org","pass":"pw","name":"U"}`).want(t, 429, nil)
+}
+
+// Refused requests take nothing from the bucket: a client hammering past the limit is let in
+// again as soon as a token is back, and Retry-After says so (a cancelled reservation used to
+// leave debt behind).
+func TestRefusalsLeaveNoDebt(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.WriteRate, c.Limits.WriteBurst = 10, 2 })
+	u := &store.User{ID: "hammer"}
+	for i := 0; i < 2; i++ {
+		if err := ts.api.allowWrite(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		ts.clock.Advance(time.Millisecond / 20)
+		if err := ts.api.allowWrite(u); store.KindOf(err) != store.TooMany {
+			t.Fatalf("refusal %d: %v", i, err)
+		}
+	}
+	ts.clock.Advance(51 * time.Millisecond) // 100 ms after the bucket ran dry: one token
+	if err := ts.api.allowWrite(u); err != nil {
+		t.Fatalf("after a token came back: %v", err)
+	}
+	var re *retryError
+	if err := ts.api.allowWrite(u); !errors.As(err, &re) || re.after > 100*time.Millisecond {
+		t.Fatalf("Retry-After of the next refusal: %v", err)
+	}
 }

@@ -388,12 +388,14 @@ func (s *buckets) take(uid string, now time.Time) error {
 		l = rate.NewLimiter(s.limit, s.burst)
 		s.users[uid] = l
 	}
-	r := l.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return tooMany(s.msg, d)
+	// AllowN, not a reservation cancelled on refusal: a cancelled reservation does not give
+	// all its tokens back, and a client hammering past the limit ran the bucket into debt
+	// (Retry-After grew to minutes).
+	if l.AllowN(now, 1) {
+		return nil
 	}
-	return nil
+	d := time.Duration((1 - l.TokensAt(now)) / float64(s.limit) * float64(time.Second))
+	return tooMany(s.msg, max(d, time.Millisecond))
 }
 
 // limiterPruneN: a bucket table is pruned of full buckets when it grows past this many.
