@@ -388,9 +388,10 @@ func (s *buckets) take(uid string, now time.Time) error {
 		l = rate.NewLimiter(s.limit, s.burst)
 		s.users[uid] = l
 	}
-	// AllowN, not a reservation cancelled on refusal: a cancelled reservation does not give
-	// all its tokens back, and a client hammering past the limit ran the bucket into debt
-	// (Retry-After grew to minutes).
+	// AllowN, not a reservation cancelled on refusal: concurrent requests read the clock
+	// before they take the lock, so times arrive slightly out of order, and a reservation
+	// cancelled out of order does not give its token back: a client hammering past the limit
+	// ran its bucket into debt (Retry-After grew to minutes).
 	if l.AllowN(now, 1) {
 		return nil
 	}
