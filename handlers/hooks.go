@@ -80,16 +80,7 @@ func (a *API) runHook(c *call, id, userID, token string) (any, error) {
 		if err != nil {
 			return hookFail(http.StatusBadRequest, publicText(err)), nil
 		}
-		if m.Alias == "" {
-			m.Alias = h.Alias
-		}
-		if m.Emoji == "" {
-			m.Emoji = h.Emoji
-		}
-		if m.Avatar == "" {
-			m.Avatar = h.Avatar
-		}
-		m.Bot = &store.BotRef{I: h.ID}
+		asHook(m, h)
 		if err := a.post(u, rid, m); err != nil {
 			if store.KindOf(err) == store.TooMany {
 				return nil, err // 429 with Retry-After, as chat.postMessage
@@ -273,6 +264,13 @@ func (a *API) PostHookReply(h *store.Integration, rid string, reply []byte) erro
 	if err != nil {
 		return err
 	}
+	asHook(m, h)
+	return a.post(u, rid, m)
+}
+
+// asHook marks m as posted by hook h, with the hook's alias, emoji and avatar where the call
+// gave none.
+func asHook(m *store.Message, h *store.Integration) {
 	if m.Alias == "" {
 		m.Alias = h.Alias
 	}
@@ -283,5 +281,4 @@ func (a *API) PostHookReply(h *store.Integration, rid string, reply []byte) erro
 		m.Avatar = h.Avatar
 	}
 	m.Bot = &store.BotRef{I: h.ID}
-	return a.post(u, rid, m)
 }

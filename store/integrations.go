@@ -82,18 +82,22 @@ func (s *Store) CreateIntegration(in *Integration) error {
 // Integration returns the integration with the id.
 func (s *Store) Integration(id string) (in *Integration, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		var i Integration
-		ok, err := getJSON(tx.Bucket(bIntegrations), []byte(id), &i)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrIntegrationNotFound
-		}
-		in = &i
-		return nil
+		in, err = integrationIn(tx.Bucket(bIntegrations), id)
+		return err
 	})
 	return in, err
+}
+
+func integrationIn(b *bolt.Bucket, id string) (*Integration, error) {
+	var i Integration
+	ok, err := getJSON(b, []byte(id), &i)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrIntegrationNotFound
+	}
+	return &i, nil
 }
 
 // Integrations lists every integration that keep accepts (nil: all), oldest first.
@@ -119,15 +123,11 @@ func (s *Store) Integrations(keep func(*Integration) bool) (list []*Integration,
 func (s *Store) UpdateIntegration(id string, change func(in *Integration) error) (updated *Integration, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIntegrations)
-		var i Integration
-		ok, err := getJSON(b, []byte(id), &i)
+		i, err := integrationIn(b, id)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return ErrIntegrationNotFound
-		}
-		if err := change(&i); err != nil {
+		if err := change(i); err != nil {
 			return err
 		}
 		u, err := getUser(tx, i.UserID)
@@ -135,8 +135,8 @@ func (s *Store) UpdateIntegration(id string, change func(in *Integration) error)
 			return err
 		}
 		i.ID, i.Username, i.UpdatedAt = id, u.Username, s.now()
-		updated = &i
-		return putJSON(b, []byte(id), &i)
+		updated = i
+		return putJSON(b, []byte(id), i)
 	})
 	return updated, err
 }
@@ -145,20 +145,16 @@ func (s *Store) UpdateIntegration(id string, change func(in *Integration) error)
 func (s *Store) RemoveIntegration(id string, check func(in *Integration) error) (removed *Integration, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIntegrations)
-		var i Integration
-		ok, err := getJSON(b, []byte(id), &i)
+		i, err := integrationIn(b, id)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return ErrIntegrationNotFound
-		}
 		if check != nil {
-			if err := check(&i); err != nil {
+			if err := check(i); err != nil {
 				return err
 			}
 		}
-		removed = &i
+		removed = i
 		return b.Delete([]byte(id))
 	})
 	return removed, err
