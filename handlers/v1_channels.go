@@ -102,34 +102,8 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 	if err := a.need1(c, rbac.CreateC, ""); err != nil {
 		return nil, err
 	}
-	name, err := roomNameParam1(c.in)
+	r, err := a.createRoom1(c, store.Public)
 	if err != nil {
-		return nil, err
-	}
-	members, err := c.in.strings("members")
-	if err != nil {
-		return nil, err
-	}
-	ro, err := c.in.boolean("readOnly", false)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, m := range members {
-		u, err := a.st.UserByUsername(m)
-		if store.KindOf(err) == store.NotFound {
-			return nil, badRequest("error-invalid-user", "Member %q does not exist", m)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
-			ids = append(ids, u.ID)
-		}
-	}
-	creator := c.user.Ref()
-	r := &store.Room{Name: name, Type: store.Public, ReadOnly: ro, Creator: &creator}
-	if err := a.st.CreateRoom(r, ids, c.user.ID); err != nil {
 		return nil, err
 	}
 	return a.channel1(r.ID, c.user)

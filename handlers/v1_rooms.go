@@ -6,6 +6,8 @@ package handlers
 // every refusal is the answer for a missing room, so no answer tells that it exists.
 
 import (
+	"slices"
+
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -720,7 +722,7 @@ func (a *API) createRoom1(c *call, t string) (*store.Room, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u.ID != c.user.ID && !containsStr(ids, u.ID) {
+		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
 			ids = append(ids, u.ID)
 		}
 	}
@@ -730,15 +732,6 @@ func (a *API) createRoom1(c *call, t string) (*store.Room, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // --- rooms.* ---
