@@ -270,11 +270,7 @@ func (a *API) roomKick1(c *call, k *roomKind) (any, error) {
 	if err := a.st.RemoveMember(r.ID, u.ID, c.user.Ref()); err != nil {
 		return nil, err
 	}
-	after, err := a.st.RoomMembers(r.ID)
-	if err != nil {
-		return nil, err
-	}
-	return J(k.key, roomOf(after), "success", true), nil
+	return a.roomAfter1(k.key, r.ID)
 }
 
 // roomLeave1 leaves the room; the last owner must name another owner first, as in
