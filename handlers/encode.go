@@ -240,16 +240,9 @@ func appendMessageExtras(b []byte, m *messageView, d int) []byte {
 	}
 	if len(m.Mentions) > 0 {
 		b = appendMember(b, false, "mentions", d)
-		b = append(b, '[')
-		for i := range m.Mentions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendIndent(b, d+1)
-			b = appendRef(b, &m.Mentions[i], d+1)
-		}
-		b = appendIndent(b, d)
-		b = append(b, ']')
+		b = appendArray(b, len(m.Mentions), d, func(b []byte, i int) []byte {
+			return appendRef(b, &m.Mentions[i], d+1)
+		})
 	}
 	if len(m.Reactions) > 0 {
 		b = appendMember(b, false, "reactions", d)
@@ -279,36 +272,37 @@ func appendMessageExtras(b []byte, m *messageView, d int) []byte {
 	}
 	if len(m.Starred) > 0 {
 		b = appendMember(b, false, "starred", d)
-		b = append(b, '[')
-		for i := range m.Starred {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendIndent(b, d+1)
+		b = appendArray(b, len(m.Starred), d, func(b []byte, i int) []byte {
 			b = append(b, '{')
 			b = appendMember(b, true, "_id", d+2)
 			b = appendString(b, m.Starred[i].ID)
 			b = appendIndent(b, d+1)
-			b = append(b, '}')
-		}
-		b = appendIndent(b, d)
-		b = append(b, ']')
+			return append(b, '}')
+		})
 	}
 	return b
 }
 
 // appendStrings writes a list of strings (a nil or empty one as []).
 func appendStrings(b []byte, list []string, d int) []byte {
-	if len(list) == 0 {
+	return appendArray(b, len(list), d, func(b []byte, i int) []byte {
+		return appendString(b, list[i])
+	})
+}
+
+// appendArray writes an array of n elements at depth d as encoding/json does (an empty one as
+// []), each element on its own line at depth d+1, written by elem.
+func appendArray(b []byte, n, d int, elem func(b []byte, i int) []byte) []byte {
+	if n == 0 {
 		return append(b, "[]"...)
 	}
 	b = append(b, '[')
-	for i, s := range list {
+	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendIndent(b, d+1)
-		b = appendString(b, s)
+		b = elem(b, i)
 	}
 	b = appendIndent(b, d)
 	return append(b, ']')

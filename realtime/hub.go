@@ -266,13 +266,12 @@ func (h *Hub) dispatch(ev *store.Event) {
 		rid := ev.Room.ID
 		for _, us := range h.users {
 			if us.rooms[rid] {
-				h.recheckUser(us, rid)
 				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
 					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "updated", roomOf(ev.Room))
 				})
 			}
 		}
-		h.recheckRoom(rid)
+		h.recheckRoom(rid) // every user's subscriptions of the room, members' included
 		if ev.Before != nil && ev.Before.Topic != ev.Room.Topic && !h.topicNoted[rid] {
 			h.topicChanged(ev.Room)
 		}

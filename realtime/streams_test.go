@@ -425,3 +425,32 @@ func TestTyping(t *testing.T) {
 		t.Fatalf("unknown room event: %v", got)
 	}
 }
+
+// TestNotificationToSeveral: one mention reaching several members gives each their own
+// event name and the whole notification (it is encoded once for them all).
+func TestNotificationToSeveral(t *testing.T) {
+	e := newEnv(t)
+	e.user("alice")
+	bob := e.user("bob")
+	carol := e.user("carol")
+	alice := e.restLogin("alice", "alicepass")
+	rid := e.createRoom(alice, "crowd", false, "bob", "carol")
+	b := e.dial(false)
+	b.login("bob")
+	b.mustSub("stream-notify-user", bob.ID+"/notification", false)
+	c := e.dial(false)
+	c.login("carol")
+	c.mustSub("stream-notify-user", carol.ID+"/notification", false)
+	e.rest("POST", "/api/v1/chat.postMessage", &alice, map[string]any{"roomId": rid, "text": "@all standup"})
+	for _, r := range []struct {
+		c   *client
+		uid string
+	}{{b, bob.ID}, {c, carol.ID}} {
+		n := r.c.event("stream-notify-user", r.uid+"/notification", nil)[0].(map[string]any)
+		p := n["payload"].(map[string]any)
+		if n["title"] != "#crowd" || n["text"] != "@all standup" || p["rid"] != rid ||
+			p["sender"].(map[string]any)["username"] != "alice" || p["message"].(map[string]any)["msg"] != "@all standup" {
+			t.Fatalf("notification of %s: %v", r.uid, n)
+		}
+	}
+}

@@ -319,17 +319,7 @@ func (s *Store) AddAllUsers(rid string) (added int, err error) {
 		if err != nil {
 			return err
 		}
-		var users []*User
-		err = tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
-			var u User
-			if err := unmarshal(v, &u); err != nil {
-				return err
-			}
-			if u.Active {
-				users = append(users, &u)
-			}
-			return nil
-		})
+		users, err := usersWhere(tx, func(u *User) bool { return u.Active })
 		if err != nil {
 			return err
 		}

@@ -21,19 +21,40 @@ func getRoom(tx *bolt.Tx, id string) (*Room, error) {
 	return r, nil
 }
 
-func defaultRooms(tx *bolt.Tx) ([]*Room, error) {
+// roomsWhere reads every room and returns those that keep accepts.
+func roomsWhere(tx *bolt.Tx, keep func(*Room) bool) ([]*Room, error) {
 	var out []*Room
 	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
-		var r Room
-		if err := unmarshal(v, &r); err != nil {
+		r := new(Room)
+		if err := decodeRoom(v, r); err != nil {
 			return err
 		}
-		if r.Default {
-			out = append(out, &r)
+		if keep(r) {
+			out = append(out, r)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// usersWhere reads every user and returns those that keep accepts.
+func usersWhere(tx *bolt.Tx, keep func(*User) bool) ([]*User, error) {
+	var out []*User
+	err := tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
+		u := new(User)
+		if err := decodeUser(v, u); err != nil {
+			return err
+		}
+		if keep(u) {
+			out = append(out, u)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func defaultRooms(tx *bolt.Tx) ([]*Room, error) {
+	return roomsWhere(tx, func(r *Room) bool { return r.Default })
 }
 
 // NewRoom describes a room to create: the room itself, the ids of its members, and the id of
@@ -204,17 +225,7 @@ func (s *Store) RoomsBy(keep func(*Room) bool, cmp func(a, b *Room) int, offset,
 
 // roomsIn is RoomsBy inside tx.
 func roomsIn(tx *bolt.Tx, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) ([]RoomWithMembers, int, error) {
-	var all []*Room
-	err := tx.Bucket(bRooms).ForEach(func(k, v []byte) error {
-		var r Room
-		if err := unmarshal(v, &r); err != nil {
-			return err
-		}
-		if keep(&r) {
-			all = append(all, &r)
-		}
-		return nil
-	})
+	all, err := roomsWhere(tx, keep)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -358,15 +358,9 @@ func (s *Store) DeleteUser(id string) error {
 
 func (s *Store) usersSorted(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
 	var all []*User
-	err = s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
-			u := new(User)
-			if err := unmarshal(v, u); err != nil {
-				return err
-			}
-			all = append(all, u)
-			return nil
-		})
+	err = s.view(func(tx *bolt.Tx) (err error) {
+		all, err = usersWhere(tx, func(*User) bool { return true })
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
