@@ -213,36 +213,7 @@ func TestPurpleRocketchatOverBitlBee(t *testing.T) {
 	// The admin is online (a socket open), so the bridge lists them among the members.
 	dialDDP(t, base, admin.Token, "GENERAL", client)
 
-	// BitlBee on a free loopback port, its state in the temp dir.
-	ircPort := freePort(t)
-	conf := filepath.Join(dir, "bitlbee.conf")
-	os.MkdirAll(filepath.Join(dir, "bitlbee"), 0o700)
-	os.WriteFile(conf, []byte(fmt.Sprintf("[settings]\nRunMode = ForkDaemon\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nAuthMode = Open\nConfigDir = %s\n",
-		ircPort, filepath.Join(dir, "bitlbee"))), 0o600)
-	cmd := exec.Command(bitlbee, "-F", "-n", "-c", conf)
-	// libpurple's debug log shows the frames the plugin receives (and nothing secret: the
-	// login goes as a digest over TLS, and the log stays in memory unless the test fails).
-	blog := &lockedBuffer{}
-	cmd.Env = append(os.Environ(), "BITLBEE_DEBUG=1")
-	cmd.Stdout, cmd.Stderr = blog, blog
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("bitlbee log:\n%s", blog)
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-
-	irc := dialIRC(t, fmt.Sprintf("127.0.0.1:%d", ircPort))
-	irc.send("NICK t")
-	irc.send("USER t 0 * :t")
-	irc.await("welcome", " 001 ")
-	irc.send("PRIVMSG &bitlbee :account add eionrobb-rocketchat ircuser|localhost:" + port + " ircpass")
-	irc.await("account added", "&bitlbee", "Account successfully added")
-	irc.send("PRIVMSG &bitlbee :account 0 on")
-	irc.await("login", "&bitlbee", "Logged in")
+	irc, blog := bitlbeeLogin(t, bitlbee, dir, port, "login")
 	irc.send("PRIVMSG &bitlbee :chat add 0 general #general")
 	irc.await("chat added", "&bitlbee", "Chatroom successfully added")
 	irc.send("JOIN #general")
@@ -290,4 +261,42 @@ func TestPurpleRocketchatOverBitlBee(t *testing.T) {
 	// last message it saw, which BitlBee forgets at every login (a new libpurple account each
 	// time): a bridge through BitlBee never shows history, whatever the server. Pidgin keeps
 	// that time in accounts.xml and calls loadHistory; TestMethods covers loadHistory.
+}
+
+// bitlbeeLogin starts BitlBee (libpurple with the purple-rocketchat plugin) on a free loopback
+// port, its state in dir, connects as an IRC client, adds the account ircuser/ircpass on
+// localhost:port and turns it on; step names the wait for "Logged in". It returns the IRC
+// client and BitlBee's debug log.
+func bitlbeeLogin(t *testing.T, bitlbee, dir, port, step string) (*ircClient, *lockedBuffer) {
+	t.Helper()
+	ircPort := freePort(t)
+	conf := filepath.Join(dir, "bitlbee.conf")
+	os.MkdirAll(filepath.Join(dir, "bitlbee"), 0o700)
+	os.WriteFile(conf, []byte(fmt.Sprintf("[settings]\nRunMode = ForkDaemon\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nAuthMode = Open\nConfigDir = %s\n",
+		ircPort, filepath.Join(dir, "bitlbee"))), 0o600)
+	cmd := exec.Command(bitlbee, "-F", "-n", "-c", conf)
+	// libpurple's debug log shows the frames the plugin receives (and nothing secret: the
+	// login goes as a digest over TLS, and the log stays in memory unless the test fails).
+	blog := &lockedBuffer{}
+	cmd.Env = append(os.Environ(), "BITLBEE_DEBUG=1")
+	cmd.Stdout, cmd.Stderr = blog, blog
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bitlbee log:\n%s", blog)
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	irc := dialIRC(t, fmt.Sprintf("127.0.0.1:%d", ircPort))
+	irc.send("NICK t")
+	irc.send("USER t 0 * :t")
+	irc.await("welcome", " 001 ")
+	irc.send("PRIVMSG &bitlbee :account add eionrobb-rocketchat ircuser|localhost:" + port + " ircpass")
+	irc.await("account added", "&bitlbee", "Account successfully added")
+	irc.send("PRIVMSG &bitlbee :account 0 on")
+	irc.await(step, "&bitlbee", "Logged in")
+	return irc, blog
 }

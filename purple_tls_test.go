@@ -2,11 +2,9 @@ package main
 
 import (
 	"crypto/x509"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,32 +36,6 @@ func TestPurpleAcceptsSelfSignedCA(t *testing.T) {
 		t.Fatalf("users.create: %d %v %v", st, obj, err)
 	}
 
-	ircPort := freePort(t)
-	conf := filepath.Join(dir, "bitlbee.conf")
-	os.MkdirAll(filepath.Join(dir, "bitlbee"), 0o700)
-	os.WriteFile(conf, []byte(fmt.Sprintf("[settings]\nRunMode = ForkDaemon\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nAuthMode = Open\nConfigDir = %s\n",
-		ircPort, filepath.Join(dir, "bitlbee"))), 0o600)
-	cmd := exec.Command(bitlbee, "-F", "-n", "-c", conf)
-	blog := &lockedBuffer{}
-	cmd.Env = append(os.Environ(), "BITLBEE_DEBUG=1")
-	cmd.Stdout, cmd.Stderr = blog, blog
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("bitlbee log:\n%s", blog)
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-
-	irc := dialIRC(t, fmt.Sprintf("127.0.0.1:%d", ircPort))
-	irc.send("NICK t")
-	irc.send("USER t 0 * :t")
-	irc.await("welcome", " 001 ")
-	irc.send("PRIVMSG &bitlbee :account add eionrobb-rocketchat ircuser|localhost:" + port + " ircpass")
-	irc.await("account added", "&bitlbee", "Account successfully added")
-	irc.send("PRIVMSG &bitlbee :account 0 on")
 	// "Logged in" needs the TLS handshake, the certificate check and the DDP login.
-	irc.await("login over TLS with the local CA", "&bitlbee", "Logged in")
+	bitlbeeLogin(t, bitlbee, dir, port, "login over TLS with the local CA")
 }

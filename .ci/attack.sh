@@ -5,13 +5,7 @@
 # stops answering, or exits.
 #
 #   bash .ci/attack.sh                 # OLD=/path/to/binary bash .ci/attack.sh to probe another build
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-work=$(mktemp -d)
-srv=
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 bin=${OLD:-}
 if [ -z "$bin" ]; then
@@ -26,14 +20,7 @@ go build -o "$work/bench" ./bench
 "$bin" serve -addr 127.0.0.1:0 -db "$work/db" -bcrypt-cost 4 -open-registration \
 	-log-format json 2>"$work/server.log" &
 srv=$!
-addr=
-for _ in $(seq 200); do
-	addr=$(sed -n 's/.*"addr":"\(127\.0\.0\.1:[0-9]*\)".*"message":"listening".*/\1/p' "$work/server.log" | head -n1)
-	[ -n "$addr" ] && break
-	kill -0 "$srv" || { cat "$work/server.log"; exit 1; }
-	sleep 0.05
-done
-[ -n "$addr" ] || { echo "attack: server did not start" >&2; cat "$work/server.log"; exit 1; }
+wait_listening attack 200
 
 status=0
 timeout 120 "$work/bench" -attack -addr "http://$addr" -password attack-admin-pass -server-pid "$srv" || status=$?

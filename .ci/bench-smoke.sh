@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # Smoke run of the load tool against a freshly built server: a small filled database, every
 # workload for a second at a few connections. Any numbers pass; errors or a crash fail.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-work=$(mktemp -d)
-srv=
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 go build -o "$work/rocketlite" .
 go build -o "$work/bench" ./bench
@@ -18,14 +12,7 @@ go build -o "$work/bench" ./bench
 "$work/rocketlite" serve -addr 127.0.0.1:0 -db "$work/db" -bcrypt-cost 4 -send-rate 0 \
 	-log-format json 2>"$work/server.log" &
 srv=$!
-addr=
-for _ in $(seq 100); do
-	addr=$(sed -n 's/.*"addr":"\(127\.0\.0\.1:[0-9]*\)".*"message":"listening".*/\1/p' "$work/server.log" | head -n1)
-	[ -n "$addr" ] && break
-	kill -0 "$srv" || { cat "$work/server.log"; exit 1; }
-	sleep 0.05
-done
-[ -n "$addr" ] || { echo "bench-smoke: server did not start" >&2; cat "$work/server.log"; exit 1; }
+wait_listening bench-smoke 100
 
 for w in send history mixed login; do
 	"$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
