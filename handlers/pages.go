@@ -98,27 +98,20 @@ func (a *API) tagged(fn handlerFunc) handlerFunc {
 			return out, nil
 		}
 		// Rendered into a pooled buffer, given back once written: no copy of the answer.
-		bp := answerBufs.Get().(*[]byte)
-		b, err := appendPretty((*bp)[:0], out, 0)
+		bp, b, err := renderPooled(out)
 		if err != nil {
-			answerBufs.Put(bp)
 			return nil, err
 		}
-		b = append(b, '\n')
 		return rawReply(func(w http.ResponseWriter) {
 			writeTagged(w, c.r, b, etagOf(b))
-			if cap(b) <= maxPooledBuf {
-				*bp = b
-				answerBufs.Put(bp)
-			}
+			recycle(bp, b)
 		}), nil
 	}
 }
 
 var (
-	crcTable    = crc64.MakeTable(crc64.ECMA)
-	noCache     = []string{"private, no-cache"}
-	contentJSON = []string{"application/json"}
+	crcTable = crc64.MakeTable(crc64.ECMA)
+	noCache  = []string{"private, no-cache"}
 )
 
 // etagOf is a strong ETag of body: its CRC-64 and length. It names the exact bytes, so it
@@ -147,7 +140,7 @@ func writeTaggedWith(w http.ResponseWriter, r *http.Request, body []byte, th *ta
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Type"] = contentJSON
+	h["Content-Type"] = jsonContentType
 	h["X-Content-Type-Options"] = nosniff
 	h["Content-Length"] = th.length
 	w.WriteHeader(http.StatusOK)
@@ -170,17 +163,30 @@ func etagMatches(header, etag string) bool {
 
 // encodeAnswer renders v exactly as writeJSON would, into a slice of its own.
 func encodeAnswer(v any) ([]byte, error) {
-	bp := answerBufs.Get().(*[]byte)
-	b, err := appendPretty((*bp)[:0], v, 0)
+	bp, b, err := renderPooled(v)
 	if err != nil {
-		answerBufs.Put(bp)
 		return nil, err
 	}
-	b = append(b, '\n')
 	out := append(make([]byte, 0, len(b)), b...)
+	recycle(bp, b)
+	return out, nil
+}
+
+// renderPooled renders v as writeJSON does, into a buffer of answerBufs; give it back with
+// recycle once b is written.
+func renderPooled(v any) (bp *[]byte, b []byte, err error) {
+	bp = answerBufs.Get().(*[]byte)
+	if b, err = appendPretty((*bp)[:0], v, 0); err != nil {
+		answerBufs.Put(bp)
+		return nil, nil, err
+	}
+	return bp, append(b, '\n'), nil
+}
+
+// recycle gives b's buffer back to answerBufs, unless it grew past maxPooledBuf.
+func recycle(bp *[]byte, b []byte) {
 	if cap(b) <= maxPooledBuf {
 		*bp = b
 		answerBufs.Put(bp)
 	}
-	return out, nil
 }

@@ -436,9 +436,6 @@ func (h *Hub) detachLocked(c *conn) {
 	delete(us.conns, c)
 	if len(us.conns) == 0 {
 		delete(h.users, uid)
-		us.presence = h.presenceOf(us, false)
-		h.emitStatus(us.user, statusOffline)
-		return
 	}
 	h.announce(us)
 }
