@@ -14,6 +14,16 @@ import (
 	"rocketlite/store"
 )
 
+// roomAfter1 is the reply of a route that changed the room's members: the room as it now
+// is, read by id without the caller's reach (they may have just left or removed someone).
+func (a *API) roomAfter1(key, rid string) (any, error) {
+	r, err := a.st.RoomMembers(rid)
+	if err != nil {
+		return nil, err
+	}
+	return J(key, roomOf(r), "success", true), nil
+}
+
 // channel1 is the reply of the channels.* routes that return the room.
 func (a *API) channel1(rid string, reader *store.User) (any, error) {
 	r, err := a.st.ReadableRoom(rid, reader)
@@ -102,34 +112,8 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 	if err := a.need1(c, rbac.CreateC, ""); err != nil {
 		return nil, err
 	}
-	name, err := roomNameParam1(c.in)
+	r, err := a.createRoom1(c, store.Public)
 	if err != nil {
-		return nil, err
-	}
-	members, err := c.in.strings("members")
-	if err != nil {
-		return nil, err
-	}
-	ro, err := c.in.boolean("readOnly", false)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, m := range members {
-		u, err := a.st.UserByUsername(m)
-		if store.KindOf(err) == store.NotFound {
-			return nil, badRequest("error-invalid-user", "Member %q does not exist", m)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
-			ids = append(ids, u.ID)
-		}
-	}
-	creator := c.user.Ref()
-	r := &store.Room{Name: name, Type: store.Public, ReadOnly: ro, Creator: &creator}
-	if err := a.st.CreateRoom(r, ids, c.user.ID); err != nil {
 		return nil, err
 	}
 	return a.channel1(r.ID, c.user)
@@ -167,11 +151,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 		return a.channel1(rid, c.user)
 	}
 	// The caller has just left, maybe a private room: show it as it now is, without them.
-	r, err := a.st.RoomMembers(rid)
-	if err != nil {
-		return nil, err
-	}
-	return J("channel", roomOf(r), "success", true), nil
+	return a.roomAfter1("channel", rid)
 }
 
 // timeParam1 reads an ISO-8601 time parameter (zero if absent).
@@ -403,9 +383,5 @@ func (a *API) channelsKick1(c *call) (any, error) {
 	if err := a.st.RemoveMember(rid, u.ID, c.user.Ref()); err != nil {
 		return nil, err
 	}
-	r, err := a.st.RoomMembers(rid)
-	if err != nil {
-		return nil, err
-	}
-	return J("channel", roomOf(r), "success", true), nil
+	return a.roomAfter1("channel", rid)
 }
