@@ -233,6 +233,28 @@ func TestIntegrationsManagement(t *testing.T) {
 	}
 	ts.unchanged1(t, before)
 
+	// Each list and text field is bounded; one over is refused with its own error type.
+	capList := func(n int, item string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = `"` + item + `"`
+		}
+		return "[" + strings.Join(items, ",") + "]"
+	}
+	outBody := `{"type":"webhook-outgoing","username":"alertbot","event":"sendMessage",`
+	for name, tc := range map[string]struct{ body, errorType string }{
+		"TooManyChannels": {`{"type":"webhook-incoming","username":"alertbot","channel":` + capList(21, "#general") + `}`, "error-invalid-channel"},
+		"TooManyURLs":     {outBody + `"channel":"#general","urls":` + capList(21, "https://example.org/") + `}`, "error-invalid-urls"},
+		"TooManyWords":    {outBody + `"channel":"#general","urls":["https://example.org/"],"triggerWords":` + capList(21, "!w") + `}`, "error-invalid-params"},
+		"LongToken":       {outBody + `"channel":"#general","urls":["https://example.org/"],"token":"` + strings.Repeat("t", 201) + `"}`, "error-invalid-params"},
+		"LongName":        {`{"type":"webhook-incoming","username":"alertbot","channel":"#general","name":"` + strings.Repeat("n", 501) + `"}`, "error-invalid-params"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts.do("POST", "/api/v1/integrations.create", &ts.admin, tc.body).wantErr1(t, 400, tc.errorType)
+		})
+	}
+	ts.unchanged1(t, before)
+
 	id, _ := ts.newIncomingHook(t, &ts.admin, create)
 	out := ts.do("POST", "/api/v1/integrations.create", &ts.admin, `{"type":"webhook-outgoing","name":"bot","enabled":true,"username":"alertbot","channel":"#general","event":"sendMessage","urls":["https://example.org/hook"],"triggerWords":["!bot"]}`)
 	out.want(t, 200, map[string]any{"success": true})

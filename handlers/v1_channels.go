@@ -14,13 +14,14 @@ import (
 	"rocketlite/store"
 )
 
-// channel1 is the reply of the channels.* routes that return the room.
-func (a *API) channel1(rid string, reader *store.User) (any, error) {
-	r, err := a.st.ReadableRoom(rid, reader)
+// roomAfter1 is the reply of a route that changed the room's members: the room as it now
+// is, read by id without the caller's reach (they may have just left or removed someone).
+func (a *API) roomAfter1(key, rid string) (any, error) {
+	r, err := a.st.RoomMembers(rid)
 	if err != nil {
 		return nil, err
 	}
-	return J("channel", roomOf(r), "success", true), nil
+	return J(key, roomOf(r), "success", true), nil
 }
 
 // roomSort is what room lists sort by (README "List conventions").
@@ -78,7 +79,7 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // roomNameParam1 reads and checks a new room name.
@@ -102,37 +103,11 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 	if err := a.need1(c, rbac.CreateC, ""); err != nil {
 		return nil, err
 	}
-	name, err := roomNameParam1(c.in)
+	r, err := a.createRoom1(c, store.Public)
 	if err != nil {
 		return nil, err
 	}
-	members, err := c.in.strings("members")
-	if err != nil {
-		return nil, err
-	}
-	ro, err := c.in.boolean("readOnly", false)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, m := range members {
-		u, err := a.st.UserByUsername(m)
-		if store.KindOf(err) == store.NotFound {
-			return nil, badRequest("error-invalid-user", "Member %q does not exist", m)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
-			ids = append(ids, u.ID)
-		}
-	}
-	creator := c.user.Ref()
-	r := &store.Room{Name: name, Type: store.Public, ReadOnly: ro, Creator: &creator}
-	if err := a.st.CreateRoom(r, ids, c.user.ID); err != nil {
-		return nil, err
-	}
-	return a.channel1(r.ID, c.user)
+	return a.reply1(c, channelKind, r.ID)
 }
 
 // channelsJoin1 is the twin of join0.
@@ -148,7 +123,7 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 	if _, err := a.st.JoinWithCode(rid, c.user.ID, code); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // channelsLeave1 is the twin of leave0.
@@ -164,14 +139,10 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	if !left {
 		// Not a member: the room as the caller may see it (a private room: 403, never its
 		// members and texts).
-		return a.channel1(rid, c.user)
+		return a.reply1(c, channelKind, rid)
 	}
 	// The caller has just left, maybe a private room: show it as it now is, without them.
-	r, err := a.st.RoomMembers(rid)
-	if err != nil {
-		return nil, err
-	}
-	return J("channel", roomOf(r), "success", true), nil
+	return a.roomAfter1("channel", rid)
 }
 
 // timeParam1 reads an ISO-8601 time parameter (zero if absent).
@@ -283,7 +254,7 @@ func (a *API) channelsRename1(c *call) (any, error) {
 	if _, err := a.st.UpdateRoom(rid, func(r *store.Room) error { r.Name = name; return nil }); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // roomText reads a topic, description or purpose: one line or more of text, no other
@@ -381,7 +352,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	if err := a.st.AddMember(rid, u.ID); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).
@@ -403,9 +374,5 @@ func (a *API) channelsKick1(c *call) (any, error) {
 	if err := a.st.RemoveMember(rid, u.ID, c.user.Ref()); err != nil {
 		return nil, err
 	}
-	r, err := a.st.RoomMembers(rid)
-	if err != nil {
-		return nil, err
-	}
-	return J("channel", roomOf(r), "success", true), nil
+	return a.roomAfter1("channel", rid)
 }

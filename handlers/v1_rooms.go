@@ -6,6 +6,8 @@ package handlers
 // every refusal is the answer for a missing room, so no answer tells that it exists.
 
 import (
+	"slices"
+
 	"rocketlite/rbac"
 	"rocketlite/store"
 )
@@ -268,11 +270,7 @@ func (a *API) roomKick1(c *call, k *roomKind) (any, error) {
 	if err := a.st.RemoveMember(r.ID, u.ID, c.user.Ref()); err != nil {
 		return nil, err
 	}
-	after, err := a.st.RoomMembers(r.ID)
-	if err != nil {
-		return nil, err
-	}
-	return J(k.key, roomOf(after), "success", true), nil
+	return a.roomAfter1(k.key, r.ID)
 }
 
 // roomLeave1 leaves the room; the last owner must name another owner first, as in
@@ -720,7 +718,7 @@ func (a *API) createRoom1(c *call, t string) (*store.Room, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u.ID != c.user.ID && !containsStr(ids, u.ID) {
+		if u.ID != c.user.ID && !slices.Contains(ids, u.ID) {
 			ids = append(ids, u.ID)
 		}
 	}
@@ -730,15 +728,6 @@ func (a *API) createRoom1(c *call, t string) (*store.Room, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // --- rooms.* ---

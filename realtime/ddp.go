@@ -3,6 +3,7 @@ package realtime
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"rocketlite/store"
@@ -184,12 +185,7 @@ func (c *conn) ddpError(err error) ddpErr {
 	case string:
 		msg += " [" + v + "]"
 	case int:
-		msg += " [" + itoa(v) + "]"
+		msg += " [" + strconv.Itoa(v) + "]"
 	}
 	return ddpErr{IsClientSafe: true, Error: code, Reason: reason, Message: msg, ErrorType: "Meteor.Error"}
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

@@ -199,6 +199,18 @@ func changed(collection, eventName string, args ...any) frame {
 
 func subKey(stream, eventName string) string { return stream + "|" + eventName }
 
+// encodeOnce encodes v() when first asked and returns the same bytes after: for an argument
+// shared by frames that differ only in their event name (one per user).
+func encodeOnce(v func() any) func() json.RawMessage {
+	var b json.RawMessage
+	return func() json.RawMessage {
+		if b == nil {
+			b, _ = json.Marshal(v())
+		}
+		return b
+	}
+}
+
 // emit sends the event to every allowed subscriber of stream/eventName; mk builds the frame
 // (once, and only if someone listens). keep, if not nil, filters the subscriptions.
 func (h *Hub) emit(stream, eventName string, keep func(*sub) bool, mk func() frame) {
@@ -264,10 +276,11 @@ func (h *Hub) dispatch(ev *store.Event) {
 		})
 	case store.RoomChanged:
 		rid := ev.Room.ID
+		room := encodeOnce(func() any { return roomOf(ev.Room) })
 		for _, us := range h.users {
 			if us.rooms[rid] {
 				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
-					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "updated", roomOf(ev.Room))
+					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "updated", room())
 				})
 			}
 		}
@@ -277,11 +290,12 @@ func (h *Hub) dispatch(ev *store.Event) {
 		}
 	case store.RoomDeleted:
 		rid := ev.Room.ID
+		room := encodeOnce(func() any { return roomOf(ev.Room) })
 		for _, us := range h.users {
 			if us.rooms[rid] {
 				delete(us.rooms, rid)
 				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
-					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "removed", roomOf(ev.Room))
+					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "removed", room())
 				})
 			}
 		}
@@ -436,9 +450,6 @@ func (h *Hub) detachLocked(c *conn) {
 	delete(us.conns, c)
 	if len(us.conns) == 0 {
 		delete(h.users, uid)
-		us.presence = h.presenceOf(us, false)
-		h.emitStatus(us.user, statusOffline)
-		return
 	}
 	h.announce(us)
 }

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"encoding/json"
 	"strings"
 
 	"rocketlite/rbac"
@@ -61,9 +60,22 @@ func (h *Hub) notify(room *store.Room, m *store.Message) {
 			here = contains(names, "here") && h.may(sender, rbac.MentionHere, room.ID)
 		}
 	}
-	// The notification is the same for every recipient but for the event name: it is encoded
-	// once, when the first recipient listens.
-	var body json.RawMessage
+	// The notification is the same for every recipient but for the event name.
+	body := encodeOnce(func() any {
+		title := "@" + m.User.Username
+		if !direct {
+			title = "#" + room.Name
+		}
+		return map[string]any{
+			"title": title,
+			"text":  m.Text,
+			"payload": map[string]any{
+				"_id": m.ID, "rid": room.ID, "type": room.Type, "name": room.Name,
+				"sender":  map[string]string{"_id": m.User.ID, "username": m.User.Username},
+				"message": map[string]string{"msg": m.Text},
+			},
+		}
+	})
 	for _, us := range h.users {
 		u := us.user
 		if u.ID == m.User.ID || !us.rooms[room.ID] {
@@ -73,28 +85,7 @@ func (h *Hub) notify(room *store.Room, m *store.Message) {
 			continue
 		}
 		key := u.ID + "/notification"
-		h.emit(streamNotifyUser, key, nil, func() frame {
-			if body == nil {
-				title := "@" + m.User.Username
-				if !direct {
-					title = "#" + room.Name
-				}
-				b, err := json.Marshal(map[string]any{
-					"title": title,
-					"text":  m.Text,
-					"payload": map[string]any{
-						"_id": m.ID, "rid": room.ID, "type": room.Type, "name": room.Name,
-						"sender":  map[string]string{"_id": m.User.ID, "username": m.User.Username},
-						"message": map[string]string{"msg": m.Text},
-					},
-				})
-				if err != nil {
-					return nil
-				}
-				body = b
-			}
-			return changed(streamNotifyUser, key, body)
-		})
+		h.emit(streamNotifyUser, key, nil, func() frame { return changed(streamNotifyUser, key, body()) })
 	}
 }
 

@@ -15,8 +15,8 @@ var statusNames = [...]string{"offline", "online", "away", "busy"}
 // presenceOf is the user's presence: offline without a live socket (or when they chose to
 // appear offline), else the status they chose, else away when every socket said it is away,
 // else online.
-func (h *Hub) presenceOf(us *userState, connected bool) int {
-	if !connected {
+func (h *Hub) presenceOf(us *userState) int {
+	if len(us.conns) == 0 {
 		return statusOffline
 	}
 	switch us.user.Status {
@@ -37,7 +37,7 @@ func (h *Hub) presenceOf(us *userState, connected bool) int {
 
 // announce recomputes the user's presence and tells stream-notify-logged when it changed.
 func (h *Hub) announce(us *userState) {
-	p := h.presenceOf(us, len(us.conns) > 0)
+	p := h.presenceOf(us)
 	if p == us.presence {
 		return
 	}

@@ -104,8 +104,9 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("seed %s: %s", name, jsonerr.Describe(data, err, dec.InputOffset()))
 	}
+	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		l, c := jsonerr.Position(data, dec.InputOffset())
+		l, c := jsonerr.Position(data, jsonerr.NextValue(data, end))
 		return nil, fmt.Errorf("seed %s: line %d, column %d: data after the JSON object", name, l, c)
 	}
 	bad := func(entry string, i int, format string, args ...any) error {

@@ -120,3 +120,29 @@ func TestSeedUserID(t *testing.T) {
 		t.Fatalf("fixed.id = %+v, %v", u, err)
 	}
 }
+
+// A seed file's JSON errors name the line and column; a room naming a member or owner that
+// does not exist fails the apply at that room, and records nothing for it: the mended file
+// applies it at the next start.
+func TestSeedErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"{\"users\": []}\n{}", "seed s.json: line 2, column 1: data after the JSON object"},
+		{"{\n\"users\": [}", "seed s.json: line 2"},
+	} {
+		if _, err := Parse("s.json", []byte(c.text)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want %q", c.text, err, c.want)
+		}
+	}
+	st, h := newSeeded(t)
+	for _, c := range []struct{ text, want string }{
+		{`{"rooms":[{"name":"r1","members":["ghost"]}]}`, `seed s.json: rooms[0]: member "ghost" does not exist`},
+		{`{"rooms":[{"name":"r1","owner":"ghost"}]}`, `seed s.json: rooms[0]: owner "ghost" does not exist`},
+	} {
+		if _, err := Apply(st, h, "s.json", mustParse(t, c.text)); err == nil || err.Error() != c.want {
+			t.Errorf("Apply(%s) = %v, want %q", c.text, err, c.want)
+		}
+	}
+	if created, err := Apply(st, h, "s.json", mustParse(t, `{"users":[{"username":"ann","password":"pw"}],"rooms":[{"name":"r1","members":["ann"]}]}`)); err != nil || !slices.Contains(created, "room r1") {
+		t.Fatalf("mended seed: %v, %v", created, err)
+	}
+}

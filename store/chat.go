@@ -216,7 +216,7 @@ func (s *Store) React(id string, reactor *User, emoji string, on *bool) (*Messag
 	}
 	return s.changeMessage(id, reactor, func(tx *bolt.Tx, r *Room, m *Message) error {
 		if r.ReadOnly {
-			if ok, err := hasPermission(tx, reactor, "post-readonly", r.ID); err != nil || !ok {
+			if ok, err := hasPermission(tx, reactor, postReadOnly, r.ID); err != nil || !ok {
 				return firstErr(err, ErrNoPermission)
 			}
 		}

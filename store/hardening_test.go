@@ -224,3 +224,74 @@ func TestSearchScanAndFilter(t *testing.T) {
 		t.Fatalf("scan of 60: %d results, %v", len(p.Messages), err)
 	}
 }
+
+// A message takes at most MaxReactionKinds distinct emoji (more users on one already there
+// are welcome), and no reaction that would take its record past the size cap. A refused
+// reaction changes nothing.
+func TestReactionLimits(t *testing.T) {
+	f := newFixture(t)
+	f.s.Close()
+	s, err := Open(f.path, Options{Now: f.clock.Now, MaxMessageBytes: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f.s = s
+	alice, bob := f.user("alice"), f.user("bob")
+	f.room("R", "room", Public)
+
+	t.Run("ErrTooManyReactions", func(t *testing.T) {
+		m := f.post("R", alice, "react")
+		for i := 0; i < MaxReactionKinds; i++ {
+			if _, err := s.React(m.ID, alice, fmt.Sprintf("e%d", i), nil); err != nil {
+				t.Fatalf("reaction %d: %v", i, err)
+			}
+		}
+		if _, err := s.React(m.ID, alice, "one_more", nil); err != ErrTooManyReactions {
+			t.Fatalf("reaction %d: %v, want ErrTooManyReactions", MaxReactionKinds+1, err)
+		}
+		got, err := s.React(m.ID, bob, "e0", nil)
+		if err != nil || len(got.Reactions) != MaxReactionKinds || len(got.Reactions[":e0:"].Usernames) != 2 {
+			t.Fatalf("bob on an emoji already there: %v %v", got, err)
+		}
+	})
+
+	t.Run("ErrMessageFull", func(t *testing.T) {
+		probe := f.post("R", alice, "x")
+		rec, _ := json.Marshal(probe)
+		// A text that leaves the record 10 bytes under the cap: no reaction fits in 10.
+		m := f.post("R", alice, strings.Repeat("a", 2048-10-(len(rec)-1)))
+		if rec, _ := json.Marshal(m); len(rec) != 2048-10 {
+			t.Fatalf("record of %d bytes, want %d", len(rec), 2048-10)
+		}
+		if _, err := s.React(m.ID, bob, "smile", nil); err != ErrMessageFull {
+			t.Fatalf("React on a full message: %v, want ErrMessageFull", err)
+		}
+		got, err := s.Message(m.ID, alice)
+		if err != nil || got.Reactions != nil {
+			t.Fatalf("after a refused reaction: %+v %v", got.Reactions, err)
+		}
+	})
+}
+
+// A user holds at most MaxPersonalTokens personal access tokens; regenerating one of them
+// is still allowed at the cap.
+func TestPersonalTokenCap(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("alice")
+	hash := func(i int) (h TokenHash) { h[0], h[1] = byte(i), byte(i>>8); return h }
+	for i := 0; i < MaxPersonalTokens; i++ {
+		if err := f.s.SetPersonalToken(u.ID, fmt.Sprintf("t%d", i), hash(i), "last", false); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+	}
+	if err := f.s.SetPersonalToken(u.ID, "one-more", hash(1000), "last", false); err != ErrTooManyPersonalTokens {
+		t.Fatalf("token %d: %v, want ErrTooManyPersonalTokens", MaxPersonalTokens+1, err)
+	}
+	if err := f.s.SetPersonalToken(u.ID, "t0", hash(1001), "last", true); err != nil {
+		t.Fatalf("regenerate at the cap: %v", err)
+	}
+	if list, err := f.s.PersonalTokens(u.ID); err != nil || len(list) != MaxPersonalTokens {
+		t.Fatalf("%d tokens, %v; want %d", len(list), err, MaxPersonalTokens)
+	}
+}

@@ -611,6 +611,18 @@ async function adminTab(tab) {
   } catch (err) { showError(err, "admin-error"); }
 }
 
+// adminCall makes one administrative request and, when it succeeds and tab is given, redraws
+// that tab; a refusal is shown above the tabs.
+async function adminCall(tab, method, path, body) {
+  try {
+    await api(method, path, body);
+    if (tab) adminTab(tab);
+  } catch (err) { showError(err, "admin-error"); }
+}
+
+// headRow is a table's row of column titles.
+const headRow = (...titles) => el("tr", {}, ...titles.map((t) => el("th", {}, t)));
+
 async function permissionMatrix() {
   const [perms, roles] = await Promise.all([api("GET", "/api/v1/permissions.listAll"), api("GET", "/api/v1/roles.list")]);
   const names = roles.roles.map((r) => r._id || r.name);
@@ -641,16 +653,13 @@ async function usersAdmin() {
     el("input", { name: "password", placeholder: "password", type: "password", required: true }),
     el("input", { name: "roles", placeholder: "roles (user,bot…)" }),
     el("button", {}, "Create user"));
-  form.addEventListener("submit", async (e) => {
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
     const f = form.elements;
-    try {
-      await api("POST", "/api/v1/users.create", { username: f.username.value, name: f.username.value, email: f.email.value, password: f.password.value,
-        roles: f.roles.value ? f.roles.value.split(",").map((s) => s.trim()) : undefined });
-      adminTab("users");
-    } catch (err) { showError(err, "admin-error"); }
+    adminCall("users", "POST", "/api/v1/users.create", { username: f.username.value, name: f.username.value, email: f.email.value, password: f.password.value,
+      roles: f.roles.value ? f.roles.value.split(",").map((s) => s.trim()) : undefined });
   });
-  const table = el("table", {}, el("tr", {}, el("th", {}, "user"), el("th", {}, "roles"), el("th", {}, "status"), el("th", {}, "")));
+  const table = el("table", {}, headRow("user", "roles", "status", ""));
   for (const u of res.users || []) {
     table.append(el("tr", {}, el("td", {}, u.username), el("td", {}, (u.roles || []).join(", ")), el("td", {}, u.active === false ? "deactivated" : (u.status || "")),
       el("td", {},
@@ -661,41 +670,39 @@ async function usersAdmin() {
   return [form, table];
 }
 
-async function setActive(u, active) {
-  try { await api("POST", "/api/v1/users.update", { userId: u._id, data: { active } }); adminTab("users"); } catch (err) { showError(err, "admin-error"); }
+function setActive(u, active) {
+  return adminCall("users", "POST", "/api/v1/users.update", { userId: u._id, data: { active } });
 }
 async function resetPassword(u) {
   const f = await ask(`New password for ${u.username}`, [["password", "Password", "", "password"]]);
   if (!f || !f.password) return;
-  try { await api("POST", "/api/v1/users.update", { userId: u._id, data: { password: f.password } }); } catch (err) { showError(err, "admin-error"); }
+  await adminCall("", "POST", "/api/v1/users.update", { userId: u._id, data: { password: f.password } });
 }
 async function editRoles(u) {
   const f = await ask(`Roles of ${u.username}`, [["roles", "Roles, comma-separated", (u.roles || []).join(","), "text"]]);
   if (!f) return;
-  try { await api("POST", "/api/v1/users.update", { userId: u._id, data: { roles: f.roles.split(",").map((s) => s.trim()).filter(Boolean) } }); adminTab("users"); } catch (err) { showError(err, "admin-error"); }
+  await adminCall("users", "POST", "/api/v1/users.update", { userId: u._id, data: { roles: f.roles.split(",").map((s) => s.trim()).filter(Boolean) } });
 }
 
 async function rolesAdmin() {
   const res = await api("GET", "/api/v1/roles.list");
   const form = el("form", {}, el("input", { name: "name", placeholder: "role name", required: true }), el("input", { name: "description", placeholder: "description" }), el("button", {}, "Create role"));
-  form.addEventListener("submit", async (e) => {
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
-    try { await api("POST", "/api/roles", { name: form.elements.name.value, description: form.elements.description.value }); adminTab("roles"); } catch (err) { showError(err, "admin-error"); }
+    adminCall("roles", "POST", "/api/roles", { name: form.elements.name.value, description: form.elements.description.value });
   });
-  const table = el("table", {}, el("tr", {}, el("th", {}, "role"), el("th", {}, "scope"), el("th", {}, "description"), el("th", {}, "")));
+  const table = el("table", {}, headRow("role", "scope", "description", ""));
   for (const r of res.roles || []) {
     const name = r._id || r.name;
     table.append(el("tr", {}, el("td", {}, name), el("td", {}, r.scope || ""), el("td", {}, r.description || ""),
-      el("td", {}, r.protected ? "" : el("button", { type: "button", onclick: async () => {
-        try { await api("DELETE", "/api/roles/" + encodeURIComponent(name)); adminTab("roles"); } catch (err) { showError(err, "admin-error"); }
-      } }, "Delete"))));
+      el("td", {}, r.protected ? "" : el("button", { type: "button", onclick: () => adminCall("roles", "DELETE", "/api/roles/" + encodeURIComponent(name)) }, "Delete"))));
   }
   return [form, table];
 }
 
 async function roomsAdmin() {
   const [c, g] = await Promise.all([api("GET", "/api/v1/channels.list?" + q({ count: 200 })), api("GET", "/api/v1/groups.listAll?" + q({ count: 200 })).catch(() => ({ groups: [] }))]);
-  const table = el("table", {}, el("tr", {}, el("th", {}, "room"), el("th", {}, "type"), el("th", {}, "messages"), el("th", {}, "")));
+  const table = el("table", {}, headRow("room", "type", "messages", ""));
   for (const r of [...(c.channels || []), ...(g.groups || [])]) {
     const kind = r.t === "p" ? "groups" : "channels";
     table.append(el("tr", {}, el("td", {}, r.name), el("td", {}, r.t), el("td", {}, String(r.msgs || 0)), el("td", {},
@@ -713,8 +720,8 @@ async function roomsAdmin() {
   return table;
 }
 
-async function roomAction(kind, action, r) {
-  try { await api("POST", `/api/v1/${kind}.${action}`, { roomId: r._id }); adminTab("rooms-admin"); } catch (err) { showError(err, "admin-error"); }
+function roomAction(kind, action, r) {
+  return adminCall("rooms-admin", "POST", `/api/v1/${kind}.${action}`, { roomId: r._id });
 }
 
 async function hooksAdmin() {
@@ -730,10 +737,10 @@ async function hooksAdmin() {
       shown.textContent = "Its URL, shown only now: " + r.url;
     } catch (err) { showError(err, "admin-error"); }
   });
-  const table = el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "type"), el("th", {}, "user"), el("th", {}, "channels"), el("th", {}, "")));
+  const table = el("table", {}, headRow("name", "type", "user", "channels", ""));
   for (const h of res.integrations || []) {
     table.append(el("tr", {}, el("td", {}, h.name || ""), el("td", {}, h.type), el("td", {}, h.username), el("td", {}, (h.channel || []).join(", ")), el("td", {},
-      el("button", { type: "button", onclick: async () => { await api("POST", "/api/v1/integrations.remove", { type: h.type, integrationId: h._id }).catch((err) => showError(err, "admin-error")); adminTab("hooks"); } }, "Remove"))));
+      el("button", { type: "button", onclick: () => adminCall("hooks", "POST", "/api/v1/integrations.remove", { type: h.type, integrationId: h._id }) }, "Remove"))));
   }
   box.append(form, shown, table);
   return box;
