@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -240,16 +241,7 @@ func oldShapeCert(t *testing.T) (cert, key string) {
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der := must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k))
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "old.cert.pem"), filepath.Join(dir, "old.key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(k))}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
+	return writeCertPair(t, tmpl, k, "old.cert.pem", "old.key.pem")
 }
 
 // TestSelfSignedReplacesOldShape: a database that an earlier version served with
@@ -329,6 +321,22 @@ func TestTLSOnlyAEAD(t *testing.T) {
 	}
 }
 
+// writeCertPair self-signs tmpl with k and writes the certificate and the PKCS #8 key as PEM
+// files named cert and key in a temp dir, returning their paths.
+func writeCertPair(t *testing.T, tmpl *x509.Certificate, k crypto.Signer, cert, key string) (string, string) {
+	t.Helper()
+	der := must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k))
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, cert), filepath.Join(dir, key)
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(k))}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
 // rsaPair writes a self-signed RSA certificate for localhost, such as an operator brings.
 func rsaPair(t *testing.T) (cert, key string) {
 	t.Helper()
@@ -338,14 +346,5 @@ func rsaPair(t *testing.T) (cert, key string) {
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true,
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der := must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k))
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "rsa.key")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(k))}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
+	return writeCertPair(t, tmpl, k, "rsa.pem", "rsa.key")
 }

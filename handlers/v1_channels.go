@@ -24,15 +24,6 @@ func (a *API) roomAfter1(key, rid string) (any, error) {
 	return J(key, roomOf(r), "success", true), nil
 }
 
-// channel1 is the reply of the channels.* routes that return the room.
-func (a *API) channel1(rid string, reader *store.User) (any, error) {
-	r, err := a.st.ReadableRoom(rid, reader)
-	if err != nil {
-		return nil, err
-	}
-	return J("channel", roomOf(r), "success", true), nil
-}
-
 // roomSort is what room lists sort by (README "List conventions").
 var roomSort = sorter[*store.Room]{
 	"name":       func(a, b *store.Room) int { return cmpString(a.Name, b.Name) },
@@ -88,7 +79,7 @@ func (a *API) channelsInfo1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // roomNameParam1 reads and checks a new room name.
@@ -116,7 +107,7 @@ func (a *API) channelsCreate1(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.channel1(r.ID, c.user)
+	return a.reply1(c, channelKind, r.ID)
 }
 
 // channelsJoin1 is the twin of join0.
@@ -132,7 +123,7 @@ func (a *API) channelsJoin1(c *call) (any, error) {
 	if _, err := a.st.JoinWithCode(rid, c.user.ID, code); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // channelsLeave1 is the twin of leave0.
@@ -148,7 +139,7 @@ func (a *API) channelsLeave1(c *call) (any, error) {
 	if !left {
 		// Not a member: the room as the caller may see it (a private room: 403, never its
 		// members and texts).
-		return a.channel1(rid, c.user)
+		return a.reply1(c, channelKind, rid)
 	}
 	// The caller has just left, maybe a private room: show it as it now is, without them.
 	return a.roomAfter1("channel", rid)
@@ -263,7 +254,7 @@ func (a *API) channelsRename1(c *call) (any, error) {
 	if _, err := a.st.UpdateRoom(rid, func(r *store.Room) error { r.Name = name; return nil }); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // roomText reads a topic, description or purpose: one line or more of text, no other
@@ -361,7 +352,7 @@ func (a *API) channelsInvite1(c *call) (any, error) {
 	if err := a.st.AddMember(rid, u.ID); err != nil {
 		return nil, err
 	}
-	return a.channel1(rid, c.user)
+	return a.reply1(c, channelKind, rid)
 }
 
 // channelsKick1 removes a user from the room (remove-user, globally or as owner/moderator).

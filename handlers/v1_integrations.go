@@ -230,12 +230,9 @@ func (a *API) readOutgoing(c *call, in *store.Integration, create bool) error {
 		in.Event = ev
 	}
 	if create || c.in.has("urls") {
-		urls, err := c.in.strings("urls")
+		urls, err := hookList(c, "urls", 1, "error-invalid-urls")
 		if err != nil {
 			return err
-		}
-		if len(urls) == 0 || len(urls) > maxIntegrationStrings {
-			return badRequest("error-invalid-urls", "urls must list 1 to %d URLs", maxIntegrationStrings)
 		}
 		for _, u := range urls {
 			if err := hooks.CheckURL(u, a.cfg.AllowPrivateWebhooks); err != nil {
@@ -245,12 +242,9 @@ func (a *API) readOutgoing(c *call, in *store.Integration, create bool) error {
 		in.URLs = urls
 	}
 	if c.in.has("triggerWords") {
-		words, err := c.in.strings("triggerWords")
+		words, err := hookList(c, "triggerWords", 0, "error-invalid-params")
 		if err != nil {
 			return err
-		}
-		if len(words) > maxIntegrationStrings {
-			return badRequest("error-invalid-params", "At most %d trigger words", maxIntegrationStrings)
 		}
 		in.TriggerWords = words
 	}
@@ -268,6 +262,19 @@ func (a *API) readOutgoing(c *call, in *store.Integration, create bool) error {
 		in.Token = store.NewSecret()
 	}
 	return nil
+}
+
+// hookList reads the list name of min to maxIntegrationStrings strings; code is the error type
+// of a list too short or too long.
+func hookList(c *call, name string, min int, code string) ([]string, error) {
+	list, err := c.in.strings(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) < min || len(list) > maxIntegrationStrings {
+		return nil, badRequest(code, "%s must list %d to %d entries", name, min, maxIntegrationStrings)
+	}
+	return list, nil
 }
 
 func (a *API) integrationsCreate1(c *call) (any, error) {

@@ -61,15 +61,8 @@ func (s *Store) DeleteRole(name string) error {
 			return ErrRoleNotFound
 		}
 		inUse := Errorf(Conflict, "role-in-use", "Role %q is still in use", name)
-		var found bool
-		err := tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
-			var u User
-			if err := unmarshal(v, &u); err != nil {
-				return err
-			}
-			found = found || u.HasRole(name)
-			return nil
-		})
+		holders, err := usersWhere(tx, func(u *User) bool { return u.HasRole(name) })
+		found := len(holders) > 0
 		if err != nil || found {
 			return firstErr(err, inUse)
 		}

@@ -296,18 +296,8 @@ func renameInMemberships(tx *bolt.Tx, u *User) error {
 }
 
 func countActiveAdmins(tx *bolt.Tx) (int, error) {
-	n := 0
-	err := tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
-		var u User
-		if err := unmarshal(v, &u); err != nil {
-			return err
-		}
-		if u.Active && u.HasRole("admin") {
-			n++
-		}
-		return nil
-	})
-	return n, err
+	admins, err := usersWhere(tx, func(u *User) bool { return u.Active && u.HasRole("admin") })
+	return len(admins), err
 }
 
 // DeleteUser removes a user, their tokens and memberships. Their messages stay (authored by a
