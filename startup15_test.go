@@ -391,6 +391,7 @@ func TestCheckAndBackupArguments(t *testing.T) {
 	c := newCLI(t)
 	c.ok("pw\n", "user", "add", "bob", "--password-stdin")
 	c.fails(2, "rocketlite check takes no argument: name the database with --db "+c.db, "", "check", c.db)
+	c.fails(2, "rocketlite backup takes one argument, OUT (and the database with --db FILE)", "", "backup")
 	out := filepath.Join(t.TempDir(), "copy.db")
 	if err := os.WriteFile(out, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ type API struct {
 	sends        *buckets  // per-user send buckets; nil when sends are not limited
 	writes       *buckets  // per-user buckets of the other writes; nil when not limited
 	reads        ReadLimits
-	scans        *scanLimiter // nil when searches and deep pages are not limited
+	scans        *buckets // per-user buckets of searches and deep pages; nil when not limited
 	cors         map[string]bool
 	refusals     refusalLog // 429s logged once per limit, key and window
 	registered   []Route
@@ -111,7 +111,7 @@ func New(cfg Config) *API {
 	a.writes = newBuckets(l.WriteRate, l.WriteBurst, l.TableEntries, "Too many changes; slow down")
 	a.reads = cfg.Reads
 	a.reads.setDefaults()
-	a.scans = newScanLimiter(a.reads)
+	a.scans = newBuckets(a.reads.ScanRate, a.reads.ScanBurst, l.TableEntries, "Too many searches or deep pages; slow down")
 	a.cors = corsOrigins(cfg.CORSOrigins)
 	if cfg.PageCacheBytes == 0 {
 		cfg.PageCacheBytes = DefaultPageCacheBytes

@@ -40,7 +40,7 @@ type Limits struct {
 	// (default 10), with --open-registration.
 	RegisterPerAddress int
 	// TableEntries caps the entries of each limiter table (failed logins per account and per
-	// address, registrations, send and write buckets): default 10,000.
+	// address, registrations, send, write and scan buckets): default 10,000.
 	TableEntries int
 	// MaxAvatar caps an uploaded avatar picture in bytes (default 256 KiB); the request body
 	// cap (Config.MaxBody) applies first.
@@ -340,9 +340,10 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// buckets is a token bucket per user: one table for sends, one for the other writes. Its size
-// is bounded: a full bucket is the same as no bucket and is dropped, and past maxKeys users
-// an entry is evicted (that user gets a full bucket again, which only errs on their side).
+// buckets is a token bucket per user: one table for sends, one for the other writes, one for
+// searches and deep pages (limits_read.go). Its size is bounded: a full bucket is the same as
+// no bucket and is dropped, and past maxKeys users an entry is evicted (that user gets a full
+// bucket again, which only errs on their side).
 type buckets struct {
 	mu      sync.Mutex
 	limit   rate.Limit

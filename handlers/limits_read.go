@@ -5,9 +5,6 @@ package handlers
 
 import (
 	"net/http"
-	"sync"
-
-	"golang.org/x/time/rate"
 
 	"rocketlite/store"
 )
@@ -56,51 +53,10 @@ func (l *ReadLimits) setDefaults() {
 	}
 }
 
-// scanLimiter is a token bucket per user for searches and deep pages.
-type scanLimiter struct {
-	mu      sync.Mutex
-	limit   rate.Limit
-	burst   int
-	users   map[string]*rate.Limiter
-	pruneAt int
-}
-
-func newScanLimiter(l ReadLimits) *scanLimiter {
-	if l.ScanRate < 0 {
-		return nil
-	}
-	return &scanLimiter{limit: rate.Limit(l.ScanRate), burst: l.ScanBurst, users: map[string]*rate.Limiter{}}
-}
-
 // allowScan takes one token from the user's bucket for a search or a deep page, or returns a
 // 429 saying when the next one comes.
 func (a *API) allowScan(u *store.User) error {
-	s := a.scans
-	if s == nil {
-		return nil
-	}
-	now := a.st.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.users) > max(s.pruneAt, limiterPruneN) {
-		for id, l := range s.users {
-			if l.TokensAt(now) >= float64(s.burst) {
-				delete(s.users, id) // a full bucket is the same as no bucket
-			}
-		}
-		s.pruneAt = 2 * len(s.users)
-	}
-	l := s.users[u.ID]
-	if l == nil {
-		l = rate.NewLimiter(s.limit, s.burst)
-		s.users[u.ID] = l
-	}
-	r := l.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return tooMany("Too many searches or deep pages; slow down", d)
-	}
-	return nil
+	return a.scans.take(u.ID, a.st.Now())
 }
 
 // history reads a page of messages under the page budget; a deep offset costs a scan token.
