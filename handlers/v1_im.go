@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"rocketlite/rbac"
@@ -67,13 +68,15 @@ func (a *API) openDirect(c *call, usernames []string) (store.RoomWithMembers, er
 		if err != nil {
 			return none, err
 		}
-		ids = append(ids, u.ID)
+		if !slices.Contains(ids, u.ID) {
+			ids = append(ids, u.ID)
+		}
 	}
 	if len(ids) > store.MaxDirectMembers {
 		return none, badRequest("error-invalid-params", "A direct message room has at most %d members", store.MaxDirectMembers)
 	}
 	rid := store.DirectRoomID(ids)
-	if r, err := a.st.ReadableRoom(rid, c.user); err == nil && r.Type == store.Direct && len(r.Usernames) == countDistinct(ids) {
+	if r, err := a.st.ReadableRoom(rid, c.user); err == nil && r.Type == store.Direct && len(r.Usernames) == len(ids) {
 		return r, nil
 	}
 	if err := a.need1(c, rbac.CreateD, ""); err != nil {
@@ -81,14 +84,6 @@ func (a *API) openDirect(c *call, usernames []string) (store.RoomWithMembers, er
 	}
 	r, _, err := a.st.OpenDirect(c.user, ids[1:])
 	return r, err
-}
-
-func countDistinct(ids []string) int {
-	seen := map[string]bool{}
-	for _, id := range ids {
-		seen[id] = true
-	}
-	return len(seen)
 }
 
 func (a *API) imCreate1(c *call) (any, error) {

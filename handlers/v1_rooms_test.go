@@ -695,6 +695,8 @@ func TestV1DirectCreateRefusals(t *testing.T) {
 	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":7}`).wantErr1(t, 400, "error-invalid-param")
 	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":"`+strings.Join(names, ",")+`"}`).wantErr1(t, 400, "error-invalid-params")
 	ts.unchanged1(t, before)
+	// A name given twice counts once, as in the store.
+	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":"`+strings.Repeat(names[0]+",", store.MaxDirectMembers)+`"}`).want(t, 200, nil)
 	// One fewer is a room.
 	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":"`+strings.Join(names[1:], ",")+`"}`).want(t, 200, nil)
 }
