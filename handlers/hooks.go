@@ -53,10 +53,10 @@ func (a *API) runHook(c *call, id, userID, token string) (any, error) {
 		return hookFail(http.StatusServiceUnavailable, "This integration is disabled."), nil
 	}
 	in, err := hookPayload(c.r, c.raw)
-	in = withHookAliases(in)
 	if err != nil {
 		return hookFail(http.StatusBadRequest, publicText(err)), nil
 	}
+	in = withHookAliases(in)
 	u, err := a.st.User(h.UserID)
 	if err != nil || !u.Active {
 		return hookFail(http.StatusBadRequest, "The integration's user is missing or deactivated."), nil

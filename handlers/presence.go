@@ -70,6 +70,14 @@ func (a *API) presence(u *store.User) (string, error) {
 	return "online", nil
 }
 
+// userOrCaller1 is the user named by userId or username, or the caller when neither is given.
+func (a *API) userOrCaller1(c *call) (*store.User, error) {
+	if c.in.has("userId") || c.in.has("username") {
+		return a.userParam1(c.in)
+	}
+	return c.user, nil
+}
+
 // usersSetStatus1 sets the caller's chosen status and status message (users.setStatus):
 // {status?: online|away|busy|offline, message?}. Another user's needs edit-other-user-info.
 func (a *API) usersSetStatus1(c *call) (any, error) {
@@ -92,15 +100,13 @@ func (a *API) usersSetStatus1(c *call) (any, error) {
 	if status == "" && !c.in.has("message") {
 		return nil, badRequest("error-invalid-params", `The parameter "status" or "message" is required`)
 	}
-	u := c.user
-	if c.in.has("userId") || c.in.has("username") {
-		if u, err = a.userParam1(c.in); err != nil {
+	u, err := a.userOrCaller1(c)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID != c.user.ID {
+		if err := a.need1(c, rbac.EditOtherUserInfo, ""); err != nil {
 			return nil, err
-		}
-		if u.ID != c.user.ID {
-			if err := a.need1(c, rbac.EditOtherUserInfo, ""); err != nil {
-				return nil, err
-			}
 		}
 	}
 	_, err = a.st.UpdateUser(u.ID, func(x *store.User) error {
@@ -120,12 +126,9 @@ func (a *API) usersSetStatus1(c *call) (any, error) {
 
 // usersGetStatus1 is {_id, status, message, connectionStatus}.
 func (a *API) usersGetStatus1(c *call) (any, error) {
-	u := c.user
-	if c.in.has("userId") || c.in.has("username") {
-		var err error
-		if u, err = a.userParam1(c.in); err != nil {
-			return nil, err
-		}
+	u, err := a.userOrCaller1(c)
+	if err != nil {
+		return nil, err
 	}
 	status, err := a.presence(u)
 	if err != nil {

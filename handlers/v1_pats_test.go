@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ func TestPersonalAccessTokens(t *testing.T) {
 	ts.do("POST", "/api/v1/users.generatePersonalAccessToken", nil, `{"tokenName":"ci"}`).want(t, 401, nil)
 	ts.do("POST", "/api/v1/users.generatePersonalAccessToken", &guest, `{"tokenName":"ci"}`).wantErr1(t, 403, "")
 	ts.do("POST", "/api/v1/users.generatePersonalAccessToken", &alice, `{}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/users.generatePersonalAccessToken", &alice, `{"tokenName":"`+strings.Repeat("n", 101)+`"}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/users.generatePersonalAccessToken", &alice, `{"tokenName":"a\u0007b"}`).wantErr1(t, 400, "error-invalid-params")
 	ts.do("POST", "/api/v1/users.regeneratePersonalAccessToken", &alice, `{"tokenName":"nope"}`).wantErr1(t, 400, "error-not-authorized")
 	ts.do("POST", "/api/v1/users.removePersonalAccessToken", &alice, `{"tokenName":"nope"}`).wantErr1(t, 400, "error-not-authorized")
 	ts.unchanged1(t, before)

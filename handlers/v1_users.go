@@ -352,12 +352,9 @@ func (a *API) usersDelete1(c *call) (any, error) {
 
 // usersGetPresence1 is the user's presence (presence.go).
 func (a *API) usersGetPresence1(c *call) (any, error) {
-	u := c.user
-	if c.in.has("userId") || c.in.has("username") {
-		var err error
-		if u, err = a.userParam1(c.in); err != nil {
-			return nil, err
-		}
+	u, err := a.userOrCaller1(c)
+	if err != nil {
+		return nil, err
 	}
 	presence, err := a.presence(u)
 	if err != nil {

@@ -64,11 +64,9 @@ type Dispatcher struct {
 	client *http.Client
 	hooks  atomic.Pointer[[]*store.Integration]
 	queue  chan *store.Message
-	stop   chan struct{}
-	ctx    context.Context // ends with Close: in-flight deliveries are abandoned
+	ctx    context.Context // ends with Close: workers stop and in-flight deliveries are abandoned
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	once   sync.Once
 
 	delivered, failed, retried, dropped, replies, refused atomic.Int64
 }
@@ -92,7 +90,7 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
 	}
-	d := &Dispatcher{cfg: cfg, queue: make(chan *store.Message, cfg.QueueSize), stop: make(chan struct{})}
+	d := &Dispatcher{cfg: cfg, queue: make(chan *store.Message, cfg.QueueSize)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: d.control}
 	d.client = &http.Client{
@@ -122,7 +120,7 @@ func New(cfg Config) *Dispatcher {
 // Close stops the workers and abandons deliveries in flight; queued messages are not
 // delivered (the server is stopping: a receiver must not hold the shutdown).
 func (d *Dispatcher) Close() {
-	d.once.Do(func() { close(d.stop); d.cancel() })
+	d.cancel()
 	d.wg.Wait()
 }
 
@@ -163,7 +161,7 @@ func (d *Dispatcher) worker() {
 	defer d.wg.Done()
 	for {
 		select {
-		case <-d.stop:
+		case <-d.ctx.Done():
 			return
 		case m := <-d.queue:
 			d.handle(m)
@@ -267,7 +265,7 @@ func (d *Dispatcher) deliver(u string, payload []byte) ([]byte, bool) {
 		}
 		d.retried.Add(1)
 		select {
-		case <-d.stop:
+		case <-d.ctx.Done():
 			return nil, false
 		case <-time.After(wait):
 		}

@@ -377,31 +377,32 @@ func (h *Hub) message(ev *store.Event) {
 	if m.Type == "room_changed_topic" {
 		h.topicNoted[rid] = true
 	}
-	room := ev.Room
-	if room == nil {
-		var err error
-		if room, err = h.st.Room(rid); err != nil {
-			return
+	// The room (an edit's event may come without it) is read only for those who need it.
+	r0, looked := ev.Room, ev.Room != nil
+	room := func() *store.Room {
+		if !looked {
+			r0, _ = h.st.Room(rid)
+			looked = true
 		}
+		return r0
 	}
-	var doc *messageDoc
-	docOf := func() *messageDoc {
-		if doc == nil {
-			d := messageOf(m)
-			doc = &d
-		}
-		return doc
-	}
-	h.emit(streamRoomMessages, rid, nil, func() frame { return changed(streamRoomMessages, rid, docOf()) })
+	doc := encodeOnce(func() any { return messageOf(m) })
+	h.emit(streamRoomMessages, rid, nil, func() frame { return changed(streamRoomMessages, rid, doc()) })
 	h.emit(streamRoomMessages, myMessages, func(s *sub) bool {
 		us := h.users[s.c.uid()]
 		return us != nil && us.rooms[rid]
 	}, func() frame {
-		return changed(streamRoomMessages, myMessages, docOf(),
-			map[string]any{"roomParticipant": true, "roomType": room.Type, "roomName": room.Name})
+		r := room()
+		if r == nil {
+			return nil
+		}
+		return changed(streamRoomMessages, myMessages, doc(),
+			map[string]any{"roomParticipant": true, "roomType": r.Type, "roomName": r.Name})
 	})
 	if ev.Kind == store.MessageAdded && m.Type == "" {
-		h.notify(room, m)
+		if r := room(); r != nil {
+			h.notify(r, m)
+		}
 	}
 }
 

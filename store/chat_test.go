@@ -259,3 +259,34 @@ func TestChatWritesEmitEvents(t *testing.T) {
 		t.Fatalf("thread reply: %v", got)
 	}
 }
+
+// In a read-only room reacting needs post-readonly, as posting does; a refused reaction
+// changes nothing.
+func TestReactInReadOnlyRoom(t *testing.T) {
+	f := newFixture(t)
+	alice, bob := f.user("alice"), f.user("bob")
+	if _, err := f.s.EnsureRole(&Role{Name: "owner"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.EnsurePermission(&Permission{ID: postReadOnly, Roles: []string{"owner"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Room{Name: "news", Type: Public}
+	if err := f.s.CreateRoom(r, []string{bob.ID}, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	m := f.post(r.ID, alice, "news")
+	if _, err := f.s.UpdateRoom(r.ID, func(r *Room) error { r.ReadOnly = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.React(m.ID, bob, "smile", nil); err != ErrNoPermission {
+		t.Fatalf("bob reacts in a read-only room: %v, want ErrNoPermission", err)
+	}
+	if got, err := f.s.Message(m.ID, bob); err != nil || got.Reactions != nil {
+		t.Fatalf("after a refused reaction: %+v %v", got, err)
+	}
+	// alice owns the room: her room role holds post-readonly.
+	if got, err := f.s.React(m.ID, alice, "smile", nil); err != nil || len(got.Reactions[":smile:"].Usernames) != 1 {
+		t.Fatalf("the owner reacts: %+v %v", got, err)
+	}
+}
