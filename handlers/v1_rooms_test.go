@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -675,4 +676,25 @@ func TestV1RoomWritesRateLimited(t *testing.T) {
 	ts.unchanged1(t, before)
 	ts.do("GET", "/api/v1/groups.info?roomId="+g.ID, &ca, "").want(t, 200, nil)
 	ts.do("POST", "/api/v1/groups.close", &ca, `{"roomId":"`+g.ID+`"}`).want(t, 200, nil)
+}
+
+// im.create's refusals: no username, a usernames that is neither a string nor a list, and
+// more than store.MaxDirectMembers members counting the caller; none creates a room.
+func TestV1DirectCreateRefusals(t *testing.T) {
+	ts := newTestServer(t)
+	_, ca := ts.user1(t, "alice")
+	var names []string
+	for i := 0; i < store.MaxDirectMembers; i++ {
+		n := "u" + strconv.Itoa(i)
+		ts.createUser(n, "pw-"+n)
+		names = append(names, n)
+	}
+	before := ts.counts()
+	ts.do("POST", "/api/v1/im.create", &ca, `{}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":" , "}`).wantErr1(t, 400, "error-invalid-params")
+	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":7}`).wantErr1(t, 400, "error-invalid-param")
+	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":"`+strings.Join(names, ",")+`"}`).wantErr1(t, 400, "error-invalid-params")
+	ts.unchanged1(t, before)
+	// One fewer is a room.
+	ts.do("POST", "/api/v1/im.create", &ca, `{"usernames":"`+strings.Join(names[1:], ",")+`"}`).want(t, 200, nil)
 }
