@@ -13,11 +13,11 @@ func TestPageCacheFlag(t *testing.T) {
 		return parseServe(args, func(k string) string { return env[k] }, io.Discard)
 	}
 	c, err := parse(nil, nil)
-	if err != nil || c.pageCache != handlers.DefaultPageCacheBytes || pageCacheBytes(c.pageCache) != handlers.DefaultPageCacheBytes {
+	if err != nil || c.pageCache != handlers.DefaultPageCacheBytes || offIsNegative(c.pageCache) != handlers.DefaultPageCacheBytes {
 		t.Fatalf("default: %v %+v", err, c)
 	}
 	c, err = parse([]string{"--page-cache", "0"}, nil)
-	if err != nil || pageCacheBytes(c.pageCache) >= 0 {
+	if err != nil || offIsNegative(c.pageCache) >= 0 {
 		t.Fatalf("--page-cache 0 must turn the cache off: %v %+v", err, c)
 	}
 	c, err = parse(nil, map[string]string{"ROCKETLITE_PAGE_CACHE": "16M"})

@@ -364,15 +364,6 @@ func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Dura
 	fs.Var(durationValue{p}, name, usage)
 }
 
-// pageCacheBytes maps --page-cache to handlers.Config, where 0 is the default and negative
-// is off.
-func pageCacheBytes(flag int64) int64 {
-	if flag == 0 {
-		return -1
-	}
-	return flag
-}
-
 // webClient is the embedded web client, unless --no-web.
 func webClient(off bool) *web.Handler {
 	if off {
@@ -481,7 +472,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
 		Metrics:              reg,
 		Web:                  webClient(cfg.noWeb),
-		PageCacheBytes:       pageCacheBytes(cfg.pageCache)})
+		PageCacheBytes:       offIsNegative(cfg.pageCache)})
 	stopIntegrations := startIntegrations(&cfg.integ, sides, st, api, reg, log)
 	defer stopIntegrations()
 	if reg != nil {
@@ -574,9 +565,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return err
 }
 
-// offIsNegative turns a flag's 0 (no limit) into the negative that handlers.Limits and
-// store.Options read as "off" (their zero is the default).
-func offIsNegative[T int | float64](v T) T {
+// offIsNegative turns a flag's 0 (no limit, no cache) into the negative that handlers.Limits,
+// handlers.ReadLimits, handlers.Config and store.Options read as "off" (their zero is the default).
+func offIsNegative[T int | int64 | float64](v T) T {
 	if v == 0 {
 		return -1
 	}
@@ -705,12 +696,6 @@ func checkAdminPassword(st *store.Store, h *auth.Hasher, cfg *serveConfig, log z
 // readLimits turns the flags into handlers.ReadLimits, whose zero values mean the defaults
 // and negative values "off".
 func readLimits(c *serveConfig) handlers.ReadLimits {
-	l := handlers.ReadLimits{PageBytes: c.pageBytes, SearchScan: c.searchScan, ScanRate: c.scanRate, ScanBurst: c.scanBurst}
-	if l.PageBytes == 0 {
-		l.PageBytes = -1
-	}
-	if l.ScanRate == 0 {
-		l.ScanRate = -1
-	}
-	return l
+	return handlers.ReadLimits{PageBytes: offIsNegative(c.pageBytes), SearchScan: c.searchScan,
+		ScanRate: offIsNegative(c.scanRate), ScanBurst: c.scanBurst}
 }

@@ -88,7 +88,7 @@ func decodeBody(contentType string, data []byte) (body, error) {
 		if err := dec.Decode(&obj); err != nil {
 			var typ *json.UnmarshalTypeError
 			if errors.As(err, &typ) && typ.Field == "" {
-				return body{}, badRequest("invalid-json", "Request body must be a JSON object, not %s", jsonWhat(typ.Value))
+				return body{}, badRequest("invalid-json", "Request body must be a JSON object, not %s", jsonerr.ValueWords(typ.Value))
 			}
 			// One text for every malformed body, saying where it broke.
 			return body{}, badRequest("invalid-json", "Request body is not valid JSON: %s", jsonerr.Describe(trimmed, err, dec.InputOffset()))
@@ -128,21 +128,6 @@ func parseForm(s string) (url.Values, error) {
 		form[key] = append(form[key], value)
 	}
 	return form, nil
-}
-
-// jsonWhat names a JSON value kind of encoding/json ("array", "number 5") in words.
-func jsonWhat(v string) string {
-	switch {
-	case v == "array":
-		return "a list"
-	case v == "string":
-		return "a string"
-	case v == "bool":
-		return "true or false"
-	case strings.HasPrefix(v, "number"):
-		return "a number"
-	}
-	return v
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

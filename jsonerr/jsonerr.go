@@ -46,7 +46,7 @@ func Describe(data []byte, err error, offset int64) string {
 			what = fmt.Sprintf("%q", typ.Field)
 		}
 		// Offset is just past the value: point at its last byte.
-		return fmt.Sprintf("%s: %s must be %s, not %s", at(typ.Offset-1), what, TypeWords(typ.Type), valueWords(typ.Value))
+		return fmt.Sprintf("%s: %s must be %s, not %s", at(typ.Offset-1), what, TypeWords(typ.Type), ValueWords(typ.Value))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return at(int64(len(data))) + ": the JSON ends early (a missing } or ] or \")"
 	}
@@ -100,8 +100,9 @@ func plural(w string) string {
 	return w + "s"
 }
 
-// valueWords names what encoding/json found: "string", "number 5", "array", "object", "bool".
-func valueWords(v string) string {
+// ValueWords names what encoding/json found ("string", "number 5", "array", "object", "bool")
+// in words: "a string", "a number", "a list", …
+func ValueWords(v string) string {
 	switch {
 	case v == "string":
 		return "a string"
