@@ -14,7 +14,7 @@ import (
 
 // openStopped opens the database of a stopped server for reading; a running server holds the
 // lock, and then the REST API is the way (GET /api/backup).
-func openStopped(path string) (*store.Store, error) {
+func openStopped(path string) (*store.Bolt, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", path)
 	}

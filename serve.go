@@ -387,7 +387,7 @@ func newLogger(w io.Writer, format, level string) zerolog.Logger {
 }
 
 // openStore opens the database, turning a held lock into a message that says what to do.
-func openStore(path string, opts store.Options) (*store.Store, error) {
+func openStore(path string, opts store.Options) (store.Store, error) {
 	st, err := store.Open(path, opts)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite?): stop it, or use the REST API of the running server", path)
@@ -597,7 +597,7 @@ var seedProgressEvery = 5 * time.Second
 // applySeeds applies the default seed, the --seed file and the first admin in one
 // transaction: a seed that fails half-way leaves the database as it was, and the admin's
 // one-time password is shown only once it is committed.
-func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+func applySeeds(ctx context.Context, st store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
 	if cfg.seed != nil {
 		hashes := 0
 		for _, u := range cfg.seed.Users {
@@ -627,7 +627,7 @@ func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serve
 	var created []string
 	var generated string
 	var made bool
-	err := st.Atomic(func(tx *store.Store) error {
+	err := st.Atomic(func(tx store.Store) error {
 		var err error
 		if created, err = seed.ApplyDefault(tx, h); err != nil {
 			return err
@@ -675,7 +675,7 @@ func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serve
 // it only ever creates the first admin, so a password that is not (or no longer) that admin's
 // stops the start, with what to do, rather than being silently ignored. One that still
 // matches (a unit that keeps its password file) is fine.
-func checkAdminPassword(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+func checkAdminPassword(st store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
 	if cfg.adminPassword == "" {
 		return nil
 	}

@@ -31,7 +31,7 @@ import (
 
 type env struct {
 	t      *testing.T
-	st     *store.Store
+	st     store.Store
 	hasher *auth.Hasher
 	hub    *realtime.Hub
 	rt     *realtime.Server
