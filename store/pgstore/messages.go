@@ -253,38 +253,78 @@ func queueUpdate(b *pgx.Batch, m *store.Message, doc []byte) {
 		m.TMID, m.TCount, nullTime(m.TLM), m.Pinned)
 }
 
-// putMessage gives m room r's next sequence number (and an id if it has none), queues its
-// insert with its marks on b and counts it in r (Seq, Msgs, LastMessage), as bbolt's
-// putMessage; data is m's record already encoded (nil: encode it here). r must have been
-// read with its row lock in this transaction (roomAccess(…, true) or a FOR UPDATE read);
-// the caller sends b, saves r (saveRoomCounts) and emits. Its pages change.
-func putMessage(t *Tx, b *pgx.Batch, r *store.Room, m *store.Message, data []byte) error {
+// stampMessage gives m the next place at the end of room r (an id too if it has none): r's
+// Seq, Msgs and LastMessage move, and the caller saves r. r must have been read with its row
+// lock in this transaction (lockRoom, roomAccess(…, true)), so that the room's sequence
+// follows its commits.
+func stampMessage(r *store.Room, m *store.Message) {
 	if m.ID == "" {
 		m.ID = store.NewID()
-	} else if badText(m.ID) {
-		return store.ErrMessageIDTaken
 	}
 	r.Seq++
 	r.Msgs++
 	m.Seq, m.RoomID = r.Seq, r.ID
 	m.UpdatedAt = m.TS
 	r.LastMessage = m.TS
-	t.Pages(r.ID)
+}
+
+// queueInsert queues the insert of stamped message m, with the columns and marks that
+// follow from it; data is its record already encoded (nil: encode it here).
+func queueInsert(b *pgx.Batch, m *store.Message, data []byte) error {
+	if badText(m.ID) {
+		return store.ErrMessageIDTaken // no stored id holds a NUL or invalid UTF-8
+	}
 	if data == nil {
 		var err error
 		if data, err = json.Marshal(m); err != nil {
 			return err
 		}
 	}
-	b.Queue(insertMessageSQL, r.ID, int64(m.Seq), m.ID, m.TS, m.UpdatedAt, m.User.ID, searchText(m), data,
+	b.Queue(insertMessageSQL, m.RoomID, int64(m.Seq), m.ID, m.TS, m.UpdatedAt, m.User.ID, searchText(m), data,
 		m.Type, editorID(m), m.TMID, m.TCount, nullTime(m.TLM), m.Pinned)
 	queueMarks(b, nil, m)
 	return nil
 }
 
-// appendMessage stores m as room r's next message, emits it and saves r: bbolt's
+// putMessage stamps m as room r's next message and queues its insert on b (bbolt's
+// putMessage); data is m's record already encoded (nil: encode it here). The caller sends b,
+// saves r (saveRoomCounts, putRoom) and emits.
+func putMessage(t *Tx, b *pgx.Batch, r *store.Room, m *store.Message, data []byte) error {
+	stampMessage(r, m)
+	t.Pages(r.ID)
+	return queueInsert(b, m, data)
+}
+
+// storeMessages inserts messages of room rid that stampMessage numbered, in one round trip.
+func storeMessages(t *Tx, rid string, msgs []*store.Message) error {
+	b := &pgx.Batch{}
+	for _, m := range msgs {
+		if err := queueInsert(b, m, nil); err != nil {
+			return err
+		}
+	}
+	t.Pages(rid)
+	return execBatch(t.Ctx, t, b)
+}
+
+// insertMessages numbers msgs at the end of room r and stores them (the caller saves r);
+// with emit, each is announced with the room as it was right after it.
+func insertMessages(t *Tx, r *store.Room, msgs []*store.Message, emit bool) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		stampMessage(r, m)
+		if emit {
+			t.Emit(store.Event{Kind: store.MessageAdded, Room: r, Message: m})
+		}
+	}
+	return storeMessages(t, r.ID, msgs)
+}
+
+// appendMessage stores m as room r's next message, emits it and saves r's counters: bbolt's
 // appendMessage, for the system messages of joins, leaves, kicks, role changes and pins.
-// r must have been read with its row lock in this transaction.
+// System messages are not counted as unread. r must have been read with its row lock.
 func appendMessage(t *Tx, r *store.Room, m *store.Message) error {
 	b := &pgx.Batch{}
 	if err := putMessage(t, b, r, m, nil); err != nil {
