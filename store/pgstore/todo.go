@@ -228,52 +228,12 @@ func (s *Store) Marked(rid string, q store.MarkedQuery) (msgs []*store.Message, 
 	return nil, 0, errNotYet
 }
 
-func (s *Store) Roles() (roles []*store.Role, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) AddRole(r *store.Role) error {
-	return errNotYet
-}
-
-func (s *Store) EnsureRole(r *store.Role) (created bool, err error) {
-	return false, errNotYet
-}
-
-func (s *Store) DeleteRole(name string) error {
-	return errNotYet
-}
-
 func (s *Store) AddUserRole(uid, role string) (*store.User, error) {
 	return nil, errNotYet
 }
 
 func (s *Store) RemoveUserRole(uid, role string) (*store.User, error) {
 	return nil, errNotYet
-}
-
-func (s *Store) Permission(id string) (p *store.Permission, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) Permissions() (perms []*store.Permission, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) EnsurePermission(p *store.Permission) (created bool, err error) {
-	return false, errNotYet
-}
-
-func (s *Store) SetPermissionRoles(id string, change func(roles []string) []string) (updated *store.Permission, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) SetPermissionsRoles(perms []store.Permission) (updated []*store.Permission, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) HasPermission(u *store.User, perm, rid string) (ok bool, err error) {
-	return false, errNotYet
 }
 
 func (s *Store) CreateIntegration(in *store.Integration) error {
