@@ -18,21 +18,21 @@ import (
 // The users domain: accounts, their unique names and e-mails, login and personal access
 // tokens, pictures and preferences.
 
-func wantKind(t *testing.T, err error, kind store.Kind) {
+func uKind(t *testing.T, err error, kind store.Kind) {
 	t.Helper()
 	if store.KindOf(err) != kind {
 		t.Fatalf("err = %v (kind %d), want kind %d", err, store.KindOf(err), kind)
 	}
 }
 
-func wantErr(t *testing.T, err, want error) {
+func uIs(t *testing.T, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("err = %v, want %v", err, want)
 	}
 }
 
-func wantCode(t *testing.T, err error, code string) {
+func uCode(t *testing.T, err error, code string) {
 	t.Helper()
 	var e *store.Error
 	if !errors.As(err, &e) || e.Code != code {
@@ -40,16 +40,16 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func tokenHash(s string) store.TokenHash { return sha256.Sum256([]byte(s)) }
+func uHash(s string) store.TokenHash { return sha256.Sum256([]byte(s)) }
 
 // openClock opens a store on a settable clock.
-func openClock(t *testing.T, open Opener, opts store.Options) (store.Store, *Clock) {
+func uClock(t *testing.T, open Opener, opts store.Options) (store.Store, *Clock) {
 	c := NewClock()
 	opts.Now = c.Now
 	return open(t, opts), c
 }
 
-func userNames(us []*store.User) []string {
+func uNames(us []*store.User) []string {
 	var out []string
 	for _, u := range us {
 		out = append(out, u.Username)
@@ -59,7 +59,7 @@ func userNames(us []*store.User) []string {
 
 func init() {
 	add("UsersCreateDefaults", func(t *testing.T, open Opener) {
-		st, clock := openClock(t, open, store.Options{})
+		st, clock := uClock(t, open, store.Options{})
 		clock.Advance(1234567 * time.Nanosecond) // stored times are cut to milliseconds
 		first := &store.User{Username: "root", Active: true}
 		second := &store.User{Username: "ann", Active: true}
@@ -108,12 +108,12 @@ func init() {
 			t.Fatalf("%+v %v", got, err)
 		}
 		err := st.CreateUser(&store.User{ID: "fixed-id", Username: "bob", Active: true}, false)
-		wantCode(t, err, "invalid-id")
+		uCode(t, err, "invalid-id")
 		err = st.CreateUser(&store.User{ID: "a\x00b", Username: "bob", Active: true}, false)
-		wantCode(t, err, "invalid-id")
+		uCode(t, err, "invalid-id")
 		// The same id twice in one batch.
 		err = st.CreateUsers([]*store.User{{ID: "twice", Username: "c1"}, {ID: "twice", Username: "c2"}}, false)
-		wantCode(t, err, "invalid-id")
+		uCode(t, err, "invalid-id")
 		if _, err := st.UserByUsername("c1"); store.KindOf(err) != store.NotFound {
 			t.Fatalf("half of a refused batch was written: %v", err)
 		}
@@ -138,7 +138,7 @@ func init() {
 			u := c.u
 			// A valid user first: the batch is refused whole.
 			err := st.CreateUsers([]*store.User{{Username: "good-" + c.code}, &u}, false)
-			wantCode(t, err, c.code)
+			uCode(t, err, c.code)
 			if _, err := st.UserByUsername("good-" + c.code); store.KindOf(err) != store.NotFound {
 				t.Fatalf("%s: half of a refused batch was written: %v", c.code, err)
 			}
@@ -151,10 +151,10 @@ func init() {
 	add("UsersUniqueNamesAndEmails", func(t *testing.T, open Opener) {
 		st := open(t, store.Options{})
 		alice := mustUser(t, st, "", "Alice")
-		wantCode(t, st.CreateUser(&store.User{Username: "aLiCe", Email: "other@example.org", Active: true}, false), "username-taken")
-		wantCode(t, st.CreateUser(&store.User{Username: "other", Email: "ALICE@Example.ORG", Active: true}, false), "email-taken")
-		wantCode(t, st.CheckNewUser("ALICE", ""), "username-taken")
-		wantCode(t, st.CheckNewUser("someone", "alice@EXAMPLE.org"), "email-taken")
+		uCode(t, st.CreateUser(&store.User{Username: "aLiCe", Email: "other@example.org", Active: true}, false), "username-taken")
+		uCode(t, st.CreateUser(&store.User{Username: "other", Email: "ALICE@Example.ORG", Active: true}, false), "email-taken")
+		uCode(t, st.CheckNewUser("ALICE", ""), "username-taken")
+		uCode(t, st.CheckNewUser("someone", "alice@EXAMPLE.org"), "email-taken")
 		if err := st.CheckNewUser("someone", "someone@example.org"); err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +162,8 @@ func init() {
 			t.Fatal(err)
 		}
 		// Inside one batch, names and e-mails collide too.
-		wantCode(t, st.CreateUsers([]*store.User{{Username: "carol"}, {Username: "CAROL"}}, false), "username-taken")
-		wantCode(t, st.CreateUsers([]*store.User{{Username: "c1", Email: "c@x.org"}, {Username: "c2", Email: "C@X.org"}}, false), "email-taken")
+		uCode(t, st.CreateUsers([]*store.User{{Username: "carol"}, {Username: "CAROL"}}, false), "username-taken")
+		uCode(t, st.CreateUsers([]*store.User{{Username: "c1", Email: "c@x.org"}, {Username: "c2", Email: "C@X.org"}}, false), "email-taken")
 		if _, err := st.UserByUsername("carol"); store.KindOf(err) != store.NotFound {
 			t.Fatalf("half of a refused batch was written: %v", err)
 		}
@@ -171,7 +171,7 @@ func init() {
 		if err := st.CreateUsers([]*store.User{{Username: "n1"}, {Username: "n2"}}, false); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, func() error { _, err := st.UserByEmail(""); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByEmail(""); return err }(), store.ErrUserNotFound)
 
 		if u, err := st.UserByUsername("ALICE"); err != nil || u.ID != alice.ID || u.Username != "Alice" {
 			t.Fatalf("%+v %v", u, err)
@@ -179,17 +179,17 @@ func init() {
 		if u, err := st.UserByEmail("alice@EXAMPLE.org"); err != nil || u.ID != alice.ID {
 			t.Fatalf("%+v %v", u, err)
 		}
-		wantErr(t, func() error { _, err := st.UserByUsername("nobody"); return err }(), store.ErrUserNotFound)
-		wantErr(t, func() error { _, err := st.UserByEmail("nobody@x.org"); return err }(), store.ErrUserNotFound)
-		wantErr(t, func() error { _, err := st.User("no-such-id"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByUsername("nobody"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByEmail("nobody@x.org"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.User("no-such-id"); return err }(), store.ErrUserNotFound)
 
 		// Strings no record can hold (0x00, invalid UTF-8) find nothing, and fail nothing.
 		for _, bad := range []string{"a\x00b", "\xff\xfe"} {
-			wantErr(t, func() error { _, err := st.User(bad); return err }(), store.ErrUserNotFound)
-			wantErr(t, func() error { _, err := st.UserByUsername(bad); return err }(), store.ErrUserNotFound)
-			wantErr(t, func() error { _, err := st.UserByEmail(bad); return err }(), store.ErrUserNotFound)
-			wantErr(t, func() error { _, err := st.AvatarOf(bad); return err }(), store.ErrUserNotFound)
-			wantErr(t, func() error { _, err := st.Preferences(bad); return err }(), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.User(bad); return err }(), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.UserByUsername(bad); return err }(), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.UserByEmail(bad); return err }(), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.AvatarOf(bad); return err }(), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.Preferences(bad); return err }(), store.ErrUserNotFound)
 			if err := st.CheckNewUser(bad, bad); err != nil {
 				t.Fatalf("CheckNewUser(%q): %v", bad, err)
 			}
@@ -199,13 +199,13 @@ func init() {
 			if live, err := st.HasLiveToken(bad); err != nil || live {
 				t.Fatalf("HasLiveToken(%q) = %v, %v", bad, live, err)
 			}
-			wantErr(t, func() error { _, err := st.UpdateUser(bad, func(*store.User) error { return nil }); return err }(), store.ErrUserNotFound)
-			wantErr(t, st.DeleteUser(bad), store.ErrUserNotFound)
+			uIs(t, func() error { _, err := st.UpdateUser(bad, func(*store.User) error { return nil }); return err }(), store.ErrUserNotFound)
+			uIs(t, st.DeleteUser(bad), store.ErrUserNotFound)
 		}
 
 		// Case is folded beyond ASCII (Go's strings.ToLower, whatever the database's locale).
 		emile := mustUser(t, st, "", "Émile")
-		wantCode(t, st.CreateUser(&store.User{Username: "éMILE"}, false), "username-taken")
+		uCode(t, st.CreateUser(&store.User{Username: "éMILE"}, false), "username-taken")
 		if u, err := st.UserByUsername("ÉMILE"); err != nil || u.ID != emile.ID {
 			t.Fatalf("%+v %v", u, err)
 		}
@@ -220,16 +220,16 @@ func init() {
 		mustUser(t, st, "", "Alice")
 		bob := mustUser(t, st, "", "bob")
 		_, err := st.UpdateUser(bob.ID, func(u *store.User) error { u.Username = "ALICE"; return nil })
-		wantErr(t, err, store.ErrUsernameTaken)
+		uIs(t, err, store.ErrUsernameTaken)
 		_, err = st.UpdateUser(bob.ID, func(u *store.User) error { u.Email = "Alice@example.org"; return nil })
-		wantErr(t, err, store.ErrEmailTaken)
+		uIs(t, err, store.ErrEmailTaken)
 		if u, _ := st.User(bob.ID); u.Username != "bob" || u.Email != "bob@example.org" {
 			t.Fatalf("a refused change was written: %+v", u)
 		}
 		if _, err := st.UpdateUser(bob.ID, func(u *store.User) error { u.Username = "Robert"; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, func() error { _, err := st.UserByUsername("bob"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByUsername("bob"); return err }(), store.ErrUserNotFound)
 		if u, err := st.UserByUsername("robert"); err != nil || u.ID != bob.ID {
 			t.Fatalf("new name not indexed: %+v %v", u, err)
 		}
@@ -257,7 +257,7 @@ func init() {
 		if _, err := st.UpdateUser(bob.ID, func(u *store.User) error { u.Email = ""; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, func() error { _, err := st.UserByEmail("bob@example.org"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByEmail("bob@example.org"); return err }(), store.ErrUserNotFound)
 		if _, err := st.UpdateUser(sam.ID, func(u *store.User) error { u.Email = "BOB@example.org"; return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -267,17 +267,17 @@ func init() {
 	})
 
 	add("UsersUpdate", func(t *testing.T, open Opener) {
-		st, clock := openClock(t, open, store.Options{})
+		st, clock := uClock(t, open, store.Options{})
 		mustUser(t, st, "", "admin")
 		ann := mustUser(t, st, "", "ann")
 		clock.Advance(time.Minute)
 		boom := errors.New("boom")
 		_, err := st.UpdateUser(ann.ID, func(u *store.User) error { u.Name = "changed"; return boom })
-		wantErr(t, err, boom)
+		uIs(t, err, boom)
 		_, err = st.UpdateUser(ann.ID, func(u *store.User) error { u.Status = "dancing"; return nil })
-		wantCode(t, err, "invalid-status")
+		uCode(t, err, "invalid-status")
 		_, err = st.UpdateUser("no-such-id", func(u *store.User) error { return nil })
-		wantErr(t, err, store.ErrUserNotFound)
+		uIs(t, err, store.ErrUserNotFound)
 		if u, _ := st.User(ann.ID); u.Name != "ann" || u.Status != "" {
 			t.Fatalf("a refused change was written: %+v", u)
 		}
@@ -297,7 +297,7 @@ func init() {
 			!slices.Equal(stored.Roles, []string{"user", "moderator"}) || !stored.UpdatedAt.Equal(clock.Now()) {
 			t.Fatalf("stored %+v %v", stored, err)
 		}
-		wantErr(t, func() error { _, err := st.User("stolen"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.User("stolen"); return err }(), store.ErrUserNotFound)
 	})
 
 	add("UsersLastAdmin", func(t *testing.T, open Opener) {
@@ -416,12 +416,12 @@ func init() {
 		}
 		byName := func(a, b *store.User) int { return cmp.Compare(a.Username, b.Username) }
 		us, total, err := st.UsersBy(byName, 1, 2)
-		if err != nil || total != len(ids) || !slices.Equal(userNames(us), []string{"user2", "user3"}) {
-			t.Fatalf("UsersBy = %v, %d, %v", userNames(us), total, err)
+		if err != nil || total != len(ids) || !slices.Equal(uNames(us), []string{"user2", "user3"}) {
+			t.Fatalf("UsersBy = %v, %d, %v", uNames(us), total, err)
 		}
 		us, total, err = st.UsersBy(byName, 10, 2)
 		if err != nil || total != len(ids) || len(us) != 0 {
-			t.Fatalf("UsersBy past the end = %v, %d, %v", userNames(us), total, err)
+			t.Fatalf("UsersBy past the end = %v, %d, %v", uNames(us), total, err)
 		}
 		// A stable sort: ties keep id order.
 		same := func(a, b *store.User) int { return 0 }
@@ -440,17 +440,17 @@ func init() {
 	})
 
 	add("UsersDelete", func(t *testing.T, open Opener) {
-		st, clock := openClock(t, open, store.Options{})
+		st, clock := uClock(t, open, store.Options{})
 		mustUser(t, st, "", "admin")
 		ann := mustUser(t, st, "", "ann")
 		bob := mustUser(t, st, "", "bob")
-		if err := st.AddToken(ann, tokenHash("s"), clock.Now().Add(time.Hour)); err != nil {
+		if err := st.AddToken(ann, uHash("s"), clock.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AddToken(bob, tokenHash("b"), clock.Now().Add(time.Hour)); err != nil {
+		if err := st.AddToken(bob, uHash("b"), clock.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.SetPersonalToken(ann.ID, "ci", tokenHash("p"), "xx", false); err != nil {
+		if err := st.SetPersonalToken(ann.ID, "ci", uHash("p"), "xx", false); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.SetAvatar(ann.ID, &store.Avatar{ContentType: "image/png", Data: []byte("png")}); err != nil {
@@ -462,17 +462,17 @@ func init() {
 		if err := st.DeleteUser(ann.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, st.DeleteUser(ann.ID), store.ErrUserNotFound)
-		wantErr(t, func() error { _, err := st.User(ann.ID); return err }(), store.ErrUserNotFound)
-		wantErr(t, func() error { _, err := st.UserByUsername("ann"); return err }(), store.ErrUserNotFound)
-		wantErr(t, func() error { _, err := st.UserByEmail("ann@example.org"); return err }(), store.ErrUserNotFound)
+		uIs(t, st.DeleteUser(ann.ID), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.User(ann.ID); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByUsername("ann"); return err }(), store.ErrUserNotFound)
+		uIs(t, func() error { _, err := st.UserByEmail("ann@example.org"); return err }(), store.ErrUserNotFound)
 		if n, _ := st.TokenCount(); n != 1 {
 			t.Fatalf("%d tokens left, want bob's", n)
 		}
 		if n, _ := st.UserTokenCount(ann.ID); n != 0 {
 			t.Fatalf("%d tokens of the deleted user", n)
 		}
-		if _, err := st.Authenticate(bob.ID, tokenHash("b")); err != nil {
+		if _, err := st.Authenticate(bob.ID, uHash("b")); err != nil {
 			t.Fatalf("another user's token went: %v", err)
 		}
 		// The name, e-mail and even the id are free again; nothing of the old user shows.
@@ -509,9 +509,9 @@ func init() {
 			t.Fatalf("read back: %s %v", got, err)
 		}
 		_, err = st.Preferences("nobody")
-		wantErr(t, err, store.ErrUserNotFound)
+		uIs(t, err, store.ErrUserNotFound)
 		_, err = st.SetPreferences("nobody", map[string]json.RawMessage{"a": json.RawMessage(`1`)})
-		wantErr(t, err, store.ErrUserNotFound)
+		uIs(t, err, store.ErrUserNotFound)
 	})
 
 	add("UsersPreferencesConcurrent", func(t *testing.T, open Opener) {
@@ -575,8 +575,8 @@ func init() {
 			t.Fatal(err)
 		}
 		_, err = st.AvatarOf("nobody")
-		wantErr(t, err, store.ErrUserNotFound)
-		wantErr(t, st.SetAvatar("nobody", &store.Avatar{ContentType: "image/png", Data: []byte{1}}), store.ErrUserNotFound)
-		wantErr(t, st.ResetAvatar("nobody"), store.ErrUserNotFound)
+		uIs(t, err, store.ErrUserNotFound)
+		uIs(t, st.SetAvatar("nobody", &store.Avatar{ContentType: "image/png", Data: []byte{1}}), store.ErrUserNotFound)
+		uIs(t, st.ResetAvatar("nobody"), store.ErrUserNotFound)
 	})
 }
