@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -755,6 +756,9 @@ func (s *Store) HistoryPage(rid string, reader *store.User, q store.HistoryQuery
 	if q.Offset < 0 || q.Offset > store.MaxHistorySkip {
 		return store.Page{}, store.Errorf(store.Invalid, "invalid-offset", "offset must be from 0 to %d", store.MaxHistorySkip)
 	}
+	if badText(rid) {
+		return store.Page{}, store.ErrRoomNotFound
+	}
 	timed := !q.Before.IsZero() || !q.After.IsZero()
 	var lo, hi time.Time
 	if timed {
@@ -792,28 +796,29 @@ func (s *Store) HistoryPage(rid string, reader *store.User, q store.HistoryQuery
 		}
 		// The page's query goes in the same round trip; its bounds are subqueries, so it
 		// needs nothing of the room's row. Its rows are read only once access is granted.
+		args := []any{rid}
+		arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 		unread := `0`
 		if q.Unread {
-			unread = `coalesce((SELECT seq FROM reads WHERE room_id = $1 AND user_id = $2), 0)`
+			unread = `coalesce((SELECT seq FROM reads WHERE room_id = $1 AND user_id = ` + arg(reader.ID) + `), 0)`
 		}
 		maxSeq := `9223372036854775807`
 		if q.BeforeID != "" {
-			maxSeq = `coalesce((SELECT seq - 1 FROM messages WHERE id = $3 AND room_id = $1), 0)`
+			maxSeq = `coalesce((SELECT seq - 1 FROM messages WHERE id = ` + arg(beforeID) + ` AND room_id = $1), 0)`
 		}
 		if q.Count > 0 && !timed {
 			b.Queue(`SELECT `+msgCols+` FROM messages m`+msgJoins+`
 				WHERE m.room_id = $1 AND m.seq > `+unread+` AND m.seq <= `+maxSeq+`
-				ORDER BY m.seq DESC LIMIT $4 OFFSET $5`, rid, reader.ID, beforeID, q.Count, q.Offset)
+				ORDER BY m.seq DESC LIMIT `+arg(q.Count)+` OFFSET `+arg(q.Offset), args...)
 		} else if q.Count > 0 {
 			// The walk of the time index is bounded first, then filtered: a request reads at
 			// most Count + Offset + maxFiltered entries however large the room.
 			b.Queue(`SELECT `+msgCols+` FROM (
-					SELECT room_id, seq, ts FROM messages WHERE room_id = $1 AND ts >= $6 AND ts <= $7
-					ORDER BY ts DESC, seq DESC LIMIT $8) w
+					SELECT room_id, seq, ts FROM messages WHERE room_id = $1 AND ts >= `+arg(lo)+` AND ts <= `+arg(hi)+`
+					ORDER BY ts DESC, seq DESC LIMIT `+arg(q.Count+q.Offset+maxFiltered)+`) w
 				JOIN messages m ON m.room_id = w.room_id AND m.seq = w.seq`+msgJoins+`
 				WHERE w.seq > `+unread+` AND w.seq <= `+maxSeq+`
-				ORDER BY w.ts DESC, w.seq DESC LIMIT $4 OFFSET $5`,
-				rid, reader.ID, beforeID, q.Count, q.Offset, lo, hi, q.Count+q.Offset+maxFiltered)
+				ORDER BY w.ts DESC, w.seq DESC LIMIT `+arg(q.Count)+` OFFSET `+arg(q.Offset), args...)
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()

@@ -156,6 +156,29 @@ func (r *chatEvents) take(t *testing.T, n int) []string {
 	return out
 }
 
+// drain waits for the event "kind:text" of a marker write and forgets it with every event
+// before it (those of the set-up, which on PostgreSQL may come after SetPublisher).
+func (r *chatEvents) drain(t *testing.T, marker string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		for i, ev := range r.evs {
+			if ev.Message != nil && fmt.Sprintf("%d:%s", ev.Kind, ev.Message.Text) == marker {
+				r.evs = r.evs[i+1:]
+				r.mu.Unlock()
+				return
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.more:
+		case <-deadline:
+			t.Fatalf("no event %s", marker)
+		}
+	}
+}
+
 func init() {
 	add("MessagesRoomIsolation", func(t *testing.T, open Opener) {
 		f := newChat(t, open, store.Options{})
@@ -308,13 +331,22 @@ func init() {
 		chatErr(t, "outsider's sync", err, store.Forbidden, "")
 		// A message of a room one may not read does not exist, as far as one can tell.
 		for what, err := range map[string]error{
-			"read":   func() error { _, err := f.st.Message(m.ID, bob); return err }(),
-			"edit":   func() error { _, err := f.st.UpdateMessage(m.ID, bob, func(*store.Message) error { return nil }); return err }(),
-			"delete": func() error { _, err := f.st.DeleteMessage(m.ID, bob, func(*store.Message) error { return nil }); return err }(),
-			"react":  func() error { _, err := f.st.React(m.ID, bob, "smile", nil); return err }(),
-			"star":   func() error { _, err := f.st.Star(m.ID, bob, true); return err }(),
-			"pin":    func() error { _, err := f.st.Pin(m.ID, bob, true, func(string) error { return nil }); return err }(),
-			"thread": func() error { _, _, err := f.st.Marked("", store.MarkedQuery{Kind: "thread", TMID: m.ID, Reader: bob, Count: 5}); return err }(),
+			"read": func() error { _, err := f.st.Message(m.ID, bob); return err }(),
+			"edit": func() error {
+				_, err := f.st.UpdateMessage(m.ID, bob, func(*store.Message) error { return nil })
+				return err
+			}(),
+			"delete": func() error {
+				_, err := f.st.DeleteMessage(m.ID, bob, func(*store.Message) error { return nil })
+				return err
+			}(),
+			"react": func() error { _, err := f.st.React(m.ID, bob, "smile", nil); return err }(),
+			"star":  func() error { _, err := f.st.Star(m.ID, bob, true); return err }(),
+			"pin":   func() error { _, err := f.st.Pin(m.ID, bob, true, func(string) error { return nil }); return err }(),
+			"thread": func() error {
+				_, _, err := f.st.Marked("", store.MarkedQuery{Kind: "thread", TMID: m.ID, Reader: bob, Count: 5})
+				return err
+			}(),
 		} {
 			if err != store.ErrMsgNotFound {
 				t.Errorf("outsider's %s: %v, want ErrMsgNotFound", what, err)
@@ -1129,6 +1161,8 @@ func init() {
 		rec := newChatEvents()
 		f.st.SetPublisher(rec)
 		added, edited, deleted, changed := int(store.MessageAdded), int(store.MessageEdited), int(store.MessageDeleted), int(store.MemberChanged)
+		f.post(r.ID, u, "ready")
+		rec.drain(t, fmt.Sprint(added, ":ready"))
 		m := &store.Message{Text: "hi @vee"}
 		if err := f.st.PostMessage(r.ID, u, m); err != nil {
 			t.Fatal(err)
@@ -1177,7 +1211,7 @@ func init() {
 		if _, err := f.st.CleanHistory(r.ID, time.Time{}, time.Time{}, true); err != nil {
 			t.Fatal(err)
 		}
-		if got := rec.take(t, 2); !slices.Equal(got, []string{fmt.Sprint(deleted, ":hi @vee"), fmt.Sprint(deleted, ":")}) {
+		if got := rec.take(t, 3); !slices.Equal(got, []string{fmt.Sprint(deleted, ":ready"), fmt.Sprint(deleted, ":hi @vee"), fmt.Sprint(deleted, ":")}) {
 			t.Fatalf("clean: %v", got)
 		}
 	})
