@@ -794,31 +794,11 @@ func (s *Store) HistoryPage(rid string, reader *store.User, q store.HistoryQuery
 		if q.BeforeID != "" {
 			b.Queue(`SELECT seq FROM messages WHERE id = $1 AND room_id = $2`, beforeID, rid)
 		}
-		// The page's query goes in the same round trip; its bounds are subqueries, so it
-		// needs nothing of the room's row. Its rows are read only once access is granted.
-		args := []any{rid}
-		arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-		unread := `0`
-		if q.Unread {
-			unread = `coalesce((SELECT seq FROM reads WHERE room_id = $1 AND user_id = ` + arg(reader.ID) + `), 0)`
-		}
-		maxSeq := `9223372036854775807`
-		if q.BeforeID != "" {
-			maxSeq = `coalesce((SELECT seq - 1 FROM messages WHERE id = ` + arg(beforeID) + ` AND room_id = $1), 0)`
-		}
-		if q.Count > 0 && !timed {
-			b.Queue(`SELECT `+msgCols+` FROM messages m`+msgJoins+`
-				WHERE m.room_id = $1 AND m.seq > `+unread+` AND m.seq <= `+maxSeq+`
-				ORDER BY m.seq DESC LIMIT `+arg(q.Count)+` OFFSET `+arg(q.Offset), args...)
-		} else if q.Count > 0 {
-			// The walk of the time index is bounded first, then filtered: a request reads at
-			// most Count + Offset + maxFiltered entries however large the room.
-			b.Queue(`SELECT `+msgCols+` FROM (
-					SELECT room_id, seq, ts FROM messages WHERE room_id = $1 AND ts >= `+arg(lo)+` AND ts <= `+arg(hi)+`
-					ORDER BY ts DESC, seq DESC LIMIT `+arg(q.Count+q.Offset+maxFiltered)+`) w
-				JOIN messages m ON m.room_id = w.room_id AND m.seq = w.seq`+msgJoins+`
-				WHERE w.seq > `+unread+` AND w.seq <= `+maxSeq+`
-				ORDER BY w.ts DESC, w.seq DESC LIMIT `+arg(q.Count)+` OFFSET `+arg(q.Offset), args...)
+		if q.Count > 0 {
+			// The page's query goes in the same round trip; its bounds are subqueries, so it
+			// needs nothing of the room's row. Its rows are read only once access is granted.
+			sql, args := historySQL(rid, reader.ID, q, timed, lo, hi, beforeID)
+			b.Queue(sql, args...)
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
@@ -850,6 +830,40 @@ func (s *Store) HistoryPage(rid string, reader *store.User, q store.HistoryQuery
 	return page, err
 }
 
+// historySQL is the query of a history page (q.Count > 0): newest first, by the primary key
+// or, when timed, by the time index between lo and hi.
+func historySQL(rid, uid string, q store.HistoryQuery, timed bool, lo, hi time.Time, beforeID string) (string, []any) {
+	args := []any{rid}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	unread := `0`
+	if q.Unread {
+		unread = `coalesce((SELECT seq FROM reads WHERE room_id = $1 AND user_id = ` + arg(uid) + `), 0)`
+	}
+	maxSeq := `9223372036854775807`
+	if q.BeforeID != "" {
+		maxSeq = `coalesce((SELECT seq - 1 FROM messages WHERE id = ` + arg(beforeID) + ` AND room_id = $1), 0)`
+	}
+	if !timed {
+		return `SELECT ` + msgCols + ` FROM messages m` + msgJoins + `
+			WHERE m.room_id = $1 AND m.seq > ` + unread + ` AND m.seq <= ` + maxSeq + `
+			ORDER BY m.seq DESC LIMIT ` + arg(q.Count) + ` OFFSET ` + arg(q.Offset), args
+	}
+	// The walk of the time index is bounded first, then filtered: a request reads at most
+	// Count + Offset + maxFiltered entries however large the room.
+	return `SELECT ` + msgCols + ` FROM (
+			SELECT room_id, seq, ts FROM messages WHERE room_id = $1 AND ts >= ` + arg(lo) + ` AND ts <= ` + arg(hi) + `
+			ORDER BY ts DESC, seq DESC LIMIT ` + arg(q.Count+q.Offset+maxFiltered) + `) w
+		JOIN messages m ON m.room_id = w.room_id AND m.seq = w.seq` + msgJoins + `
+		WHERE w.seq > ` + unread + ` AND w.seq <= ` + maxSeq + `
+		ORDER BY w.ts DESC, w.seq DESC LIMIT ` + arg(q.Count) + ` OFFSET ` + arg(q.Offset), args
+}
+
+// searchSQL finds the newest user messages of room $1 after seq $2 whose lower-cased text is
+// LIKE $3, at most $4.
+const searchSQL = `SELECT ` + msgCols + ` FROM messages m` + msgJoins + `
+	WHERE m.room_id = $1 AND m.type = '' AND m.seq > $2 AND m.text LIKE $3
+	ORDER BY m.seq DESC LIMIT $4`
+
 // SearchPage runs q in room rid as read by reader (bbolt's SearchPage): the newest user
 // messages whose text contains q.Text ignoring case, among the newest MaxScan sequence
 // numbers. The trigram index finds them; a needle too short for trigrams walks the room's
@@ -873,9 +887,9 @@ func (s *Store) SearchPage(rid string, reader *store.User, q store.SearchQuery) 
 			return nil // no stored text holds a NUL
 		}
 		lo := int64(a.room.Seq) - int64(q.MaxScan)
-		rows, err := tx.Query(ctx, `SELECT `+msgCols+` FROM messages m`+msgJoins+`
-			WHERE m.room_id = $1 AND m.type = '' AND m.seq > $2 AND m.text LIKE $3
-			ORDER BY m.seq DESC LIMIT $4`, rid, lo, "%"+likeEscape(needle)+"%", q.Count)
+		// Planned for its own needle each time (not a cached generic plan): the trigram index
+		// for a rare one, the newest MaxScan by primary key for a common or short one.
+		rows, err := tx.Query(ctx, searchSQL, pgx.QueryExecModeExec, rid, lo, "%"+likeEscape(needle)+"%", q.Count)
 		if err != nil {
 			return err
 		}
