@@ -6,9 +6,6 @@ package store
 // ValidUser is the store's last check of a user record before it is written.
 func ValidUser(u *User) error { return validUser(u) }
 
-// ValidKeyPart reports whether s can be a record id: non-empty, without a 0x00 byte.
-func ValidKeyPart(s string) bool { return validKeyPart(s) }
-
 // DecodeUser decodes a user record as json.Unmarshal would, faster (every authenticated
 // request reads one).
 func DecodeUser(data []byte, u *User) error { return decodeUser(data, u) }
