@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
 	"rocketlite/auth"
@@ -208,6 +209,10 @@ const cliLockTimeout = time.Second
 // open opens the database. A file held by a running server is an error that points at the
 // REST route doing the same job; a listing never creates a file.
 func (c *adminCmd) open() (store.Store, error) {
+	if isPostgres(c.db) {
+		// No file lock: the command works beside the running nodes, and they hear of it.
+		return openPostgres(context.Background(), c.db, store.Options{}, zerolog.Nop())
+	}
 	if c.readOnly {
 		if _, err := os.Stat(c.db); err != nil {
 			return nil, fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", c.db)

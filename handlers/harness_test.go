@@ -20,6 +20,7 @@ import (
 	"rocketlite/auth"
 	"rocketlite/seed"
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 // testClock is a settable clock for token expiry tests.
@@ -82,11 +83,7 @@ func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (st
 // seededStoreOpts is seededStore with the store's options (caps) given.
 func seededStoreOpts(tb testing.TB, path string, cost int, opts store.Options) (store.Store, *auth.Hasher) {
 	tb.Helper()
-	st, err := store.Open(path, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := testopen.Open(tb, path, opts)
 	h, err := auth.NewHasher(cost)
 	if err != nil {
 		tb.Fatal(err)

@@ -342,6 +342,9 @@ func unavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// atomicLock serializes Atomic transactions across nodes.
+const atomicLock = migrationLock + 1
+
 // Atomic runs fn with a Store whose calls all share one write transaction: committed if fn
 // returns nil, rolled back otherwise (a seed file applies whole or not at all).
 func (s *Store) Atomic(fn func(tx store.Store) error) error {
@@ -354,6 +357,11 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 		maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, maxTokens: s.maxTokens, maxRooms: s.maxRooms,
 		events: &events, channel: s.channel}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Nodes starting together each apply the seed files: one at a time, so that the
+		// second finds the first one's admin and rooms instead of colliding with them.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(atomicLock)); err != nil {
+			return err
+		}
 		inner.tx = tx
 		if err := fn(inner); err != nil {
 			return err

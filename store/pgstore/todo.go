@@ -4,7 +4,6 @@ package pgstore
 // moves it out of this file into its domain's file (users.go, rooms.go, messages.go, rbac.go).
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 
@@ -12,14 +11,6 @@ import (
 )
 
 var errNotYet = &store.Error{Kind: store.Invalid, Code: "not-implemented", Message: "Not available on PostgreSQL yet"}
-
-func (s *Store) Check() []error {
-	return nil
-}
-
-func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []error {
-	return nil
-}
 
 func (s *Store) CreateUser(u *store.User, joinDefault bool) error {
 	return errNotYet
@@ -198,25 +189,5 @@ func (s *Store) AddUserRole(uid, role string) (*store.User, error) {
 }
 
 func (s *Store) RemoveUserRole(uid, role string) (*store.User, error) {
-	return nil, errNotYet
-}
-
-func (s *Store) CreateIntegration(in *store.Integration) error {
-	return errNotYet
-}
-
-func (s *Store) Integration(id string) (in *store.Integration, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) Integrations(keep func(*store.Integration) bool) (list []*store.Integration, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) UpdateIntegration(id string, change func(in *store.Integration) error) (updated *store.Integration, err error) {
-	return nil, errNotYet
-}
-
-func (s *Store) RemoveIntegration(id string, check func(in *store.Integration) error) (removed *store.Integration, err error) {
 	return nil, errNotYet
 }
