@@ -132,6 +132,28 @@ func init() {
 		wantErr(t, "RoomByName of no name", err, store.NotFound, "invalid-room")
 		_, err = st.RoomMembers("nope")
 		wantErr(t, "RoomMembers of an unknown room", err, store.NotFound, "invalid-room")
+		// Keys that no record can have (a NUL byte, invalid UTF-8: PostgreSQL's text refuses
+		// both) find nothing, as any unknown key.
+		for _, bad := range []string{"a\x00b", "\xff"} {
+			_, err = st.Room(bad)
+			wantErr(t, "Room of an impossible id", err, store.NotFound, "invalid-room")
+			_, err = st.RoomByName(bad)
+			wantErr(t, "RoomByName of an impossible name", err, store.NotFound, "invalid-room")
+			_, err = st.Join(bad, ann.ID)
+			wantErr(t, "Join of an impossible id", err, store.NotFound, "invalid-room")
+			_, err = st.Join(r.ID, bad)
+			wantErr(t, "Join of an impossible user", err, store.NotFound, "invalid-user")
+			if m, err := st.Membership(r.ID, bad); err != nil || m != nil {
+				t.Fatalf("Membership of an impossible user = %+v, %v", m, err)
+			}
+			if ids, err := st.UserRoomIDs(bad); err != nil || len(ids) != 0 {
+				t.Fatalf("UserRoomIDs of an impossible user = %v, %v", ids, err)
+			}
+			if subs, err := st.Subscriptions(ann.ID, bad); err != nil || len(subs) != 0 {
+				t.Fatalf("Subscriptions of an impossible room = %v, %v", subs, err)
+			}
+			wantErr(t, "MarkUnread from an impossible message", st.MarkUnread(r.ID, ann, bad), store.Invalid, "error-no-message-for-unread")
+		}
 		// A chosen id is kept.
 		mustRoom(t, st, &store.Room{ID: "FIXED", Name: "fixed", Type: store.Private}, "")
 		if got, err := st.Room("FIXED"); err != nil || got.Type != store.Private {
@@ -378,6 +400,8 @@ func init() {
 
 	add("RoomMemberPageAndRoles", func(t *testing.T, open Opener) {
 		st := open(t, store.Options{})
+		rec := &roomEvents{}
+		st.SetPublisher(rec) // from the start: on PostgreSQL, events reach it after their commit
 		mustRoles(t, st, &store.Role{Name: store.RoleOwner, Scope: store.RoomScope}, &store.Role{Name: store.RoleModerator, Scope: store.RoomScope})
 		ann, bob, cy := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob"), mustUser(t, st, "cy1", "cy")
 		if _, err := st.UpdateUser(cy.ID, func(u *store.User) error { u.Active = false; u.Name = "Cy Young"; return nil }); err != nil {
@@ -398,8 +422,7 @@ func init() {
 		_, _, err = st.RoomMemberPage("nope", 0, 0)
 		wantErr(t, "RoomMemberPage of no room", err, store.NotFound, "invalid-room")
 
-		rec := &roomEvents{}
-		st.SetPublisher(rec)
+		rec.take(t, "setup", 4)
 		if err := st.SetRoomRole(r.ID, cy.ID, store.RoleModerator, true, bob); err != nil {
 			t.Fatal(err)
 		}
@@ -450,11 +473,12 @@ func init() {
 	add("RoomEditAndArchive", func(t *testing.T, open Opener) {
 		clock := NewClock()
 		st := open(t, store.Options{Now: clock.Now})
+		rec := &roomEvents{}
+		st.SetPublisher(rec) // from the start: on PostgreSQL, events reach it after their commit
 		ann := mustUser(t, st, "ann1", "ann")
 		r := mustRoom(t, st, &store.Room{Name: "Lobby"}, ann.ID)
 		mustRoom(t, st, &store.Room{Name: "other"}, "")
-		rec := &roomEvents{}
-		st.SetPublisher(rec)
+		rec.take(t, "setup", 1)
 		clock.Advance(time.Minute)
 		got, err := st.EditRoom(r.ID, ann, func(r *store.Room) ([]*store.Message, error) {
 			r.Topic, r.Name = "new topic", "Hall"
@@ -515,10 +539,11 @@ func init() {
 
 	add("RoomKickAndOpen", func(t *testing.T, open Opener) {
 		st := open(t, store.Options{})
+		rec := &roomEvents{}
+		st.SetPublisher(rec) // from the start: on PostgreSQL, events reach it after their commit
 		u, boss := mustUser(t, st, "u1", "u"), mustUser(t, st, "boss1", "boss")
 		r := mustRoom(t, st, &store.Room{Name: "r"}, boss.ID, u.ID)
-		rec := &roomEvents{}
-		st.SetPublisher(rec)
+		rec.take(t, "setup", 2)
 		if changed, err := st.SetRoomOpen(r.ID, u.ID, false); err != nil || !changed {
 			t.Fatalf("close: %v %v", changed, err)
 		}
@@ -613,13 +638,14 @@ func init() {
 
 	add("RoomAddAllUsers", func(t *testing.T, open Opener) {
 		st := open(t, store.Options{})
+		rec := &roomEvents{}
+		st.SetPublisher(rec) // from the start: on PostgreSQL, events reach it after their commit
 		ann, bob, cy := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob"), mustUser(t, st, "cy1", "cy")
 		if _, err := st.UpdateUser(cy.ID, func(u *store.User) error { u.Active = false; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		r := mustRoom(t, st, &store.Room{Name: "all", Type: store.Private}, "", ann.ID)
-		rec := &roomEvents{}
-		st.SetPublisher(rec)
+		rec.take(t, "setup", 2)
 		if n, err := st.AddAllUsers(r.ID); err != nil || n != 1 {
 			t.Fatalf("AddAllUsers = %d, %v", n, err)
 		}
@@ -726,6 +752,8 @@ func init() {
 	add("RoomSubscriptions", func(t *testing.T, open Opener) {
 		clock := NewClock()
 		st := open(t, store.Options{Now: clock.Now})
+		rec := &roomEvents{}
+		st.SetPublisher(rec) // from the start: on PostgreSQL, events reach it after their commit
 		ann, bob := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob")
 		if _, err := st.UpdateUser(bob.ID, func(u *store.User) error { u.Name = "Bob B"; return nil }); err != nil {
 			t.Fatal(err)
@@ -772,8 +800,7 @@ func init() {
 		// Reading moves the subscription; a reader of a public room who is no member may mark
 		// it read, which changes no subscription.
 		clock.Advance(time.Minute)
-		rec := &roomEvents{}
-		st.SetPublisher(rec)
+		rec.take(t, "setup", 4)
 		if err := st.MarkRead(r.ID, ann); err != nil {
 			t.Fatal(err)
 		}
