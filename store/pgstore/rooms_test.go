@@ -185,3 +185,12 @@ func TestImpossibleKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReadMarkOfDeletedRoom: MarkRead does not lock the room, so the room may be deleted
+// between its read and the read mark's insert: that is ErrRoomNotFound, not a database error.
+func TestReadMarkOfDeletedRoom(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	if err := st.write(func(t *Tx) error { return setRead(t, "gone", "u1", 1) }); err != store.ErrRoomNotFound {
+		t.Fatalf("read mark of a room deleted meanwhile: %v", err)
+	}
+}

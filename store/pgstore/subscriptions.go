@@ -6,9 +6,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"rocketlite/store"
 )
@@ -33,6 +35,10 @@ func markSubscription(t *Tx, r *store.Room, uid string, counted uint64, now time
 func setRead(t *Tx, rid, uid string, seq uint64) error {
 	_, err := t.Exec(t.Ctx, `INSERT INTO reads (room_id, user_id, seq) VALUES ($1, $2, $3)
 		ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq`, rid, uid, int64(seq))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" {
+		return store.ErrRoomNotFound // deleted since it was read (the room row is not locked)
+	}
 	return err
 }
 
