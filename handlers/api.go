@@ -105,6 +105,11 @@ func New(cfg Config) *API {
 	a.limits.setDefaults()
 	l := a.limits
 	a.loginAccount = newFailures(l.LoginWindow, l.LoginPerAccount, l.TableEntries, a.st.Now)
+	if db, ok := a.st.(store.LoginFailures); ok {
+		a.loginAccount.shared = &sharedFailures{db: db, log: func(err error) {
+			a.log.Error().Err(err).Msg("login throttle: the database did not answer")
+		}}
+	}
 	a.loginAddress = newFailures(l.LoginWindow, l.LoginPerAddress, l.TableEntries, a.st.Now)
 	a.signups = newFailures(registerWindow, l.RegisterPerAddress, l.TableEntries, a.st.Now)
 	a.sends = newBuckets(l.SendRate, l.SendBurst, l.TableEntries, "Too many messages; slow down")

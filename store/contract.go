@@ -165,3 +165,26 @@ type FileBackend interface {
 }
 
 var _ FileBackend = (*Bolt)(nil)
+
+// Describer is a backend that tells /readyz about itself (backend name, schema, pool).
+type Describer interface {
+	Describe() map[string]any
+}
+
+// Describe tells /readyz about the bbolt file.
+func (s *Bolt) Describe() map[string]any {
+	size, free := s.FileStats()
+	return map[string]any{"backend": "bbolt", "schema": SchemaVersion, "size": size, "freePages": free}
+}
+
+// LoginFailures is a backend that keeps failed logins per account itself, so that the
+// throttle holds across the nodes that share it (PostgreSQL). Keys are opaque bytes.
+type LoginFailures interface {
+	// LoginFailures returns the times of key's failures after since, the newest max of
+	// them, oldest first.
+	LoginFailures(key []byte, since time.Time, max int) ([]time.Time, error)
+	// AddLoginFailure records a failure of key at at, forgetting its failures before expired.
+	AddLoginFailure(key []byte, at, expired time.Time) error
+	// ResetLoginFailures forgets key's failures (a successful login).
+	ResetLoginFailures(key []byte) error
+}

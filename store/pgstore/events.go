@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,7 +115,8 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	last   int64
-	gapAt  time.Time // when the hole at last+1 was first seen
+	seen   atomic.Int64 // last, for /readyz (last belongs to the listener's goroutine)
+	gapAt  time.Time    // when the hole at last+1 was first seen
 	log    zerolog.Logger
 
 	mu      sync.Mutex
@@ -245,6 +247,7 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		}
 		l.gapAt = time.Time{}
 		l.last = r.seq
+		l.seen.Store(r.seq)
 		l.publish(r.body)
 	}
 	return len(got) == batch, nil

@@ -172,10 +172,21 @@ func (s *Store) Healthy() error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("PostgreSQL: %w", err)
 	}
-	if p := s.lastErr.Load(); p != nil {
-		return *p
-	}
+	// It answers now: an earlier failure to reach it is over.
+	s.lastErr.Store(nil)
 	return nil
+}
+
+// Describe is what /readyz shows of the database: the backend, its schema version, the
+// connection pool and how far this node follows the events table.
+func (s *Store) Describe() map[string]any {
+	st := s.pool.Stat()
+	d := map[string]any{"backend": "postgresql", "schema": SchemaVersion(),
+		"pool": map[string]any{"open": st.TotalConns(), "busy": st.AcquiredConns(), "max": st.MaxConns()}}
+	if s.listen != nil {
+		d["eventsSeen"] = s.listen.seen.Load()
+	}
+	return d
 }
 
 // Pool is the connection pool (tools and tests).

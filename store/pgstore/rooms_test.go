@@ -19,12 +19,8 @@ func sqlUser(t *testing.T, st *Store, id, name string, roles ...string) *store.U
 		roles = []string{"user"}
 	}
 	u := &store.User{ID: id, Username: name, Name: strings.ToUpper(name), Roles: roles, Active: true, Type: "user", CreatedAt: st.Now()}
-	doc, err := json.Marshal(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.pool.Exec(context.Background(), `INSERT INTO users (id, username, created_at, doc) VALUES ($1, $2, $3, $4)`,
-		id, name, u.CreatedAt, doc); err != nil {
+	// insertUsers (users.go) keeps the key columns in step, as every user write must.
+	if err := insertUsers(context.Background(), st.pool, []*store.User{u}); err != nil {
 		t.Fatal(err)
 	}
 	return u
