@@ -12,9 +12,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,12 +22,11 @@ import (
 
 // --- room records ---
 
-// storable reports whether s can be a key of a stored record. PostgreSQL's text refuses a
-// NUL byte and invalid UTF-8, which a bbolt key may hold; a lookup by such a key (an id
-// taken from a URL) finds nothing, as on bbolt, instead of failing.
+// storable reports whether every key can be a text parameter (textOK): a lookup by a key
+// no record can have (an id taken from a URL) finds nothing, as on bbolt, instead of failing.
 func storable(keys ...string) bool {
 	for _, k := range keys {
-		if strings.IndexByte(k, 0) >= 0 || !utf8.ValidString(k) {
+		if !textOK(k) {
 			return false
 		}
 	}
@@ -152,22 +149,6 @@ func runBatch(t *Tx, b *pgx.Batch) error {
 		}
 	}
 	return br.Close()
-}
-
-// userRecord returns user id, or store.ErrUserNotFound.
-func userRecord(ctx context.Context, db q, id string) (*store.User, error) {
-	if !storable(id) {
-		return nil, store.ErrUserNotFound
-	}
-	u := new(store.User)
-	ok, err := getJSON(ctx, db, u, `SELECT doc FROM users WHERE id = $1`, id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, store.ErrUserNotFound
-	}
-	return u, nil
 }
 
 // usersByID reads the users with the ids given (those that exist).
@@ -529,7 +510,7 @@ func checkRoomCap(t *Tx, uid string, max int) error {
 	if max <= 0 {
 		return nil
 	}
-	u, err := userRecord(t.Ctx, t, uid)
+	u, err := getUser(t.Ctx, t, uid)
 	if err != nil || u.HasRole("admin") {
 		if store.KindOf(err) == store.NotFound {
 			return nil
@@ -860,7 +841,7 @@ func (s *Store) JoinWithCode(rid, uid, code string) (joined bool, err error) {
 		if err != nil {
 			return err
 		}
-		u, err := userRecord(t.Ctx, t, uid)
+		u, err := getUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}
@@ -889,7 +870,7 @@ func (s *Store) AddMemberBy(rid, uid string, by *store.UserRef) error {
 		if err != nil {
 			return err
 		}
-		u, err := userRecord(t.Ctx, t, uid)
+		u, err := getUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}
