@@ -70,11 +70,3 @@ func (s *Store) Pin(id string, pinner *store.User, on bool, may func(rid string)
 func (s *Store) Marked(rid string, q store.MarkedQuery) (msgs []*store.Message, total int, err error) {
 	return nil, 0, errNotYet
 }
-
-func (s *Store) AddUserRole(uid, role string) (*store.User, error) {
-	return nil, errNotYet
-}
-
-func (s *Store) RemoveUserRole(uid, role string) (*store.User, error) {
-	return nil, errNotYet
-}

@@ -398,60 +398,65 @@ func (s *Store) UsersBy(cmp func(a, b *store.User) int, offset, count int) (user
 // and the last active admin keeps the role.
 func (s *Store) UpdateUser(id string, change func(u *store.User) error) (updated *store.User, err error) {
 	err = s.write(func(t *Tx) error {
-		updated = nil
-		var doc []byte
-		if !textOK(id) {
-			return store.ErrUserNotFound
-		}
-		if err := t.QueryRow(t.Ctx, `SELECT doc FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&doc); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrUserNotFound
-			}
-			return err
-		}
-		old, err := decodeUser(doc)
-		if err != nil {
-			return err
-		}
-		u, err := decodeUser(doc) // change may keep or alter old's slices: its own copy
-		if err != nil {
-			return err
-		}
-		if err := change(u); err != nil {
-			return err
-		}
-		u.ID = old.ID
-		u.UpdatedAt = t.Now()
-		if err := store.ValidUser(u); err != nil {
-			return err
-		}
-		if err := checkKeysFree(t, old, u); err != nil {
-			return err
-		}
-		wasAdmin := old.Active && old.HasRole("admin")
-		if wasAdmin && !(u.Active && u.HasRole("admin")) {
-			if err := notLastAdmin(t); err != nil {
-				return err
-			}
-		}
-		if u.Hash != old.Hash || (old.Active && !u.Active) {
-			if _, err := revokeUserTokens(t, id); err != nil {
-				return err
-			}
-		}
-		if u.Username != old.Username {
-			if err := renameInMemberships(t, u); err != nil {
-				return err
-			}
-		}
-		if u.Username != old.Username || u.Name != old.Name {
-			t.AllPages() // messages show authors by their current names
-		}
-		updated = u
-		t.Emit(store.Event{Kind: store.UserChanged, User: u, UserID: u.ID})
-		return putUser(t.Ctx, t, u)
+		var err error
+		updated, err = updateUser(t, id, change)
+		return err
 	})
 	return updated, err
+}
+
+// updateUser is UpdateUser inside t (AddUserRole and RemoveUserRole check the role first).
+func updateUser(t *Tx, id string, change func(u *store.User) error) (*store.User, error) {
+	var doc []byte
+	if !textOK(id) {
+		return nil, store.ErrUserNotFound
+	}
+	if err := t.QueryRow(t.Ctx, `SELECT doc FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&doc); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, store.ErrUserNotFound
+		}
+		return nil, err
+	}
+	old, err := decodeUser(doc)
+	if err != nil {
+		return nil, err
+	}
+	u, err := decodeUser(doc) // change may keep or alter old's slices: its own copy
+	if err != nil {
+		return nil, err
+	}
+	if err := change(u); err != nil {
+		return nil, err
+	}
+	u.ID = old.ID
+	u.UpdatedAt = t.Now()
+	if err := store.ValidUser(u); err != nil {
+		return nil, err
+	}
+	if err := checkKeysFree(t, old, u); err != nil {
+		return nil, err
+	}
+	wasAdmin := old.Active && old.HasRole("admin")
+	if wasAdmin && !(u.Active && u.HasRole("admin")) {
+		if err := notLastAdmin(t); err != nil {
+			return nil, err
+		}
+	}
+	if u.Hash != old.Hash || (old.Active && !u.Active) {
+		if _, err := revokeUserTokens(t, id); err != nil {
+			return nil, err
+		}
+	}
+	if u.Username != old.Username {
+		if err := renameInMemberships(t, u); err != nil {
+			return nil, err
+		}
+	}
+	if u.Username != old.Username || u.Name != old.Name {
+		t.AllPages() // messages show authors by their current names
+	}
+	t.Emit(store.Event{Kind: store.UserChanged, User: u, UserID: u.ID})
+	return u, putUser(t.Ctx, t, u)
 }
 
 // checkKeysFree refuses a new name or e-mail (by its key) that another user holds, name
