@@ -91,6 +91,20 @@ func TestGrantWaitsForRoleDeletion(t *testing.T) {
 	if store.KindOf(err) != store.Invalid {
 		t.Fatalf("EnsurePermission naming a role deleted meanwhile: %v", err)
 	}
+	if err := st.AddRole(&store.Role{Name: "spare"}); err != nil {
+		t.Fatal(err)
+	}
+	u := &store.User{ID: "u1", Username: "ann", Roles: []string{"admin"}, Active: true, Hash: "x"}
+	if err := st.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	err = duringRoleDeletion(t, st, "spare", func() error { _, err := st.AddUserRole(u.ID, "spare"); return err })
+	if store.KindOf(err) != store.NotFound {
+		t.Fatalf("AddUserRole of a role deleted meanwhile: %v", err)
+	}
+	if got, _ := st.User(u.ID); !reflect.DeepEqual(got.Roles, []string{"admin"}) {
+		t.Fatalf("roles %v", got.Roles)
+	}
 	if errs := st.Check(); errs != nil {
 		t.Fatal(errs)
 	}

@@ -8,11 +8,3 @@ import (
 )
 
 var errNotYet = &store.Error{Kind: store.Invalid, Code: "not-implemented", Message: "Not available on PostgreSQL yet"}
-
-func (s *Store) AddUserRole(uid, role string) (*store.User, error) {
-	return nil, errNotYet
-}
-
-func (s *Store) RemoveUserRole(uid, role string) (*store.User, error) {
-	return nil, errNotYet
-}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -221,12 +222,19 @@ func (s *Store) CreateUsers(users []*store.User, joinDefault bool) error {
 	// A fixed id may be one that messages name already (a deleted user's): taken before the
 	// transaction, which may run twice and sets the ids it makes.
 	var fixed []string
-	for _, u := range users {
+	// The ids and roles as given: a retried transaction must not take what the first attempt
+	// set for what the caller gave.
+	givenIDs, givenRoles := make([]string, len(users)), make([][]string, len(users))
+	for i, u := range users {
 		if u.ID != "" {
 			fixed = append(fixed, u.ID)
 		}
+		givenIDs[i], givenRoles[i] = u.ID, u.Roles
 	}
 	return s.write(func(t *Tx) error {
+		for i, u := range users {
+			u.ID, u.Roles = givenIDs[i], givenRoles[i]
+		}
 		now := t.Now()
 		// The lock first, in a statement of its own: a statement's snapshot is taken when it
 		// starts, so one that waited for the lock would not see the creation it waited for.
@@ -390,60 +398,65 @@ func (s *Store) UsersBy(cmp func(a, b *store.User) int, offset, count int) (user
 // and the last active admin keeps the role.
 func (s *Store) UpdateUser(id string, change func(u *store.User) error) (updated *store.User, err error) {
 	err = s.write(func(t *Tx) error {
-		updated = nil
-		var doc []byte
-		if !textOK(id) {
-			return store.ErrUserNotFound
-		}
-		if err := t.QueryRow(t.Ctx, `SELECT doc FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&doc); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrUserNotFound
-			}
-			return err
-		}
-		old, err := decodeUser(doc)
-		if err != nil {
-			return err
-		}
-		u, err := decodeUser(doc) // change may keep or alter old's slices: its own copy
-		if err != nil {
-			return err
-		}
-		if err := change(u); err != nil {
-			return err
-		}
-		u.ID = old.ID
-		u.UpdatedAt = t.Now()
-		if err := store.ValidUser(u); err != nil {
-			return err
-		}
-		if err := checkKeysFree(t, old, u); err != nil {
-			return err
-		}
-		wasAdmin := old.Active && old.HasRole("admin")
-		if wasAdmin && !(u.Active && u.HasRole("admin")) {
-			if err := notLastAdmin(t); err != nil {
-				return err
-			}
-		}
-		if u.Hash != old.Hash || (old.Active && !u.Active) {
-			if _, err := revokeUserTokens(t, id); err != nil {
-				return err
-			}
-		}
-		if u.Username != old.Username {
-			if err := renameInMemberships(t, u); err != nil {
-				return err
-			}
-		}
-		if u.Username != old.Username || u.Name != old.Name {
-			t.AllPages() // messages show authors by their current names
-		}
-		updated = u
-		t.Emit(store.Event{Kind: store.UserChanged, User: u, UserID: u.ID})
-		return putUser(t.Ctx, t, u)
+		var err error
+		updated, err = updateUser(t, id, change)
+		return err
 	})
 	return updated, err
+}
+
+// updateUser is UpdateUser inside t (AddUserRole and RemoveUserRole check the role first).
+func updateUser(t *Tx, id string, change func(u *store.User) error) (*store.User, error) {
+	var doc []byte
+	if !textOK(id) {
+		return nil, store.ErrUserNotFound
+	}
+	if err := t.QueryRow(t.Ctx, `SELECT doc FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&doc); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, store.ErrUserNotFound
+		}
+		return nil, err
+	}
+	old, err := decodeUser(doc)
+	if err != nil {
+		return nil, err
+	}
+	u, err := decodeUser(doc) // change may keep or alter old's slices: its own copy
+	if err != nil {
+		return nil, err
+	}
+	if err := change(u); err != nil {
+		return nil, err
+	}
+	u.ID = old.ID
+	u.UpdatedAt = t.Now()
+	if err := store.ValidUser(u); err != nil {
+		return nil, err
+	}
+	if err := checkKeysFree(t, old, u); err != nil {
+		return nil, err
+	}
+	wasAdmin := old.Active && old.HasRole("admin")
+	if wasAdmin && !(u.Active && u.HasRole("admin")) {
+		if err := notLastAdmin(t); err != nil {
+			return nil, err
+		}
+	}
+	if u.Hash != old.Hash || (old.Active && !u.Active) {
+		if _, err := revokeUserTokens(t, id); err != nil {
+			return nil, err
+		}
+	}
+	if u.Username != old.Username {
+		if err := renameInMemberships(t, u); err != nil {
+			return nil, err
+		}
+	}
+	if u.Username != old.Username || u.Name != old.Name {
+		t.AllPages() // messages show authors by their current names
+	}
+	t.Emit(store.Event{Kind: store.UserChanged, User: u, UserID: u.ID})
+	return u, putUser(t.Ctx, t, u)
 }
 
 // checkKeysFree refuses a new name or e-mail (by its key) that another user holds, name
@@ -527,16 +540,20 @@ func (s *Store) DeleteUser(id string) error {
 	})
 }
 
-// dropMemberships removes a deleted user's memberships, as bbolt's removeMember does: no
-// message, no event, the rooms' counters unchanged.
+// dropMemberships removes a deleted user's memberships with their read marks, as bbolt's
+// removeMember does for each of the user's rooms: no message, no event, the rooms' counters
+// unchanged. (A read mark of a public room the user was not a member of stays, as in bbolt.)
 func dropMemberships(t *Tx, uid string) error {
-	_, err := t.Exec(t.Ctx, `DELETE FROM members WHERE user_id = $1`, uid)
-	return err
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM reads r USING members m WHERE m.user_id = $1 AND r.room_id = m.room_id AND r.user_id = $1`, uid)
+	b.Queue(`DELETE FROM members WHERE user_id = $1`, uid)
+	return sendBatch(t.Ctx, t, b)
 }
 
-// defaultRooms returns the rooms every new user joins (Room.Default).
+// defaultRooms returns the rooms every new user joins (Room.Default), in id order as
+// bbolt's, locked: their message sequence moves.
 func defaultRooms(t *Tx) ([]*store.Room, error) {
-	rows, err := t.Query(t.Ctx, `SELECT doc FROM rooms WHERE doc->>'default' = 'true' ORDER BY id COLLATE "C"`)
+	rows, err := t.Query(t.Ctx, `SELECT doc FROM rooms WHERE doc->>'default' = 'true' ORDER BY id COLLATE "C" FOR UPDATE`)
 	if err != nil {
 		return nil, err
 	}
@@ -545,18 +562,96 @@ func defaultRooms(t *Tx) ([]*store.Room, error) {
 		if err := row.Scan(&doc); err != nil {
 			return nil, err
 		}
-		r := new(store.Room)
-		return r, json.Unmarshal(doc, r)
+		return decodeRoom(doc)
 	})
 }
 
-// joinDefaults makes new users members of the default rooms.
-func joinDefaults(t *Tx, rooms []*store.Room, users []*store.User, now any) error {
-	_ = rooms
-	_ = users
-	_ = now
-	return errNotYet
+// joinDefaults makes new users members of the default rooms, each with a "uj" message, as
+// bbolt's addMember does user by user — but in three statements per room whatever the
+// number of users (members, messages, the room), with the events in bbolt's order: for each
+// user, for each room, MemberAdded then MessageAdded, each with the room as it was then.
+func joinDefaults(t *Tx, rooms []*store.Room, users []*store.User, now time.Time) error {
+	uids := make([]string, len(users))
+	for i, u := range users {
+		uids[i] = u.ID
+	}
+	type step struct{ added, message store.Event }
+	steps := make([][]*step, len(users)) // [user][room]
+	for i := range steps {
+		steps[i] = make([]*step, len(rooms))
+	}
+	b := &pgx.Batch{}
+	for _, r := range rooms {
+		docs := make([]string, len(users))
+		for i, u := range users {
+			doc, err := json.Marshal(&store.Member{Username: u.Username, Joined: now})
+			if err != nil {
+				return err
+			}
+			docs[i] = string(doc)
+		}
+		// A new user is a member of nothing; a stray membership of a reused id is kept, and
+		// that user not announced, as addMember does.
+		b.Queue(`INSERT INTO members (room_id, user_id, doc, sub_mark)
+			SELECT $1, u, d::json, $4 FROM unnest($2::text[], $3::text[]) AS m(u, d)
+			ON CONFLICT DO NOTHING RETURNING user_id`, r.ID, uids, docs, int64(r.Counted))
+	}
+	br := t.SendBatch(t.Ctx, b)
+	added := make([]map[string]bool, len(rooms))
+	for j := range rooms {
+		rows, err := br.Query()
+		if err == nil {
+			var ids []string
+			ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			added[j] = map[string]bool{}
+			for _, id := range ids {
+				added[j][id] = true
+			}
+		}
+		if err != nil {
+			br.Close()
+			return err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	for j, r := range rooms {
+		var msgs []*store.Message
+		for i, u := range users {
+			if !added[j][u.ID] {
+				continue
+			}
+			st := &step{added: store.Event{Kind: store.MemberAdded, Room: copyRoom(r), UserID: u.ID}}
+			m := &store.Message{Text: u.Username, Type: "uj", TS: now, User: store.UserRef{ID: u.ID, Username: u.Username}}
+			stampMessage(r, m)
+			mc := *m
+			st.message = store.Event{Kind: store.MessageAdded, Room: copyRoom(r), Message: &mc}
+			steps[i][j] = st
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := storeMessages(t, r.ID, msgs); err != nil {
+			return err
+		}
+		if err := putRoom(t, r); err != nil {
+			return err
+		}
+	}
+	for i := range users {
+		for j := range rooms {
+			if st := steps[i][j]; st != nil {
+				t.Emit(st.added)
+				t.Emit(st.message)
+			}
+		}
+	}
+	return nil
 }
+
+func copyRoom(r *store.Room) *store.Room { c := *r; return &c }
 
 // Preferences returns the user's stored preferences (a JSON object; {} if none).
 func (s *Store) Preferences(uid string) (p json.RawMessage, err error) {
