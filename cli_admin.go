@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
 	"rocketlite/auth"
@@ -166,7 +167,7 @@ type adminSpec struct {
 	readOnly bool     // only reads: never creates the file, opens it shared
 	password bool     // reads a password
 	route    string
-	run      func(c *adminCmd, st *store.Store) error
+	run      func(c *adminCmd, st store.Store) error
 }
 
 var adminCommands = map[string]adminSpec{
@@ -207,7 +208,11 @@ const cliLockTimeout = time.Second
 
 // open opens the database. A file held by a running server is an error that points at the
 // REST route doing the same job; a listing never creates a file.
-func (c *adminCmd) open() (*store.Store, error) {
+func (c *adminCmd) open() (store.Store, error) {
+	if isPostgres(c.db) {
+		// No file lock: the command works beside the running nodes, and they hear of it.
+		return openPostgres(context.Background(), c.db, store.Options{}, zerolog.Nop())
+	}
 	if c.readOnly {
 		if _, err := os.Stat(c.db); err != nil {
 			return nil, fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", c.db)
@@ -235,7 +240,7 @@ func (c *adminCmd) open() (*store.Store, error) {
 }
 
 // findUser looks a user up by username, else by id.
-func findUser(st *store.Store, key string) (*store.User, error) {
+func findUser(st store.Store, key string) (*store.User, error) {
 	u, err := st.UserByUsername(key)
 	if store.KindOf(err) == store.NotFound {
 		u, err = st.User(key)
@@ -246,7 +251,7 @@ func findUser(st *store.Store, key string) (*store.User, error) {
 	return u, err
 }
 
-func (c *adminCmd) userAdd(st *store.Store) error {
+func (c *adminCmd) userAdd(st store.Store) error {
 	username, email, display := c.args[0], c.email, c.display
 	if !store.ValidName(username) {
 		return fmt.Errorf("username %q must match %s", username, store.NameRE)
@@ -361,7 +366,7 @@ func awaitRead(ctx context.Context, read func() ([]byte, error)) ([]byte, error)
 	}
 }
 
-func (c *adminCmd) userRevokeTokens(st *store.Store) error {
+func (c *adminCmd) userRevokeTokens(st store.Store) error {
 	if c.all {
 		n, err := st.RevokeAllTokens()
 		if err != nil {
@@ -382,7 +387,7 @@ func (c *adminCmd) userRevokeTokens(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) userPasswd(st *store.Store) error {
+func (c *adminCmd) userPasswd(st store.Store) error {
 	u, err := findUser(st, c.args[0])
 	if err != nil {
 		return err
@@ -399,11 +404,11 @@ func (c *adminCmd) userPasswd(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) userDisable(st *store.Store) error { return c.setActive(st, false) }
+func (c *adminCmd) userDisable(st store.Store) error { return c.setActive(st, false) }
 
-func (c *adminCmd) userEnable(st *store.Store) error { return c.setActive(st, true) }
+func (c *adminCmd) userEnable(st store.Store) error { return c.setActive(st, true) }
 
-func (c *adminCmd) setActive(st *store.Store, active bool) error {
+func (c *adminCmd) setActive(st store.Store, active bool) error {
 	u, err := findUser(st, c.args[0])
 	if err != nil {
 		return err
@@ -435,7 +440,7 @@ func orDash(s string) string {
 	return s
 }
 
-func (c *adminCmd) userList(st *store.Store) error {
+func (c *adminCmd) userList(st store.Store) error {
 	users, _, err := st.Users(0, 0)
 	if err != nil {
 		return err
@@ -454,7 +459,7 @@ func (c *adminCmd) userList(st *store.Store) error {
 	return c.table("USERNAME\tID\tEMAIL\tROLES\tACTIVE", rows)
 }
 
-func (c *adminCmd) userRoleAdd(st *store.Store) error {
+func (c *adminCmd) userRoleAdd(st store.Store) error {
 	u, err := findUser(st, c.args[0])
 	if err != nil {
 		return err
@@ -466,7 +471,7 @@ func (c *adminCmd) userRoleAdd(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) userRoleRemove(st *store.Store) error {
+func (c *adminCmd) userRoleRemove(st store.Store) error {
 	u, err := findUser(st, c.args[0])
 	if err != nil {
 		return err
@@ -478,7 +483,7 @@ func (c *adminCmd) userRoleRemove(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) roleAdd(st *store.Store) error {
+func (c *adminCmd) roleAdd(st store.Store) error {
 	r, err := rbac.NewRole(c.args[0], c.description, c.scope)
 	if err != nil {
 		return err
@@ -490,7 +495,7 @@ func (c *adminCmd) roleAdd(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) roleList(st *store.Store) error {
+func (c *adminCmd) roleList(st store.Store) error {
 	roles, err := st.Roles()
 	if err != nil {
 		return err
@@ -502,7 +507,7 @@ func (c *adminCmd) roleList(st *store.Store) error {
 	return c.table("ROLE\tSCOPE\tDESCRIPTION", rows)
 }
 
-func (c *adminCmd) roleRemove(st *store.Store) error {
+func (c *adminCmd) roleRemove(st store.Store) error {
 	if err := st.DeleteRole(c.args[0]); err != nil {
 		return err
 	}
@@ -510,7 +515,7 @@ func (c *adminCmd) roleRemove(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) permissionList(st *store.Store) error {
+func (c *adminCmd) permissionList(st store.Store) error {
 	perms, err := st.Permissions()
 	if err != nil {
 		return err
@@ -522,7 +527,7 @@ func (c *adminCmd) permissionList(st *store.Store) error {
 	return c.table("PERMISSION\tROLES", rows)
 }
 
-func (c *adminCmd) permissionGrant(st *store.Store) error {
+func (c *adminCmd) permissionGrant(st store.Store) error {
 	role := c.args[1]
 	p, err := st.SetPermissionRoles(c.args[0], func(roles []string) []string { return append(roles, role) })
 	if err != nil {
@@ -532,7 +537,7 @@ func (c *adminCmd) permissionGrant(st *store.Store) error {
 	return nil
 }
 
-func (c *adminCmd) permissionRevoke(st *store.Store) error {
+func (c *adminCmd) permissionRevoke(st store.Store) error {
 	role := c.args[1]
 	if err := rbac.CheckRoles(st, []string{role}); err != nil {
 		return err

@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"rocketlite/store"
 )
 
 // openStopped opens the database of a stopped server for reading; a running server holds the
 // lock, and then the REST API is the way (GET /api/backup).
-func openStopped(path string) (*store.Store, error) {
+func openStopped(path string) (*store.Bolt, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", path)
 	}
@@ -65,6 +69,9 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	out := rest[0]
+	if isPostgres(db) {
+		return pgDump(ctx, db, out, force, stdout, stderr)
+	}
 	a, errA := os.Stat(db)
 	if b, errB := os.Stat(out); errB == nil {
 		if errA == nil && os.SameFile(a, b) {
@@ -122,13 +129,19 @@ func checkCmd(ctx context.Context, args []string, getenv func(string) string, st
 			err = errReported
 		}
 	}()
-	st, err := openStopped(db)
+	var st store.Store
+	if isPostgres(db) {
+		// Nodes may be serving meanwhile: the check reads one snapshot per stage.
+		st, err = openPostgres(ctx, db, store.Options{ReadOnly: true}, zerolog.Nop())
+	} else {
+		st, err = openStopped(db)
+	}
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	var stage func(string)
-	if fi, err := os.Stat(db); err == nil && fi.Size() >= checkProgressSize {
+	if fi, err := os.Stat(db); err == nil && !isPostgres(db) && fi.Size() >= checkProgressSize {
 		// A big file on an SD card takes minutes: say what is being read.
 		fmt.Fprintf(stderr, "rocketlite check: reading %s (%d MiB)\n", db, fi.Size()>>20)
 		stage = func(what string) { fmt.Fprintf(stderr, "rocketlite check: %s\n", what) }
@@ -141,13 +154,41 @@ func checkCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if len(errs) > 0 {
-		fmt.Fprintf(stderr, "rocketlite check: %s has %d problem(s)\n", db, len(errs))
+		fmt.Fprintf(stderr, "rocketlite check: %s has %d problem(s)\n", dbForLog(db), len(errs))
 		return errReported
 	}
 	c, err := st.Counts()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ok: %s: %d users, %d rooms, %d messages, %d tokens\n", db, c["users"], c["rooms"], c["messages"], c["tokens"])
+	fmt.Fprintf(stdout, "ok: %s: %d users, %d rooms, %d messages, %d tokens\n", dbForLog(db), c["users"], c["rooms"], c["messages"], c["tokens"])
+	return nil
+}
+
+// pgDump backs up a PostgreSQL database the way PostgreSQL does it: pg_dump, in its custom
+// format (restore with pg_restore). It copies a consistent snapshot while the nodes serve.
+func pgDump(ctx context.Context, dsn, out string, force bool, stdout, stderr io.Writer) error {
+	if _, err := os.Stat(out); err == nil && !force {
+		return usageError{fmt.Sprintf("%s exists: choose another name, or replace it with --force", out)}
+	}
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump"); len(m) > 0 {
+			bin, err = m[len(m)-1], nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("a PostgreSQL database is backed up with pg_dump, which is not installed here (Debian: apt-get install postgresql-client)")
+	}
+	cmd := exec.CommandContext(ctx, bin, "--format=custom", "--no-owner", "--file", out, "--dbname", dsn)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pg_dump of %s: %w", dbForLog(dsn), err)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s with pg_dump (%d bytes, custom format): restore it with pg_restore --dbname postgres://… %s\n", dbForLog(dsn), out, fi.Size(), out)
 	return nil
 }

@@ -5,6 +5,7 @@ package main
 // them through /api/v1/integrations.*.
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 
 	"rocketlite/hooks"
 	"rocketlite/store"
+
+	"github.com/rs/zerolog"
 )
 
 const hookUsage = `Usage:
@@ -88,12 +91,17 @@ func runHookCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if len(pos) != n {
 		return usageError{fmt.Sprintf("rocketlite hook %s takes %d argument(s), got %d (the database is --db FILE)", sub, n, len(pos))}
 	}
-	if sub == "list" {
+	if sub == "list" && !isPostgres(*db) {
 		if _, err := os.Stat(*db); err != nil {
 			return fmt.Errorf("no database at %s (--db or ROCKETLITE_DB names it)", *db)
 		}
 	}
-	st, err := store.Open(*db, store.Options{LockTimeout: cliLockTimeout, ReadOnly: sub == "list"})
+	var st store.Store
+	if isPostgres(*db) {
+		st, err = openPostgres(context.Background(), *db, store.Options{}, zerolog.Nop())
+	} else {
+		st, err = store.Open(*db, store.Options{LockTimeout: cliLockTimeout, ReadOnly: sub == "list"})
+	}
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%s is in use by another process (a running rocketlite server?): stop it, or use the server's /api/v1/integrations.* routes", *db)
 	}

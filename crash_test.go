@@ -29,7 +29,7 @@ import (
 )
 
 // roomTexts counts every message text of a room, paging through its whole history.
-func roomTexts(t *testing.T, st *store.Store, rid, uid string) map[string]int {
+func roomTexts(t *testing.T, st store.Store, rid, uid string) map[string]int {
 	t.Helper()
 	texts := map[string]int{}
 	q := store.HistoryQuery{Count: 1000}

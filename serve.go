@@ -98,7 +98,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.SetOutput(stderr)
 	// Plain HTTP is for this machine (README): only TLS listens on every interface by default.
 	fs.StringVar(&c.addr, "addr", "", "`address` to listen on, [host]:port (default 127.0.0.1:3000; :3000 with TLS)")
-	fs.StringVar(&c.db, "db", "rocketlite.db", "database file (created if missing)")
+	fs.StringVar(&c.db, "db", "rocketlite.db", "database: a `file` (created if missing), or postgres://user:pass@host/db for PostgreSQL shared by several nodes")
 	fs.StringVar(&c.seedFile, "seed", "", "JSON seed file read at every start; each entry is applied once per database (what an admin removed later stays removed)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "name of the admin created when the database has no user")
 	fs.StringVar(&c.adminPassword, "admin-password", "", "password of that admin (default: a random one, printed once in the log); visible to ps: prefer --admin-password-file")
@@ -389,8 +389,12 @@ func newLogger(w io.Writer, format, level string) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// openStore opens the database, turning a held lock into a message that says what to do.
-func openStore(path string, opts store.Options) (*store.Store, error) {
+// openStore opens the database (a file, or PostgreSQL at a postgres:// address), turning a
+// held lock into a message that says what to do.
+func openStore(ctx context.Context, path string, opts store.Options, log zerolog.Logger) (store.Store, error) {
+	if isPostgres(path) {
+		return openPostgres(ctx, path, opts, log)
+	}
 	st, err := store.Open(path, opts)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by another process (a running rocketlite?): stop it, or use the REST API of the running server", path)
@@ -438,9 +442,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
+	st, err := openStore(ctx, cfg.db, store.Options{MaxSize: int(cfg.maxDBSize),
 		MaxMessageBytes: cfg.maxMsgBytes, MaxMessageDepth: cfg.maxMsgDepth,
-		MaxRoomsPerCreator: offIsNegative(cfg.maxRoomsPerUser), MaxTokensPerUser: offIsNegative(cfg.maxTokensPerUser)})
+		MaxRoomsPerCreator: offIsNegative(cfg.maxRoomsPerUser), MaxTokensPerUser: offIsNegative(cfg.maxTokensPerUser)}, log)
 	if err != nil {
 		return err
 	}
@@ -507,9 +511,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Info().Msg("serving plain HTTP on loopback only: use TLS (--tls-cert, --tls-self-signed or a proxy) before exposing it")
 		}
 	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", cfg.db).Str("version", version).
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("db", dbForLog(cfg.db)).Str("version", version).
 		Int64("memoryLimit", memLimit).Msg("listening")
-	if cfg.maxDBSize > 0 {
+	if cfg.maxDBSize > 0 && !isPostgres(cfg.db) {
 		if fi, err := os.Stat(cfg.db); err == nil && fi.Size() >= cfg.maxDBSize {
 			log.Warn().Int64("size", fi.Size()).Int64("max", cfg.maxDBSize).Msg("the database is at its size cap: writes answer 507 until space is freed or --max-db-size is raised")
 		}
@@ -601,7 +605,7 @@ var seedProgressEvery = 5 * time.Second
 // applySeeds applies the default seed, the --seed file and the first admin in one
 // transaction: a seed that fails half-way leaves the database as it was, and the admin's
 // one-time password is shown only once it is committed.
-func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+func applySeeds(ctx context.Context, st store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
 	if cfg.seed != nil {
 		hashes := 0
 		for _, u := range cfg.seed.Users {
@@ -631,7 +635,7 @@ func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serve
 	var created []string
 	var generated string
 	var made bool
-	err := st.Atomic(func(tx *store.Store) error {
+	err := st.Atomic(func(tx store.Store) error {
 		var err error
 		if created, err = seed.ApplyDefault(tx, h); err != nil {
 			return err
@@ -679,7 +683,7 @@ func applySeeds(ctx context.Context, st *store.Store, h *auth.Hasher, cfg *serve
 // it only ever creates the first admin, so a password that is not (or no longer) that admin's
 // stops the start, with what to do, rather than being silently ignored. One that still
 // matches (a unit that keeps its password file) is fine.
-func checkAdminPassword(st *store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
+func checkAdminPassword(st store.Store, h *auth.Hasher, cfg *serveConfig, log zerolog.Logger) error {
 	if cfg.adminPassword == "" {
 		return nil
 	}

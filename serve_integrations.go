@@ -94,7 +94,7 @@ func (s *sideListeners) Close() {
 
 // startIntegrations connects the outgoing-webhook dispatcher to the API and serves the
 // metrics and pprof listeners that are asked for; stop ends them all.
-func startIntegrations(c *integrationsConfig, sides *sideListeners, st *store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func()) {
+func startIntegrations(c *integrationsConfig, sides *sideListeners, st store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func()) {
 	retries := c.webhookRetries
 	if retries == 0 {
 		retries = -1 // hooks.Config: zero is the default, negative is none
@@ -152,15 +152,18 @@ func serveSide(ln net.Listener, h http.Handler, log zerolog.Logger, what string)
 }
 
 // storeSource writes the store's figures at each scrape.
-func storeSource(st *store.Store) func(w io.Writer) {
+func storeSource(st store.Store) func(w io.Writer) {
+	fb, _ := st.(store.FileBackend)
 	return func(w io.Writer) {
-		commits, writes := st.WriterStats()
-		metrics.WriteCounter(w, "rocketlite_commits_total", uint64(commits))
-		metrics.WriteCounter(w, "rocketlite_commit_writes_total", uint64(writes))
-		metrics.WriteCounterFloat(w, "rocketlite_commit_seconds_total", st.CommitTime().Seconds())
-		size, free := st.FileStats()
-		metrics.WriteGauge(w, "rocketlite_db_size_bytes", float64(size))
-		metrics.WriteGauge(w, "rocketlite_db_free_pages", float64(free))
+		if fb != nil {
+			commits, writes := fb.WriterStats()
+			metrics.WriteCounter(w, "rocketlite_commits_total", uint64(commits))
+			metrics.WriteCounter(w, "rocketlite_commit_writes_total", uint64(writes))
+			metrics.WriteCounterFloat(w, "rocketlite_commit_seconds_total", fb.CommitTime().Seconds())
+			size, free := fb.FileStats()
+			metrics.WriteGauge(w, "rocketlite_db_size_bytes", float64(size))
+			metrics.WriteGauge(w, "rocketlite_db_free_pages", float64(free))
+		}
 		if n, err := st.TokenCount(); err == nil {
 			metrics.WriteGauge(w, "rocketlite_tokens", float64(n))
 		}

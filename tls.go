@@ -42,7 +42,11 @@ func serverTLS(cfg *serveConfig, log zerolog.Logger) (*tls.Config, error) {
 	certFile, keyFile := cfg.tlsCert, cfg.tlsKey
 	if cfg.tlsSelfSigned {
 		var caFile string
-		certFile, keyFile, caFile = selfSignedPaths(cfg.db)
+		base := cfg.db
+		if isPostgres(base) {
+			base = "rocketlite" // the data is elsewhere: the files go to the working directory
+		}
+		certFile, keyFile, caFile = selfSignedPaths(base)
 		why, err := ensureSelfSigned(certFile, keyFile, caFile, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("self-signed certificate: %w", err)

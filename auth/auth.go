@@ -114,7 +114,7 @@ func HashToken(token string) store.TokenHash { return sha256.Sum256([]byte(token
 
 // Sweep deletes expired tokens every interval until ctx ends. It deletes in small
 // transactions so that it never holds the single bbolt writer for long.
-func Sweep(ctx context.Context, s *store.Store, interval time.Duration, onErr func(error), onSwept func(int)) {
+func Sweep(ctx context.Context, s store.Store, interval time.Duration, onErr func(error), onSwept func(int)) {
 	if interval <= 0 {
 		return
 	}
@@ -131,7 +131,7 @@ func Sweep(ctx context.Context, s *store.Store, interval time.Duration, onErr fu
 }
 
 // SweepOnce deletes every token expired now, in chunks.
-func SweepOnce(ctx context.Context, s *store.Store, onErr func(error), onSwept func(int)) {
+func SweepOnce(ctx context.Context, s store.Store, onErr func(error), onSwept func(int)) {
 	const chunk = 500
 	total := 0
 	for ctx.Err() == nil {

@@ -21,7 +21,7 @@ import (
 
 // Config is what the API needs from the program that serves it.
 type Config struct {
-	Store    *store.Store
+	Store    store.Store
 	Hasher   *auth.Hasher
 	Log      zerolog.Logger
 	TokenTTL time.Duration // lifetime of a login token; 0 means 90 days
@@ -65,7 +65,7 @@ func (a *API) SetOutgoing(o Outgoing) { a.cfg.Outgoing = o }
 // API is the HTTP handler of rocketlite.
 type API struct {
 	cfg    Config
-	st     *store.Store
+	st     store.Store
 	log    zerolog.Logger
 	router *httprouter.Router
 
@@ -105,6 +105,11 @@ func New(cfg Config) *API {
 	a.limits.setDefaults()
 	l := a.limits
 	a.loginAccount = newFailures(l.LoginWindow, l.LoginPerAccount, l.TableEntries, a.st.Now)
+	if db, ok := a.st.(store.LoginFailures); ok {
+		a.loginAccount.shared = &sharedFailures{db: db, log: func(err error) {
+			a.log.Error().Err(err).Msg("login throttle: the database did not answer")
+		}}
+	}
 	a.loginAddress = newFailures(l.LoginWindow, l.LoginPerAddress, l.TableEntries, a.st.Now)
 	a.signups = newFailures(registerWindow, l.RegisterPerAddress, l.TableEntries, a.st.Now)
 	a.sends = newBuckets(l.SendRate, l.SendBurst, l.TableEntries, "Too many messages; slow down")
@@ -376,8 +381,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, st style, err error) 
 		a.internalError(w, r)
 		return
 	}
-	if e.Kind == store.Full {
+	switch e.Kind {
+	case store.Full:
 		a.log.Warn().Str("id", requestID(r)).Msg("write refused: database size limit reached")
+	case store.Unavailable:
+		a.log.Warn().Str("id", requestID(r)).Err(err).Msg("database unavailable")
+		w.Header().Set("Retry-After", "1")
 	}
 	var re *retryError
 	if errors.As(err, &re) {

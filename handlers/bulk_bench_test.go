@@ -30,7 +30,7 @@ type benchServer struct {
 	url    string
 	client *http.Client
 	admin  creds
-	st     *store.Store
+	st     store.Store
 }
 
 func newBenchServer(b *testing.B, cost int) *benchServer {

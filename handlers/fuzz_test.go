@@ -92,7 +92,7 @@ var fuzzRoutes = []struct{ method, path string }{
 
 type fuzzAPI struct {
 	api   *API
-	st    *store.Store
+	st    *store.Bolt
 	admin creds
 }
 
@@ -104,7 +104,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	}
 	f.Cleanup(func() { os.RemoveAll(dir) })
 	st, h := seededStore(f, filepath.Join(dir, "fuzz.db"), bcrypt.MinCost, nil)
-	fz := &fuzzAPI{st: st, api: New(Config{Store: st, Hasher: h, Log: zerolog.Nop(), MaxBody: 16 << 10,
+	fz := &fuzzAPI{st: st.(*store.Bolt), api: New(Config{Store: st, Hasher: h, Log: zerolog.Nop(), MaxBody: 16 << 10,
 		Limits: Limits{SendRate: -1, LoginPerAccount: 1 << 30, LoginPerAddress: 1 << 30}})}
 	res := fz.serve("POST", "/api/login", "application/x-www-form-urlencoded", []byte("user=admin&password=adminpass"), nil)
 	var out struct {

@@ -20,6 +20,7 @@ import (
 	"rocketlite/auth"
 	"rocketlite/seed"
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 // testClock is a settable clock for token expiry tests.
@@ -42,7 +43,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 type testServer struct {
 	t      *testing.T
-	st     *store.Store
+	st     store.Store
 	api    *API
 	srv    *httptest.Server
 	clock  *testClock
@@ -74,19 +75,15 @@ func (s *syncBuffer) String() string {
 
 // seededStore opens a store at path with the default seed and the admin "admin"/"adminpass",
 // closed when the test ends: the start of every handlers test and benchmark. now may be nil.
-func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (*store.Store, *auth.Hasher) {
+func seededStore(tb testing.TB, path string, cost int, now func() time.Time) (store.Store, *auth.Hasher) {
 	tb.Helper()
 	return seededStoreOpts(tb, path, cost, store.Options{Now: now})
 }
 
 // seededStoreOpts is seededStore with the store's options (caps) given.
-func seededStoreOpts(tb testing.TB, path string, cost int, opts store.Options) (*store.Store, *auth.Hasher) {
+func seededStoreOpts(tb testing.TB, path string, cost int, opts store.Options) (store.Store, *auth.Hasher) {
 	tb.Helper()
-	st, err := store.Open(path, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := testopen.Open(tb, path, opts)
 	h, err := auth.NewHasher(cost)
 	if err != nil {
 		tb.Fatal(err)

@@ -1,6 +1,9 @@
 package handlers
 
-import "net/http"
+import (
+	"net/http"
+	"rocketlite/store"
+)
 
 // healthz answers while the process runs: it does no I/O, so a stuck disk does not make a
 // supervisor restart a process that would recover.
@@ -17,11 +20,15 @@ func (a *API) readyz(c *call) (any, error) {
 	if err := a.st.Healthy(); err != nil {
 		return notReady("the last commit failed; see the log"), nil
 	}
+	out := J("status", "ok")
+	if d, ok := a.st.(store.Describer); ok {
+		out = out.With("database", d.Describe())
+	}
 	if a.cfg.RealtimeStats != nil {
 		sockets, subs := a.cfg.RealtimeStats()
-		return J("status", "ok", "realtime", J("sockets", sockets, "subscriptions", subs)), nil
+		out = out.With("realtime", J("sockets", sockets, "subscriptions", subs))
 	}
-	return J("status", "ok"), nil
+	return out, nil
 }
 
 func notReady(why string) rawReply {

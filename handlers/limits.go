@@ -122,7 +122,16 @@ type failures struct {
 	now       func() time.Time
 	seen      map[string][]time.Time // event times, oldest first, all within window
 	nextSweep time.Time              // when the next sweep of expired entries is due
+	shared    *sharedFailures        // set: the table is in the database, the fields above unused
 	timer     *time.Timer            // the idle sweep, armed while the table has entries
+}
+
+// sharedFailures keeps a failures table in the database instead of memory (login throttling
+// per account on PostgreSQL, which must hold across nodes: an attacker who spreads guesses
+// over every node behind the balancer gets no more of them).
+type sharedFailures struct {
+	db  store.LoginFailures
+	log func(err error)
 }
 
 func newFailures(window time.Duration, max, maxKeys int, now func() time.Time) *failures {
@@ -181,6 +190,17 @@ func (f *failures) idleSweep() {
 
 // locked reports how long key stays locked out (0: not locked).
 func (f *failures) locked(key string, now time.Time) time.Duration {
+	if f.shared != nil {
+		ts, err := f.shared.db.LoginFailures([]byte(key), now.Add(-f.window), f.max)
+		if err != nil {
+			f.shared.log(err)
+			return 0 // the login itself needs the database: it fails on its own
+		}
+		if len(ts) < f.max {
+			return 0
+		}
+		return ts[0].Add(f.window).Sub(now) // ts: the newest max failures, oldest first
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.maybeSweep(now)
@@ -193,6 +213,12 @@ func (f *failures) locked(key string, now time.Time) time.Duration {
 }
 
 func (f *failures) add(key string, now time.Time) {
+	if f.shared != nil {
+		if err := f.shared.db.AddLoginFailure([]byte(key), now, now.Add(-f.window)); err != nil {
+			f.shared.log(err)
+		}
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.maybeSweep(now)
@@ -231,6 +257,12 @@ func (f *failures) evict() {
 }
 
 func (f *failures) reset(key string) {
+	if f.shared != nil {
+		if err := f.shared.db.ResetLoginFailures([]byte(key)); err != nil {
+			f.shared.log(err)
+		}
+		return
+	}
 	f.mu.Lock()
 	delete(f.seen, key)
 	f.mu.Unlock()

@@ -116,6 +116,8 @@ func statusOf(kind store.Kind) int {
 		return http.StatusTooManyRequests
 	case store.Full:
 		return http.StatusInsufficientStorage
+	case store.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -125,7 +127,7 @@ func statusOf(kind store.Kind) int {
 func errorBody0(e *store.Error) Obj {
 	status := "fail"
 	switch e.Kind {
-	case store.Unauthorized, store.Denied, store.TooMany, store.Full:
+	case store.Unauthorized, store.Denied, store.TooMany, store.Full, store.Unavailable:
 		status = "error"
 	}
 	if e.Code == "" {

@@ -41,7 +41,7 @@ type Poster interface {
 
 // Config tunes a Dispatcher; zero values mean the defaults.
 type Config struct {
-	Store  *store.Store
+	Store  store.Store
 	Poster Poster
 	Log    zerolog.Logger
 	// AllowPrivate lets hooks reach loopback and private addresses (--allow-private-webhooks).

@@ -25,7 +25,7 @@ import (
 )
 
 type fixture struct {
-	st    *store.Store
+	st    store.Store
 	api   *handlers.API
 	admin *store.User
 	bot   *store.User

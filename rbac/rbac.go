@@ -77,12 +77,12 @@ const (
 
 // Require returns nil if u holds every one of perms through a global role, and
 // store.ErrNoPermission otherwise.
-func Require(st *store.Store, u *store.User, perms ...string) error {
+func Require(st store.Store, u *store.User, perms ...string) error {
 	return RequireIn(st, u, "", perms...)
 }
 
 // RequireIn is Require that also counts u's room roles in room rid (rid "" counts none).
-func RequireIn(st *store.Store, u *store.User, rid string, perms ...string) error {
+func RequireIn(st store.Store, u *store.User, rid string, perms ...string) error {
 	if u == nil {
 		return store.ErrUnauthorized
 	}
@@ -123,14 +123,14 @@ func NewRole(name, description, scope string) (*store.Role, error) {
 }
 
 // CheckRoles returns store.ErrRoleNotFound (naming the role) unless every role exists.
-func CheckRoles(st *store.Store, roles []string) error { return checkRoles(st, roles, false) }
+func CheckRoles(st store.Store, roles []string) error { return checkRoles(st, roles, false) }
 
 // CheckGlobalRoles checks roles to be given to a user globally: each must exist and be a
 // global role, not a room role such as owner (store.ErrRoomRole), which would grant its
 // permissions in every room.
-func CheckGlobalRoles(st *store.Store, roles []string) error { return checkRoles(st, roles, true) }
+func CheckGlobalRoles(st store.Store, roles []string) error { return checkRoles(st, roles, true) }
 
-func checkRoles(st *store.Store, roles []string, global bool) error {
+func checkRoles(st store.Store, roles []string, global bool) error {
 	all, err := st.Roles()
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"rocketlite/store"
 )
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "rbac.db"), store.Options{})
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 
 // Config is what the realtime server needs from the program that serves it.
 type Config struct {
-	Store *store.Store
+	Store store.Store
 	Hub   *Hub
 	Core  Core
 	Log   zerolog.Logger
@@ -62,7 +62,7 @@ type Core interface {
 // Server serves the DDP endpoints. Register it for /websocket and /sockjs/.
 type Server struct {
 	cfg      Config
-	st       *store.Store
+	st       store.Store
 	hub      *Hub
 	log      zerolog.Logger
 	patterns []string

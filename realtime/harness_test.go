@@ -27,11 +27,12 @@ import (
 	"rocketlite/realtime"
 	"rocketlite/seed"
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 type env struct {
 	t      *testing.T
-	st     *store.Store
+	st     store.Store
 	hasher *auth.Hasher
 	hub    *realtime.Hub
 	rt     *realtime.Server
@@ -51,10 +52,7 @@ func newEnv(t *testing.T, opt ...options) *env {
 	if len(opt) > 0 {
 		o = opt[0]
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "rt.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testopen.Open(t, filepath.Join(t.TempDir(), "rt.db"), store.Options{})
 	h, _ := auth.NewHasher(bcrypt.MinCost)
 	if _, err := seed.ApplyDefault(st, h); err != nil {
 		t.Fatal(err)

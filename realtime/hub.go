@@ -22,7 +22,7 @@ import (
 // changes it is dispatched before any later event, so a member kicked out of a private room
 // gets nothing of it after their kick.
 type Hub struct {
-	st  *store.Store
+	st  store.Store
 	log zerolog.Logger
 
 	// The inbox: commits waiting for dispatch. Publish never waits (the store's writer calls
@@ -73,7 +73,7 @@ type sub struct {
 
 // NewHub makes a hub that reads the store for access checks and subscription documents, and
 // starts its dispatching goroutine. Close stops it.
-func NewHub(st *store.Store, log zerolog.Logger) *Hub {
+func NewHub(st store.Store, log zerolog.Logger) *Hub {
 	h := &Hub{st: st, log: log, inSig: make(chan struct{}, 1), conns: map[*conn]struct{}{},
 		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{}),
 		topicNoted: map[string]bool{}}

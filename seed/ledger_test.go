@@ -33,7 +33,7 @@ func mustParse(t *testing.T, text string) *File {
 	return f
 }
 
-func mustUser(t *testing.T, st *store.Store, name string) *store.User {
+func mustUser(t *testing.T, st store.Store, name string) *store.User {
 	t.Helper()
 	u, err := st.UserByUsername(name)
 	if err != nil {

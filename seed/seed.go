@@ -183,7 +183,7 @@ func memberEntry(r Room, username string) string {
 // commit). A start interrupted before that applies the entries again, which finds them
 // existing and records them: applying is idempotent until recorded.
 type ledger struct {
-	st  *store.Store
+	st  store.Store
 	new []string
 }
 
@@ -210,7 +210,7 @@ func (l *ledger) flush() error {
 // user is not in the room, and records the entry. What exists is left as it is, and an entry
 // once applied is never applied again, whatever became of what it created. It returns a
 // description of each thing it created.
-func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []string, err error) {
+func Apply(st store.Store, h *auth.Hasher, name string, f *File) (created []string, err error) {
 	fail := func(entry string, i int, err error) error {
 		return fmt.Errorf("seed %s: %s[%d]: %w", name, entry, i, err)
 	}
@@ -297,7 +297,7 @@ func Apply(st *store.Store, h *auth.Hasher, name string, f *File) (created []str
 }
 
 // applyRoom applies a room entry and its membership entries.
-func applyRoom(st *store.Store, l *ledger, r Room) (created []string, err error) {
+func applyRoom(st store.Store, l *ledger, r Room) (created []string, err error) {
 	done, err := l.applied(roomEntry(r))
 	if err != nil {
 		return nil, err
@@ -370,7 +370,7 @@ func applyRoom(st *store.Store, l *ledger, r Room) (created []string, err error)
 	return created, nil
 }
 
-func findRoom(st *store.Store, r Room) (*store.Room, error) {
+func findRoom(st store.Store, r Room) (*store.Room, error) {
 	if r.ID != "" {
 		room, err := st.Room(r.ID)
 		if err == nil || store.KindOf(err) != store.NotFound {
@@ -386,7 +386,7 @@ func findRoom(st *store.Store, r Room) (*store.Room, error) {
 
 // EnsureAdmin creates an admin when the store has no user at all. With password == "" it
 // generates one and returns it, so that the caller can show it once; it never uses a fixed one.
-func EnsureAdmin(st *store.Store, h *auth.Hasher, username, password string) (generated string, created bool, err error) {
+func EnsureAdmin(st store.Store, h *auth.Hasher, username, password string) (generated string, created bool, err error) {
 	_, total, err := st.Users(0, 1)
 	if err != nil || total > 0 {
 		return "", false, err
@@ -412,7 +412,7 @@ func EnsureAdmin(st *store.Store, h *auth.Hasher, username, password string) (ge
 // ApplyDefault applies the embedded default seed whole to a new database. On a database that
 // had it before it only adds default permissions that a newer version introduced (with those
 // of their roles that still exist), so a role or room the operator removed stays removed.
-func ApplyDefault(st *store.Store, h *auth.Hasher) ([]string, error) {
+func ApplyDefault(st store.Store, h *auth.Hasher) ([]string, error) {
 	const key = "default-seed-applied"
 	done, err := st.Meta(key)
 	if err != nil {

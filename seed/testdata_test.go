@@ -71,7 +71,7 @@ func TestSeedRefusesRoomRoleForUser(t *testing.T) {
 }
 
 // newSeeded opens a store in a temporary directory with the embedded default seed applied.
-func newSeeded(t *testing.T) (*store.Store, *auth.Hasher) {
+func newSeeded(t *testing.T) (store.Store, *auth.Hasher) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "seed.db"), store.Options{})
 	if err != nil {

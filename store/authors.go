@@ -59,7 +59,7 @@ func (c *authorCache) forget(ids []string) {
 
 // namesChanged marks that tx changes how the users ids are shown as authors (a new username
 // or name, a deletion, a creation): once tx committed, they are looked up again.
-func (s *Store) namesChanged(tx *bolt.Tx, ids ...string) {
+func (s *Bolt) namesChanged(tx *bolt.Tx, ids ...string) {
 	ids = append([]string(nil), ids...)
 	tx.OnCommit(func() { s.authors.forget(ids) })
 	// Cached pages (handlers' page cache) rendered the old names, in any room.
@@ -107,7 +107,7 @@ func showAuthor(m *Message, name func(id string) authorName) {
 
 // showAuthors is showAuthor for messages read in the read transaction tx; gen is the cache
 // generation taken before tx began.
-func (s *Store) showAuthors(tx *bolt.Tx, gen uint64, msgs []*Message) {
+func (s *Bolt) showAuthors(tx *bolt.Tx, gen uint64, msgs []*Message) {
 	if len(msgs) == 0 {
 		return
 	}

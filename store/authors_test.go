@@ -7,7 +7,7 @@ import (
 )
 
 // authorsFixture: a public room with alice's join and message, edited by bob.
-func authorsFixture(t *testing.T) (s *Store, room *Room, alice, bob *User, msgID string) {
+func authorsFixture(t *testing.T) (s *Bolt, room *Room, alice, bob *User, msgID string) {
 	t.Helper()
 	s = openTest(t, nil)
 	alice = &User{Username: "alice", Name: "Alice", Hash: "x", Active: true}
@@ -32,7 +32,7 @@ func authorsFixture(t *testing.T) (s *Store, room *Room, alice, bob *User, msgID
 	return s, room, alice, bob, m.ID
 }
 
-func rename(t *testing.T, s *Store, id, username, name string) {
+func rename(t *testing.T, s *Bolt, id, username, name string) {
 	t.Helper()
 	if _, err := s.UpdateUser(id, func(u *User) error { u.Username, u.Name = username, name; return nil }); err != nil {
 		t.Fatal(err)

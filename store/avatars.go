@@ -17,7 +17,7 @@ type Avatar struct {
 }
 
 // SetAvatar stores a user's picture (the caller checked its type and size).
-func (s *Store) SetAvatar(uid string, a *Avatar) error {
+func (s *Bolt) SetAvatar(uid string, a *Avatar) error {
 	a.ETag = NewID()
 	return s.batch(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, uid); err != nil {
@@ -28,7 +28,7 @@ func (s *Store) SetAvatar(uid string, a *Avatar) error {
 }
 
 // ResetAvatar removes a user's picture: the generated one is served again.
-func (s *Store) ResetAvatar(uid string) error {
+func (s *Bolt) ResetAvatar(uid string) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, uid); err != nil {
 			return err
@@ -39,7 +39,7 @@ func (s *Store) ResetAvatar(uid string) error {
 
 // AvatarOf returns the picture of the user called username: nil if they have none, and
 // ErrUserNotFound if there is no such user.
-func (s *Store) AvatarOf(username string) (a *Avatar, err error) {
+func (s *Bolt) AvatarOf(username string) (a *Avatar, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bUsersByName).Get(lower(username))
 		if id == nil {
@@ -56,7 +56,7 @@ func (s *Store) AvatarOf(username string) (a *Avatar, err error) {
 }
 
 // Preferences returns the user's stored preferences (a JSON object; {} if none).
-func (s *Store) Preferences(uid string) (p json.RawMessage, err error) {
+func (s *Bolt) Preferences(uid string) (p json.RawMessage, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, uid); err != nil {
 			return err
@@ -73,7 +73,7 @@ func (s *Store) Preferences(uid string) (p json.RawMessage, err error) {
 }
 
 // SetPreferences merges change into the user's preferences and returns them all.
-func (s *Store) SetPreferences(uid string, change map[string]json.RawMessage) (p json.RawMessage, err error) {
+func (s *Bolt) SetPreferences(uid string, change map[string]json.RawMessage) (p json.RawMessage, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, uid); err != nil {
 			return err

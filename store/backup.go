@@ -13,7 +13,7 @@ import (
 
 // Backup writes a consistent copy of the database to w from one read transaction, so writers
 // go on meanwhile. begin, if not nil, is told the copy's size before the first byte.
-func (s *Store) Backup(begin func(size int64), w io.Writer) (n int64, err error) {
+func (s *Bolt) Backup(begin func(size int64), w io.Writer) (n int64, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if begin != nil {
 			begin(tx.Size())
@@ -26,14 +26,14 @@ func (s *Store) Backup(begin func(size int64), w io.Writer) (n int64, err error)
 
 // BackupFile writes a consistent copy of the database to path, mode 0600: into a temporary
 // file beside it, synced, then renamed over path, so path is never a half-written copy.
-func (s *Store) BackupFile(path string) error {
+func (s *Bolt) BackupFile(path string) error {
 	return s.BackupFileProgress(context.Background(), path, true, nil)
 }
 
 // BackupFileProgress is BackupFile that stops (and removes its temporary file) once ctx ends,
 // tells progress (if not nil) how many bytes of the total it wrote, and, unless overwrite,
 // fails with an error matching os.ErrExist rather than replace an existing path.
-func (s *Store) BackupFileProgress(ctx context.Context, path string, overwrite bool, progress func(done, total int64)) error {
+func (s *Bolt) BackupFileProgress(ctx context.Context, path string, overwrite bool, progress func(done, total int64)) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 )
 
 type benchDB struct {
-	st    *Store
+	st    *Bolt
 	room  string
 	user  *User
 	token TokenHash
@@ -106,7 +106,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func reportBatching(b *testing.B, st *Store, c0, w0 int64) {
+func reportBatching(b *testing.B, st *Bolt, c0, w0 int64) {
 	c, w := st.WriterStats()
 	if c > c0 {
 		b.ReportMetric(float64(w-w0)/float64(c-c0), "writes/commit")

@@ -100,7 +100,7 @@ func resolveMentions(tx *bolt.Tx, m *Message) {
 
 // joinThread checks m's tmid and counts m as a reply of its thread's first message: a reply
 // to a reply joins the first message's thread, as in Rocket.Chat.
-func (s *Store) joinThread(tx *bolt.Tx, r *Room, m *Message) error {
+func (s *Bolt) joinThread(tx *bolt.Tx, r *Room, m *Message) error {
 	pk, parent, err := messageByID(tx, m.TMID)
 	if err != nil || parent.RoomID != r.ID {
 		return ErrInvalidThread
@@ -157,7 +157,7 @@ func leaveThread(tx *bolt.Tx, m *Message, now time.Time) error {
 
 // changeMessage applies change to message id, read by reader (who needs read access to its
 // room), stamps _updatedAt and keeps its marks.
-func (s *Store) changeMessage(id string, reader *User, change func(tx *bolt.Tx, r *Room, m *Message) error) (changed *Message, err error) {
+func (s *Bolt) changeMessage(id string, reader *User, change func(tx *bolt.Tx, r *Room, m *Message) error) (changed *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		k, m, r, err := visibleMessage(tx, id, reader)
@@ -209,7 +209,7 @@ func NormalizeEmoji(emoji string) string {
 
 // React adds (on) or removes (!on) reactor's emoji on message id; toggle picks whichever is
 // not the case now. In a read-only room reacting needs post-readonly, as posting does.
-func (s *Store) React(id string, reactor *User, emoji string, on *bool) (*Message, error) {
+func (s *Bolt) React(id string, reactor *User, emoji string, on *bool) (*Message, error) {
 	emoji = NormalizeEmoji(emoji)
 	if emoji == "" {
 		return nil, ErrInvalidEmoji
@@ -255,7 +255,7 @@ func (s *Store) React(id string, reactor *User, emoji string, on *bool) (*Messag
 }
 
 // Star adds (on) or removes the message to or from starrer's starred messages.
-func (s *Store) Star(id string, starrer *User, on bool) (*Message, error) {
+func (s *Bolt) Star(id string, starrer *User, on bool) (*Message, error) {
 	return s.changeMessage(id, starrer, func(tx *bolt.Tx, r *Room, m *Message) error {
 		starred := slices.DeleteFunc(slices.Clone(m.Starred), func(uid string) bool { return uid == starrer.ID })
 		if on {
@@ -281,7 +281,7 @@ type pinAttachment struct {
 // room. Pinning writes a message_pinned system message quoting the message, as Rocket.Chat
 // does, and returns it; pinning a pinned message or unpinning an unpinned one changes
 // nothing and returns the message itself.
-func (s *Store) Pin(id string, pinner *User, on bool, may func(rid string) error) (*Message, error) {
+func (s *Bolt) Pin(id string, pinner *User, on bool, may func(rid string) error) (*Message, error) {
 	now := ms(s.now())
 	var out *Message
 	_, err := s.changeMessage(id, pinner, func(tx *bolt.Tx, r *Room, m *Message) error {
@@ -326,7 +326,7 @@ type MarkedQuery struct {
 
 // Marked returns a page of room rid's pinned messages, the reader's starred messages or
 // mentions, its threads (by last reply) or one thread's replies (oldest first), with the total.
-func (s *Store) Marked(rid string, q MarkedQuery) (msgs []*Message, total int, err error) {
+func (s *Bolt) Marked(rid string, q MarkedQuery) (msgs []*Message, total int, err error) {
 	if q.Offset < 0 || q.Offset > MaxHistorySkip {
 		return nil, 0, Errorf(Invalid, "invalid-offset", "offset must be from 0 to %d", MaxHistorySkip)
 	}
@@ -378,7 +378,7 @@ type Deleted struct {
 // Sync returns what changed in room rid after since: messages posted or changed (oldest
 // change first, at most MaxSync) and messages deleted (at most MaxSync). A client that got
 // MaxSync of either asks again from the last _updatedAt (or deletion time) it saw.
-func (s *Store) Sync(rid string, reader *User, since time.Time) (updated []*Message, deleted []Deleted, err error) {
+func (s *Bolt) Sync(rid string, reader *User, since time.Time) (updated []*Message, deleted []Deleted, err error) {
 	from := uint64(max(since.UnixMilli()+1, 0))
 	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {

@@ -27,11 +27,11 @@ const maxCheckErrors = 100
 //
 // A message's author need not exist: deleting a user keeps their messages, as Rocket.Chat
 // does. It returns nil for a sound file.
-func (s *Store) Check() []error { return s.CheckProgress(context.Background(), nil) }
+func (s *Bolt) Check() []error { return s.CheckProgress(context.Background(), nil) }
 
 // CheckProgress is Check that tells stage (if not nil) what it starts on, and stops between
 // stages once ctx ends (the result then holds ctx's error).
-func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []error {
+func (s *Bolt) CheckProgress(ctx context.Context, stage func(what string)) []error {
 	if stage == nil {
 		stage = func(string) {}
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // populated opens a store with users, rooms, memberships, messages and tokens.
-func populated(t *testing.T) (*Store, map[string]string) {
+func populated(t *testing.T) (*Bolt, map[string]string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.db")
 	s, err := Open(path, Options{})
@@ -280,7 +280,7 @@ func TestBackupDoesNotStopWriters(t *testing.T) {
 }
 
 // openChecked opens a copy read-only and fails the test unless it passes the check.
-func openChecked(t *testing.T, path string) *Store {
+func openChecked(t *testing.T, path string) *Bolt {
 	t.Helper()
 	b, err := Open(path, Options{ReadOnly: true})
 	if err != nil {

@@ -18,6 +18,7 @@ const (
 	TooLarge                     // a size cap was exceeded (413)
 	TooMany                      // a rate limit was hit (429)
 	Full                         // the database reached its size cap (507)
+	Unavailable                  // the database cannot be reached now; try again (503)
 )
 
 // Error is the one error type the project reports to clients. Message is safe to show; Code is a

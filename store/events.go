@@ -61,7 +61,7 @@ type Publisher interface {
 }
 
 // SetPublisher makes p receive the events of the commits from now on (nil: none).
-func (s *Store) SetPublisher(p Publisher) {
+func (s *Bolt) SetPublisher(p Publisher) {
 	if p == nil {
 		s.publisher.Store(nil)
 		return
@@ -115,7 +115,7 @@ func takeEvents(tx *bolt.Tx) []Event {
 }
 
 // publish hands the events of a committed transaction to the publisher.
-func (s *Store) publish(events []Event) {
+func (s *Bolt) publish(events []Event) {
 	if len(events) == 0 {
 		return
 	}

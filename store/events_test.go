@@ -11,7 +11,7 @@ import (
 // recorder is a Publisher that keeps every event, and checks that each batch of events comes
 // after its commit: every message it is told of must already be readable.
 type recorder struct {
-	s      *Store
+	s      *Bolt
 	mu     sync.Mutex
 	events []Event
 	early  []string
@@ -41,7 +41,7 @@ func (r *recorder) take() []Event {
 	return out
 }
 
-func eventsFixture(t *testing.T) (*Store, *recorder, *User, *Room) {
+func eventsFixture(t *testing.T) (*Bolt, *recorder, *User, *Room) {
 	s := openTest(t, nil)
 	u := &User{Username: "ev", Active: true, Roles: []string{"user"}}
 	if err := s.CreateUser(u, false); err != nil {

@@ -6,7 +6,7 @@ import bolt "go.etcd.io/bbolt"
 // room once. It is for bulk loading (the bench tool's -fill-db, benchmarks), not for
 // requests: it bypasses the group-commit writer and checks no access. Each message keeps its
 // User and its TS if set (else the store's clock) and gets the room's next sequence numbers.
-func (s *Store) AppendMessages(rid string, msgs []*Message) error {
+func (s *Bolt) AppendMessages(rid string, msgs []*Message) error {
 	now := ms(s.now())
 	return s.update(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)

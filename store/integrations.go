@@ -59,7 +59,7 @@ func (i *Integration) TokenMatches(token string) bool {
 var ErrIntegrationNotFound = &Error{Kind: NotFound, Code: "invalid-integration", Message: "Integration not found"}
 
 // CreateIntegration stores a new integration; the poster user must exist and be active.
-func (s *Store) CreateIntegration(in *Integration) error {
+func (s *Bolt) CreateIntegration(in *Integration) error {
 	now := s.now()
 	if in.ID == "" {
 		in.ID = NewID()
@@ -80,7 +80,7 @@ func (s *Store) CreateIntegration(in *Integration) error {
 }
 
 // Integration returns the integration with the id.
-func (s *Store) Integration(id string) (in *Integration, err error) {
+func (s *Bolt) Integration(id string) (in *Integration, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		in, err = integrationIn(tx.Bucket(bIntegrations), id)
 		return err
@@ -101,7 +101,7 @@ func integrationIn(b *bolt.Bucket, id string) (*Integration, error) {
 }
 
 // Integrations lists every integration that keep accepts (nil: all), oldest first.
-func (s *Store) Integrations(keep func(*Integration) bool) (list []*Integration, err error) {
+func (s *Bolt) Integrations(keep func(*Integration) bool) (list []*Integration, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bIntegrations).ForEach(func(_, v []byte) error {
 			var i Integration
@@ -120,7 +120,7 @@ func (s *Store) Integrations(keep func(*Integration) bool) (list []*Integration,
 
 // UpdateIntegration applies change to the stored integration in one transaction; a change
 // that names another poster must name an existing user.
-func (s *Store) UpdateIntegration(id string, change func(in *Integration) error) (updated *Integration, err error) {
+func (s *Bolt) UpdateIntegration(id string, change func(in *Integration) error) (updated *Integration, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIntegrations)
 		i, err := integrationIn(b, id)
@@ -142,7 +142,7 @@ func (s *Store) UpdateIntegration(id string, change func(in *Integration) error)
 }
 
 // RemoveIntegration deletes the integration; check may refuse it (ownership).
-func (s *Store) RemoveIntegration(id string, check func(in *Integration) error) (removed *Integration, err error) {
+func (s *Bolt) RemoveIntegration(id string, check func(in *Integration) error) (removed *Integration, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIntegrations)
 		i, err := integrationIn(b, id)

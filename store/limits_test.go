@@ -166,7 +166,7 @@ func TestRoomIndexesRebuiltAtOpen(t *testing.T) {
 	}
 }
 
-func (s *Store) countCreated(uid string) (n int) {
+func (s *Bolt) countCreated(uid string) (n int) {
 	s.view(func(tx *bolt.Tx) error {
 		p := prefix(uid)
 		c := tx.Bucket(bRoomsByCreator).Cursor()

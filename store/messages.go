@@ -66,7 +66,7 @@ func putEncoded(tx *bolt.Tx, r *Room, m *Message, data []byte) error {
 // disk. The author needs read access to the room (any public room, or a private room they
 // are in), and in a read-only room the permission post-readonly. The store sets the room,
 // time and sequence; it keeps m.ID if set and unused.
-func (s *Store) PostMessage(rid string, author *User, m *Message) error {
+func (s *Bolt) PostMessage(rid string, author *User, m *Message) error {
 	now := ms(s.now())
 	tmid := m.TMID
 	if err := validMessage(m); err != nil {
@@ -135,18 +135,7 @@ const postReadOnly = "post-readonly"
 // in a read-only room only holders of post-readonly may, as in Rocket.Chat (its
 // canSendMessage guards posts and edits, canDeleteMessage deletions, with the same test).
 // An archived room refuses them all.
-func mayWriteIn(tx *bolt.Tx, r *Room, u *User) error {
-	if r.Archived {
-		return ErrRoomArchived
-	}
-	if !r.ReadOnly {
-		return nil
-	}
-	if ok, err := hasPermission(tx, u, postReadOnly, r.ID); err != nil || !ok {
-		return firstErr(err, ErrNoPermission)
-	}
-	return nil
-}
+func mayWriteIn(tx *bolt.Tx, r *Room, u *User) error { return MayWriteRoom(boltFacts{tx}, r, u) }
 
 func messageAt(tx *bolt.Tx, k []byte) (*Message, error) {
 	return messageFrom(k, tx.Bucket(bMessages).Get(k))
@@ -199,7 +188,7 @@ func visibleMessage(tx *bolt.Tx, id string, reader *User) ([]byte, *Message, *Ro
 }
 
 // Message returns a message by id if reader may read its room, else ErrMsgNotFound.
-func (s *Store) Message(id string, reader *User) (m *Message, err error) {
+func (s *Bolt) Message(id string, reader *User) (m *Message, err error) {
 	gen := s.authors.generation()
 	err = s.view(func(tx *bolt.Tx) error {
 		if _, m, _, err = visibleMessage(tx, id, reader); err == nil {
@@ -280,7 +269,7 @@ const MaxHistorySkip = 100000
 var maxFiltered = MaxHistorySkip
 
 // History returns the messages of HistoryPage.
-func (s *Store) History(rid string, reader *User, q HistoryQuery) ([]*Message, error) {
+func (s *Bolt) History(rid string, reader *User, q HistoryQuery) ([]*Message, error) {
 	p, err := s.HistoryPage(rid, reader, q)
 	return p.Messages, err
 }
@@ -289,7 +278,7 @@ func (s *Store) History(rid string, reader *User, q HistoryQuery) ([]*Message, e
 // size, not on the size of the room: it seeks a cursor and walks Count+Offset keys (a
 // time-bounded page also passes over at most MaxHistorySkip entries that its other bounds
 // filter out), and it decodes no more than the page's byte budget.
-func (s *Store) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page, err error) {
+func (s *Bolt) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page, err error) {
 	if q.Count < 1 {
 		q.Count = 1
 	}
@@ -401,7 +390,7 @@ func seekLE(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 
 // MarkRead moves uid's read mark in the room to its newest message; a member's subscription
 // then has no unread messages and no mentions (subscriptions.read).
-func (s *Store) MarkRead(rid string, reader *User) error {
+func (s *Bolt) MarkRead(rid string, reader *User) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := readableRoom(tx, rid, reader)
@@ -419,7 +408,7 @@ func (s *Store) MarkRead(rid string, reader *User) error {
 // UpdateMessage applies change to message id and saves it, as edited by editor. A message
 // editor may not read is ErrMsgNotFound; change may refuse (for example when the editor may
 // not edit that message); in a read-only room the editor needs post-readonly, as for posting.
-func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) error) (updated *Message, err error) {
+func (s *Bolt) UpdateMessage(id string, editor *User, change func(m *Message) error) (updated *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		k, m, r, err := visibleMessage(tx, id, editor)
@@ -460,7 +449,7 @@ func (s *Store) UpdateMessage(id string, editor *User, change func(m *Message) e
 // DeleteMessage removes message id for deleter after check approved it, and returns what was
 // removed. A message deleter may not read is ErrMsgNotFound; in a read-only room the deleter
 // needs post-readonly.
-func (s *Store) DeleteMessage(id string, deleter *User, check func(m *Message) error) (deleted *Message, err error) {
+func (s *Bolt) DeleteMessage(id string, deleter *User, check func(m *Message) error) (deleted *Message, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		k, m, r, err := visibleMessage(tx, id, deleter)
@@ -531,13 +520,13 @@ type SearchQuery struct {
 
 // Search returns up to count user messages of the room whose text contains text (ignoring
 // case), newest first, reading at most SearchScanLimit messages.
-func (s *Store) Search(rid string, reader *User, text string, count int) ([]*Message, error) {
+func (s *Bolt) Search(rid string, reader *User, text string, count int) ([]*Message, error) {
 	p, err := s.SearchPage(rid, reader, SearchQuery{Text: text, Count: count})
 	return p.Messages, err
 }
 
 // SearchPage runs q in room rid as read by reader.
-func (s *Store) SearchPage(rid string, reader *User, q SearchQuery) (page Page, err error) {
+func (s *Bolt) SearchPage(rid string, reader *User, q SearchQuery) (page Page, err error) {
 	if q.Count < 1 {
 		q.Count = 1
 	}

@@ -24,7 +24,7 @@ const (
 // with Rocket.Chat's subscription-role-added or -removed message. A user who is not a member
 // is ErrNotInRoom; giving a role held already, or taking one not held, is refused with
 // Rocket.Chat's error-user-already-<role> or error-user-not-<role>; the last owner is kept.
-func (s *Store) SetRoomRole(rid, uid, role string, add bool, by *User) error {
+func (s *Bolt) SetRoomRole(rid, uid, role string, add bool, by *User) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
@@ -94,7 +94,7 @@ func roomRoleHolders(tx *bolt.Tx, rid, role string) ([]*Member, error) {
 
 // RoomRoles returns the members of room rid that hold the room role (role "": any room
 // role), by username.
-func (s *Store) RoomRoles(rid, role string) (ms []*Member, err error) {
+func (s *Bolt) RoomRoles(rid, role string) (ms []*Member, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if _, err := getRoom(tx, rid); err != nil {
 			return err
@@ -114,7 +114,7 @@ type MemberUser struct {
 
 // RoomMemberPage returns a page of room rid's members by username (offset skipped, at most
 // count; 0: all the rest) and how many there are.
-func (s *Store) RoomMemberPage(rid string, offset, count int) (out []MemberUser, total int, err error) {
+func (s *Bolt) RoomMemberPage(rid string, offset, count int) (out []MemberUser, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		out = out[:0]
 		if _, err := getRoom(tx, rid); err != nil {
@@ -152,7 +152,7 @@ func (s *Store) RoomMemberPage(rid string, offset, count int) (out []MemberUser,
 // SetArchived archives or unarchives room rid on behalf of by, with Rocket.Chat's
 // room-archived or room-unarchived message. An archived room refuses posts. Archiving an
 // archived room (or the reverse) is refused with error-room-archived (error-room-not-archived).
-func (s *Store) SetArchived(rid string, archived bool, by *User) error {
+func (s *Bolt) SetArchived(rid string, archived bool, by *User) error {
 	_, err := s.EditRoom(rid, by, func(r *Room) ([]*Message, error) {
 		switch {
 		case archived && r.Archived:
@@ -178,7 +178,7 @@ var cleanChunk = 2000
 // no bound; inclusive: the bounds included) and returns how many. It works in transactions
 // of cleanChunk messages: a crash halfway leaves a consistent room with part of the range
 // removed, and sends go on between the chunks.
-func (s *Store) CleanHistory(rid string, after, before time.Time, inclusive bool) (removed int, err error) {
+func (s *Bolt) CleanHistory(rid string, after, before time.Time, inclusive bool) (removed int, err error) {
 	lo, hi := uint64(0), uint64(1<<63-1)
 	if !after.IsZero() {
 		lo = uint64(max(after.UnixMilli(), 0))
@@ -241,7 +241,7 @@ func (s *Store) CleanHistory(rid string, after, before time.Time, inclusive bool
 
 // DeleteRoom removes room rid with its messages, memberships and marks. The history goes
 // first, in chunks (see CleanHistory); the room and its members then go in one transaction.
-func (s *Store) DeleteRoom(rid string) error {
+func (s *Bolt) DeleteRoom(rid string) error {
 	if _, err := s.CleanHistory(rid, time.Time{}, time.Time{}, true); err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func (s *Store) DeleteRoom(rid string) error {
 
 // AddAllUsers makes every active user a member of room rid, each with a "uj" message, and
 // returns how many joined. It reads every user: one transaction of its own.
-func (s *Store) AddAllUsers(rid string) (added int, err error) {
+func (s *Bolt) AddAllUsers(rid string) (added int, err error) {
 	now := ms(s.now())
 	err = s.update(func(tx *bolt.Tx) error {
 		added = 0
@@ -371,7 +371,7 @@ const MaxDirectMembers = 8
 // OpenDirect returns the direct-message room of creator and the users (by id), creating it
 // (with every one of them a member) if it does not exist, and reports whether it did. Every
 // user must exist and be active.
-func (s *Store) OpenDirect(creator *User, uids []string) (room RoomWithMembers, created bool, err error) {
+func (s *Bolt) OpenDirect(creator *User, uids []string) (room RoomWithMembers, created bool, err error) {
 	now := ms(s.now())
 	all := slices.Compact(slices.Sorted(slices.Values(append([]string{creator.ID}, uids...))))
 	if len(all) > MaxDirectMembers {

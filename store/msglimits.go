@@ -48,7 +48,7 @@ func jsonDepth(b []byte) int {
 // checkMessageCaps refuses m if its attachments nest deeper than the store's cap, or if its
 // encoded record would be larger than the store's cap. It returns the encoding, which is what
 // putMessage stores when m does not change in between.
-func (s *Store) checkMessageCaps(m *Message) ([]byte, error) {
+func (s *Bolt) checkMessageCaps(m *Message) ([]byte, error) {
 	if d := jsonDepth(m.Attachments); d > s.maxMsgDepth {
 		return nil, Errorf(Invalid, "message-too-deep",
 			"The attachments nest %d levels deep; at most %d are allowed", d, s.maxMsgDepth)
@@ -66,4 +66,4 @@ func (s *Store) checkMessageCaps(m *Message) ([]byte, error) {
 }
 
 // MessageCaps reports the store's caps on a message: encoded bytes and attachment nesting.
-func (s *Store) MessageCaps() (maxBytes, maxDepth int) { return s.maxMsgBytes, s.maxMsgDepth }
+func (s *Bolt) MessageCaps() (maxBytes, maxDepth int) { return s.maxMsgBytes, s.maxMsgDepth }

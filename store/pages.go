@@ -42,7 +42,7 @@ func (v *pageVersions) room(rid string) *atomic.Uint64 {
 
 // PageVersion is the version of room rid's pages: it grows with every committed write that
 // changes them (or every room's). Take it before reading a page, and keep the page under it.
-func (s *Store) PageVersion(rid string) uint64 {
+func (s *Bolt) PageVersion(rid string) uint64 {
 	// Both counters only grow, so their sum grows whenever either does.
 	return s.versions.all.Load() + s.versions.room(rid).Load()
 }
@@ -50,10 +50,10 @@ func (s *Store) PageVersion(rid string) uint64 {
 // PagesChanged moves room rid's page version now, for a change that is not a store write.
 // A store write calls pageChanged in its transaction instead, so that the version moves
 // after the commit.
-func (s *Store) PagesChanged(rid string) { s.versions.room(rid).Add(1) }
+func (s *Bolt) PagesChanged(rid string) { s.versions.room(rid).Add(1) }
 
 // AllPagesChanged moves every room's page version now (see PagesChanged).
-func (s *Store) AllPagesChanged() { s.versions.all.Add(1) }
+func (s *Bolt) AllPagesChanged() { s.versions.all.Add(1) }
 
 // pageChanged marks that tx changes what room rid's pages show: a message added, edited or
 // removed, or anything else a page renders. Call it from every such write; the version
@@ -80,3 +80,17 @@ func txVersions(tx *bolt.Tx) *pageVersions {
 	}
 	return v.(*pageVersions)
 }
+
+// PageVersions is the table of page versions for a backend outside this package: it moves a
+// room's version (or every room's) after a commit, and once more when another node's event
+// for that room arrives.
+type PageVersions struct{ v pageVersions }
+
+// Version is the version of room rid's pages (see PageVersion).
+func (p *PageVersions) Version(rid string) uint64 { return p.v.all.Load() + p.v.room(rid).Load() }
+
+// Changed moves room rid's version.
+func (p *PageVersions) Changed(rid string) { p.v.room(rid).Add(1) }
+
+// AllChanged moves every room's version.
+func (p *PageVersions) AllChanged() { p.v.all.Add(1) }

@@ -55,7 +55,7 @@ func livePersonal(tx *bolt.Tx, uid, name string) (*PersonalToken, error) {
 // SetPersonalToken stores a personal access token for uid under name. With replace false a
 // live token of that name is ErrPersonalTokenExists; with replace true there must be one, and
 // it is revoked in the same transaction (regenerate).
-func (s *Store) SetPersonalToken(uid, name string, h TokenHash, last string, replace bool) error {
+func (s *Bolt) SetPersonalToken(uid, name string, h TokenHash, last string, replace bool) error {
 	now := s.now()
 	return s.batch(func(tx *bolt.Tx) error {
 		u, err := getUser(tx, uid)
@@ -104,7 +104,7 @@ func (s *Store) SetPersonalToken(uid, name string, h TokenHash, last string, rep
 }
 
 // PersonalTokens lists uid's live personal access tokens by name.
-func (s *Store) PersonalTokens(uid string) (list []*PersonalToken, err error) {
+func (s *Bolt) PersonalTokens(uid string) (list []*PersonalToken, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		p := prefix(uid)
 		c := tx.Bucket(bPersonalTokens).Cursor()
@@ -124,7 +124,7 @@ func (s *Store) PersonalTokens(uid string) (list []*PersonalToken, err error) {
 }
 
 // RemovePersonalToken revokes uid's personal access token named name.
-func (s *Store) RemovePersonalToken(uid, name string) error {
+func (s *Bolt) RemovePersonalToken(uid, name string) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		cur, err := livePersonal(tx, uid, name)
 		if err != nil {

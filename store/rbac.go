@@ -10,7 +10,7 @@ import (
 )
 
 // Roles lists every role by name.
-func (s *Store) Roles() (roles []*Role, err error) {
+func (s *Bolt) Roles() (roles []*Role, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		roles = roles[:0]
 		return tx.Bucket(bRoles).ForEach(func(k, v []byte) error {
@@ -26,7 +26,7 @@ func (s *Store) Roles() (roles []*Role, err error) {
 }
 
 // AddRole creates a role; an existing name is a conflict.
-func (s *Store) AddRole(r *Role) error {
+func (s *Bolt) AddRole(r *Role) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRoles)
 		if b.Get([]byte(r.Name)) != nil {
@@ -37,7 +37,7 @@ func (s *Store) AddRole(r *Role) error {
 }
 
 // EnsureRole creates the role unless it exists (seeding). It reports whether it created it.
-func (s *Store) EnsureRole(r *Role) (created bool, err error) {
+func (s *Bolt) EnsureRole(r *Role) (created bool, err error) {
 	if s.has(bRoles, r.Name) {
 		return false, nil // seeding at every start: no commit when nothing is missing
 	}
@@ -55,7 +55,7 @@ func (s *Store) EnsureRole(r *Role) (created bool, err error) {
 func roleExists(tx *bolt.Tx, name string) bool { return tx.Bucket(bRoles).Get([]byte(name)) != nil }
 
 // DeleteRole removes a role that no user, membership or permission holds any more.
-func (s *Store) DeleteRole(name string) error {
+func (s *Bolt) DeleteRole(name string) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		if !roleExists(tx, name) {
 			return ErrRoleNotFound
@@ -100,7 +100,7 @@ func firstErr(err error, otherwise *Error) error {
 }
 
 // AddUserRole gives the user a global role that exists; holding it already changes nothing.
-func (s *Store) AddUserRole(uid, role string) (*User, error) {
+func (s *Bolt) AddUserRole(uid, role string) (*User, error) {
 	return s.updateUser(uid, func(u *User) error {
 		if !u.HasRole(role) {
 			u.Roles = append(u.Roles, role)
@@ -111,7 +111,7 @@ func (s *Store) AddUserRole(uid, role string) (*User, error) {
 
 // RemoveUserRole takes a global role from the user. Taking "admin" from the last active admin
 // is a conflict.
-func (s *Store) RemoveUserRole(uid, role string) (*User, error) {
+func (s *Bolt) RemoveUserRole(uid, role string) (*User, error) {
 	return s.updateUser(uid, func(u *User) error {
 		u.Roles = slices.DeleteFunc(u.Roles, func(r string) bool { return r == role })
 		return nil
@@ -155,13 +155,13 @@ func getPermission(tx *bolt.Tx, id string) (*Permission, error) {
 }
 
 // Permission returns one permission with its roles.
-func (s *Store) Permission(id string) (p *Permission, err error) {
+func (s *Bolt) Permission(id string) (p *Permission, err error) {
 	err = s.view(func(tx *bolt.Tx) error { p, err = getPermission(tx, id); return err })
 	return p, err
 }
 
 // Permissions lists every permission, by id.
-func (s *Store) Permissions() (perms []*Permission, err error) {
+func (s *Bolt) Permissions() (perms []*Permission, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		perms = perms[:0]
 		return tx.Bucket(bPermissions).ForEach(func(k, v []byte) error {
@@ -177,7 +177,7 @@ func (s *Store) Permissions() (perms []*Permission, err error) {
 }
 
 // EnsurePermission creates the permission with its roles unless it exists (seeding).
-func (s *Store) EnsurePermission(p *Permission) (created bool, err error) {
+func (s *Bolt) EnsurePermission(p *Permission) (created bool, err error) {
 	if s.has(bPermissions, p.ID) {
 		return false, nil // seeding at every start: no commit when nothing is missing
 	}
@@ -201,7 +201,7 @@ func (s *Store) EnsurePermission(p *Permission) (created bool, err error) {
 
 // SetPermissionRoles changes the roles of an existing permission with change, which gets the
 // current role list and returns the new one. Every role must exist.
-func (s *Store) SetPermissionRoles(id string, change func(roles []string) []string) (updated *Permission, err error) {
+func (s *Bolt) SetPermissionRoles(id string, change func(roles []string) []string) (updated *Permission, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		p, err := getPermission(tx, id)
@@ -251,7 +251,7 @@ func keepsAdminAccess(id string, roles []string) error {
 // HasPermission reports whether the user holds perm through a global role or, when rid is
 // not empty, through a room role of their membership there. It reads the store each time, so
 // a grant or revoke counts from the next call on.
-func (s *Store) HasPermission(u *User, perm, rid string) (ok bool, err error) {
+func (s *Bolt) HasPermission(u *User, perm, rid string) (ok bool, err error) {
 	err = s.view(func(tx *bolt.Tx) error { ok, err = hasPermission(tx, u, perm, rid); return err })
 	return ok, err
 }
@@ -259,23 +259,35 @@ func (s *Store) HasPermission(u *User, perm, rid string) (ok bool, err error) {
 // hasPermission is HasPermission inside a transaction (for checks that must see the same
 // state as the write they guard).
 func hasPermission(tx *bolt.Tx, u *User, perm, rid string) (bool, error) {
-	v := tx.Bucket(bPermissions).Get([]byte(perm))
+	return HasPermissionIn(boltFacts{tx}, u, perm, rid)
+}
+
+// boltFacts answers the access rules (access.go) from a bbolt transaction.
+type boltFacts struct{ tx *bolt.Tx }
+
+func (f boltFacts) Grants(perm string, roles []string) (granted, exists bool, err error) {
+	v := f.tx.Bucket(bPermissions).Get([]byte(perm))
 	if v == nil {
-		return false, nil // an unknown permission is granted to nobody
+		return false, false, nil
 	}
-	ok, err := grants(v, u.Roles)
-	if ok || err != nil || rid == "" {
-		return ok, err
-	}
-	mv := tx.Bucket(bMembers).Get(join2(rid, []byte(u.ID)))
+	ok, err := grants(v, roles)
+	return ok, true, err
+}
+
+func (f boltFacts) IsMember(rid, uid string) (bool, error) {
+	return f.tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil, nil
+}
+
+func (f boltFacts) MemberRoles(rid, uid string) ([]string, bool, error) {
+	mv := f.tx.Bucket(bMembers).Get(join2(rid, []byte(uid)))
 	if mv == nil {
-		return false, nil
+		return nil, false, nil
 	}
 	var m rolesOnly
 	if err := unmarshal(mv, &m); err != nil {
-		return false, err
+		return nil, true, err
 	}
-	return grants(v, m.Roles)
+	return m.Roles, true, nil
 }
 
 type rolesOnly struct {
@@ -347,7 +359,7 @@ func grantsFast(v []byte, roles []string) (ok, handled bool) {
 
 // has reports whether bucket holds key, in a read transaction: the Ensure functions skip
 // their write (a commit of two fsyncs each) when there is nothing to create.
-func (s *Store) has(bucket []byte, key string) (ok bool) {
+func (s *Bolt) has(bucket []byte, key string) (ok bool) {
 	_ = s.view(func(tx *bolt.Tx) error { ok = tx.Bucket(bucket).Get([]byte(key)) != nil; return nil })
 	return ok
 }

@@ -11,7 +11,7 @@ import (
 
 // UserByToken returns the active user that owns the login token h and when the token expires
 // (DDP's login {resume}). Every refusal is ErrUnauthorized, whatever its reason.
-func (s *Store) UserByToken(h TokenHash) (u *User, expires time.Time, err error) {
+func (s *Bolt) UserByToken(h TokenHash) (u *User, expires time.Time, err error) {
 	now := s.now()
 	err = s.view(func(tx *bolt.Tx) error {
 		owner, exp, ok := parseTokenRecord(tx.Bucket(bTokens).Get(h[:]))
@@ -29,12 +29,12 @@ func (s *Store) UserByToken(h TokenHash) (u *User, expires time.Time, err error)
 }
 
 // MayRead returns nil if reader may read room rid now, else the error of readableRoom.
-func (s *Store) MayRead(rid string, reader *User) error {
+func (s *Bolt) MayRead(rid string, reader *User) error {
 	return s.view(func(tx *bolt.Tx) error { _, err := readableRoom(tx, rid, reader); return err })
 }
 
 // UserRoomIDs returns the ids of the rooms uid is a member of.
-func (s *Store) UserRoomIDs(uid string) (ids []string, err error) {
+func (s *Bolt) UserRoomIDs(uid string) (ids []string, err error) {
 	err = s.view(func(tx *bolt.Tx) error { ids, err = userRoomIDs(tx, uid); return err })
 	return ids, err
 }

@@ -3,7 +3,7 @@ package store
 import bolt "go.etcd.io/bbolt"
 
 // RevokeUserTokens logs a user out everywhere and returns how many tokens it deleted.
-func (s *Store) RevokeUserTokens(uid string) (n int, err error) {
+func (s *Bolt) RevokeUserTokens(uid string) (n int, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, uid); err != nil {
 			return err
@@ -22,7 +22,7 @@ func (s *Store) RevokeUserTokens(uid string) (n int, err error) {
 // RevokeAllTokens logs every user out (after restoring a backup, whose tokens include ones
 // that were logged out since) and returns how many tokens it deleted. The three token
 // buckets are emptied together in one transaction.
-func (s *Store) RevokeAllTokens() (n int, err error) {
+func (s *Bolt) RevokeAllTokens() (n int, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bTokens).Stats().KeyN
 		for _, b := range [][]byte{bTokens, bTokensByExp, bTokensByUser} {

@@ -129,7 +129,7 @@ func checkRoomCap(tx *bolt.Tx, uid string, max int) error {
 // PublicRooms returns a page of the public rooms, most messages first (ties by name), with
 // their members' names, and how many public rooms there are: offset skipped, at most count
 // (count 0: all the rest). A page reads its own rooms only, whatever the number of rooms.
-func (s *Store) PublicRooms(offset, count int) (rooms []RoomWithMembers, total int, err error) {
+func (s *Bolt) PublicRooms(offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bPublicByMsgs)
 		if idx == nil { // a read-only open of an older file

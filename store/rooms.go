@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/subtle"
 	"slices"
 	"sort"
 	"time"
@@ -68,7 +67,7 @@ type NewRoom struct {
 // CreateRooms creates every room with its members in one transaction, or none. Names are
 // unique, case-insensitively, across the store and inside the batch. Members join silently
 // (no "uj" message), as Rocket.Chat's createRoom does.
-func (s *Store) CreateRooms(rooms []NewRoom) error {
+func (s *Bolt) CreateRooms(rooms []NewRoom) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		byName := tx.Bucket(bRoomsByName)
@@ -126,18 +125,18 @@ func (s *Store) CreateRooms(rooms []NewRoom) error {
 }
 
 // CreateRoom creates one room; see CreateRooms.
-func (s *Store) CreateRoom(r *Room, members []string, owner string) error {
+func (s *Bolt) CreateRoom(r *Room, members []string, owner string) error {
 	return s.CreateRooms([]NewRoom{{Room: r, Members: members, Owner: owner}})
 }
 
 // Room returns the room with the id.
-func (s *Store) Room(id string) (r *Room, err error) {
+func (s *Bolt) Room(id string) (r *Room, err error) {
 	err = s.view(func(tx *bolt.Tx) error { r, err = getRoom(tx, id); return err })
 	return r, err
 }
 
 // RoomByName looks a room up by name, ignoring case.
-func (s *Store) RoomByName(name string) (r *Room, err error) {
+func (s *Bolt) RoomByName(name string) (r *Room, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bRoomsByName).Get(lower(name))
 		if id == nil {
@@ -154,7 +153,7 @@ func (s *Store) RoomByName(name string) (r *Room, err error) {
 // exactly like a name that no room has. Room names are chosen by people and easy to guess, so
 // any other answer would confirm that a private room of that name exists. (Lookups by the
 // random room id keep API 0.1's 403 for a room that exists.)
-func (s *Store) VisibleRoomByName(name string, reader *User) (r *Room, err error) {
+func (s *Bolt) VisibleRoomByName(name string, reader *User) (r *Room, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bRoomsByName).Get(lower(name))
 		if id == nil {
@@ -192,7 +191,7 @@ func roomUsernames(tx *bolt.Tx, rid string) ([]string, error) {
 }
 
 // RoomMembers returns the room with its members' usernames, sorted.
-func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
+func (s *Bolt) RoomMembers(id string) (r RoomWithMembers, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		room, err := getRoom(tx, id)
 		if err != nil {
@@ -209,13 +208,13 @@ func (s *Store) RoomMembers(id string) (r RoomWithMembers, err error) {
 // offset skipped, at most count of them (count 0: all the rest), with their members' names,
 // and how many rooms keep accepted in all. Only the page's members are read, so a short page
 // of a store with many big rooms stays cheap.
-func (s *Store) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+func (s *Bolt) Rooms(keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	return s.RoomsBy(keep, nil, offset, count)
 }
 
 // RoomsBy is Rooms sorted by cmp before the page is cut (nil: Rooms' order; cmp's ties
 // keep that order).
-func (s *Store) RoomsBy(keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+func (s *Bolt) RoomsBy(keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		rooms, total, err = roomsIn(tx, keep, cmp, offset, count)
 		return err
@@ -243,12 +242,12 @@ func roomsIn(tx *bolt.Tx, keep func(*Room) bool, cmp func(a, b *Room) int, offse
 }
 
 // UserRooms is Rooms for the rooms the user is a member of, sorted by name.
-func (s *Store) UserRooms(uid string, keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+func (s *Bolt) UserRooms(uid string, keep func(*Room) bool, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	return s.UserRoomsBy(uid, keep, nil, offset, count)
 }
 
 // UserRoomsBy is UserRooms sorted by cmp before the page is cut (nil: by name).
-func (s *Store) UserRoomsBy(uid string, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
+func (s *Bolt) UserRoomsBy(uid string, keep func(*Room) bool, cmp func(a, b *Room) int, offset, count int) (rooms []RoomWithMembers, total int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ids, err := userRoomIDs(tx, uid)
 		if err != nil {
@@ -314,7 +313,7 @@ func getMember(tx *bolt.Tx, rid, uid string) (*Member, error) {
 }
 
 // Membership returns the user's membership of the room, or nil if they are not a member.
-func (s *Store) Membership(rid, uid string) (m *Member, err error) {
+func (s *Bolt) Membership(rid, uid string) (m *Member, err error) {
 	err = s.view(func(tx *bolt.Tx) error { m, err = getMember(tx, rid, uid); return err })
 	return m, err
 }
@@ -370,13 +369,7 @@ func readableRoom(tx *bolt.Tx, rid string, reader *User) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Type != Public {
-		if tx.Bucket(bMembers).Get(join2(r.ID, []byte(reader.ID))) == nil {
-			return nil, ErrCannotAccess
-		}
-		return r, nil
-	}
-	if err := mayViewPublic(tx, reader, rid); err != nil {
+	if err := MayReadRoom(boltFacts{tx}, r, reader); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -384,66 +377,35 @@ func readableRoom(tx *bolt.Tx, rid string, reader *User) (*Room, error) {
 
 // MayViewPublicRooms returns nil if u may list and read public rooms (view-c-room), else
 // ErrNoPermission.
-func (s *Store) MayViewPublicRooms(u *User) error {
+func (s *Bolt) MayViewPublicRooms(u *User) error {
 	return s.view(func(tx *bolt.Tx) error { return mayViewPublic(tx, u, "") })
 }
 
-// mayViewPublic applies view-c-room. A database without that permission at all (a bare
-// store, as in the store's own tests) leaves public rooms open, as the 2015 API did; every
-// served database has it, since each start adds missing default permissions.
+// mayViewPublic is MayViewPublicIn inside a bbolt transaction.
 func mayViewPublic(tx *bolt.Tx, u *User, rid string) error {
-	if tx.Bucket(bPermissions).Get([]byte(ViewPublicRooms)) == nil {
-		return nil
-	}
-	ok, err := hasPermission(tx, u, ViewPublicRooms, rid)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ErrNoPermission
-	}
-	return nil
+	return MayViewPublicIn(boltFacts{tx}, u, rid)
 }
 
 // Join adds the user to a public room with a "uj" message. Joining a room one is in already
 // succeeds and changes nothing. A private room refuses with ErrCannotAccess.
-func (s *Store) Join(rid, uid string) (joined bool, err error) { return s.JoinWithCode(rid, uid, "") }
+func (s *Bolt) Join(rid, uid string) (joined bool, err error) { return s.JoinWithCode(rid, uid, "") }
 
 // JoinWithCode is Join for a room that may have a join code: without the right code, only a
 // holder of join-without-join-code may join it (ErrJoinCode).
-func (s *Store) JoinWithCode(rid, uid, code string) (joined bool, err error) {
+func (s *Bolt) JoinWithCode(rid, uid, code string) (joined bool, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
 		if err != nil {
 			return err
 		}
-		if r.Type != Public {
-			if tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil {
-				joined = false
-				return nil
-			}
-			return ErrCannotAccess
-		}
 		u, err := getUser(tx, uid)
 		if err != nil {
 			return err
 		}
-		if err := mayViewPublic(tx, u, rid); err != nil {
+		member := tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil
+		if err := MayJoin(boltFacts{tx}, r, u, member, code); err != nil || member {
 			return err
-		}
-		if tx.Bucket(bMembers).Get(join2(rid, []byte(uid))) != nil {
-			joined = false
-			return nil
-		}
-		if r.JoinCode != "" && subtle.ConstantTimeCompare([]byte(code), []byte(r.JoinCode)) != 1 {
-			ok, err := hasPermission(tx, u, JoinWithoutJoinCode, rid)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return ErrJoinCode
-			}
 		}
 		joined, err = addMember(tx, r, u, nil, true, now)
 		return err
@@ -459,12 +421,12 @@ var ErrJoinCode = &Error{Kind: Invalid, Code: "error-code-invalid", Message: "In
 
 // AddMember adds uid to the room (any type) with a "uj" message, as a seed file does. Adding
 // a member twice changes nothing.
-func (s *Store) AddMember(rid, uid string) error { return s.AddMemberBy(rid, uid, nil) }
+func (s *Bolt) AddMember(rid, uid string) error { return s.AddMemberBy(rid, uid, nil) }
 
 // AddMemberBy adds uid to the room on behalf of by, someone allowed to invite: the message is
 // Rocket.Chat's "au" (user added) written by them, or "uj" if by is nil or uid themself.
 // Adding a member twice changes nothing.
-func (s *Store) AddMemberBy(rid, uid string, by *UserRef) error {
+func (s *Bolt) AddMemberBy(rid, uid string, by *UserRef) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
@@ -489,7 +451,7 @@ func (s *Store) AddMemberBy(rid, uid string, by *UserRef) error {
 
 // Leave removes the user from the room with a "ul" message. Leaving a room one is not in
 // succeeds and changes nothing.
-func (s *Store) Leave(rid, uid string) (left bool, err error) {
+func (s *Bolt) Leave(rid, uid string) (left bool, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		left, err = takeOut(tx, rid, uid, "ul", nil, now)
@@ -526,13 +488,13 @@ func takeOut(tx *bolt.Tx, rid, uid, typ string, by *UserRef, now time.Time) (boo
 }
 
 // UpdateRoom applies change to the stored room and saves it; a new name must be free.
-func (s *Store) UpdateRoom(id string, change func(r *Room) error) (updated *Room, err error) {
+func (s *Bolt) UpdateRoom(id string, change func(r *Room) error) (updated *Room, err error) {
 	return s.EditRoom(id, nil, func(r *Room) ([]*Message, error) { return nil, change(r) })
 }
 
 // EditRoom is UpdateRoom whose change also returns the system messages that announce it
 // (Rocket.Chat's "r", "room_changed_topic", …), written by by in the same transaction.
-func (s *Store) EditRoom(id string, by *User, change func(r *Room) ([]*Message, error)) (updated *Room, err error) {
+func (s *Bolt) EditRoom(id string, by *User, change func(r *Room) ([]*Message, error)) (updated *Room, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, id)

@@ -7,7 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func lastTxID(t *testing.T, st *Store) (id int) {
+func lastTxID(t *testing.T, st *Bolt) (id int) {
 	t.Helper()
 	if err := st.DB().View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestOpenAddsMissingBucket(t *testing.T) {
 	}
 }
 
-func mustCounts(t *testing.T, st *Store) map[string]int {
+func mustCounts(t *testing.T, st *Bolt) map[string]int {
 	t.Helper()
 	c, err := st.Counts()
 	if err != nil {

@@ -95,8 +95,8 @@ func capOf(v, def int) int {
 	return v
 }
 
-// Store is the database. It is safe for concurrent use.
-type Store struct {
+// Bolt is the store on one bbolt file (the embedded default). It is safe for concurrent use.
+type Bolt struct {
 	db  *bolt.DB
 	now func() time.Time
 	// maxTokens and maxRooms are Options' caps (0: none).
@@ -129,11 +129,11 @@ type Store struct {
 }
 
 // CommitTime is the time every commit took, added up (divide by the commits for the mean).
-func (s *Store) CommitTime() time.Duration { return time.Duration(s.commitNanos.Load()) }
+func (s *Bolt) CommitTime() time.Duration { return time.Duration(s.commitNanos.Load()) }
 
 // FileStats reports the database file's size in bytes and its free pages (bbolt's
 // freelist), for monitoring.
-func (s *Store) FileStats() (size int64, freePages int) {
+func (s *Bolt) FileStats() (size int64, freePages int) {
 	st := s.db.Stats()
 	_ = s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
 	return size, st.FreePageN + st.PendingPageN
@@ -141,15 +141,15 @@ func (s *Store) FileStats() (size int64, freePages int) {
 
 // WriterStats reports how many transactions the group-commit writer committed and how many
 // writes they carried (their ratio is the mean batch size).
-func (s *Store) WriterStats() (commits, writes int64) { return s.commits.Load(), s.batched.Load() }
+func (s *Bolt) WriterStats() (commits, writes int64) { return s.commits.Load(), s.batched.Load() }
 
 // DryAnswered reports how many writes were answered from a read, without the writer: the
 // refusals that a read can know, and writes that found nothing to change.
-func (s *Store) DryAnswered() int64 { return s.dryAnswered.Load() }
+func (s *Bolt) DryAnswered() int64 { return s.dryAnswered.Load() }
 
 // Open opens (or creates, with mode 0600) the database at path, creates any missing bucket and
 // checks the schema version.
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Options) (*Bolt, error) {
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = time.Second
@@ -174,7 +174,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, 0o600)
 	}
-	s := &Store{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
+	s := &Bolt{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
 		maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
@@ -249,7 +249,7 @@ func checkSchema(tx *bolt.Tx) error {
 }
 
 // Close waits for queued writes, then closes the file.
-func (s *Store) Close() error {
+func (s *Bolt) Close() error {
 	s.closeOnce.Do(func() {
 		if s.writes != nil {
 			s.closing.Lock()
@@ -264,20 +264,20 @@ func (s *Store) Close() error {
 }
 
 // Now is the store's clock.
-func (s *Store) Now() time.Time { return s.now() }
+func (s *Bolt) Now() time.Time { return s.now() }
 
 // DB exposes the bbolt handle (tests read transaction ids through it).
-func (s *Store) DB() *bolt.DB { return s.db }
+func (s *Bolt) DB() *bolt.DB { return s.db }
 
 // Healthy reports the last commit failure, or nil if the last commit succeeded.
-func (s *Store) Healthy() error {
+func (s *Bolt) Healthy() error {
 	if p := s.commitErr.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (s *Bolt) view(fn func(tx *bolt.Tx) error) error {
 	if s.tx != nil {
 		return fn(s.tx)
 	}
@@ -288,7 +288,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // committed if fn returns nil and rolled back otherwise, so that a sequence of calls (a seed
 // file) applies whole or not at all. It holds the database's single write lock throughout:
 // for start-up and maintenance, not for requests. The Store given to fn is valid only in fn.
-func (s *Store) Atomic(fn func(tx *Store) error) error {
+func (s *Bolt) Atomic(fn func(tx Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
@@ -296,12 +296,12 @@ func (s *Store) Atomic(fn func(tx *Store) error) error {
 		return errReadOnly
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		return fn(&Store{db: s.db, now: s.now, maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, versions: s.versions, tx: tx})
+		return fn(&Bolt{db: s.db, now: s.now, maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, versions: s.versions, tx: tx})
 	})
 }
 
 // update runs fn in a write transaction of its own (for rare or large writes).
-func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+func (s *Bolt) update(fn func(tx *bolt.Tx) error) error {
 	if s.tx != nil {
 		return fn(s.tx)
 	}
@@ -323,7 +323,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 }
 
 // commit commits tx, then publishes its events: only a committed change is ever announced.
-func (s *Store) commit(tx *bolt.Tx) error {
+func (s *Bolt) commit(tx *bolt.Tx) error {
 	start := time.Now()
 	defer func() { s.commitNanos.Add(int64(time.Since(start))) }()
 	events := takeEvents(tx)
@@ -335,7 +335,7 @@ func (s *Store) commit(tx *bolt.Tx) error {
 	return nil
 }
 
-func (s *Store) commitFailed(err error) error {
+func (s *Bolt) commitFailed(err error) error {
 	if errors.Is(err, berrors.ErrMaxSizeReached) {
 		// A full file is a state the operator fixes, not a broken disk: reads and deletes go on.
 		return ErrDatabaseFull
@@ -346,7 +346,7 @@ func (s *Store) commitFailed(err error) error {
 
 // Counts returns the number of keys in every bucket (tests use it to prove that a refused
 // request wrote nothing).
-func (s *Store) Counts() (map[string]int, error) {
+func (s *Bolt) Counts() (map[string]int, error) {
 	out := make(map[string]int, len(allBuckets))
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -360,18 +360,18 @@ func (s *Store) Counts() (map[string]int, error) {
 }
 
 // Meta returns a value of the meta bucket ("" if unset).
-func (s *Store) Meta(key string) (v string, err error) {
+func (s *Bolt) Meta(key string) (v string, err error) {
 	err = s.view(func(tx *bolt.Tx) error { v = string(tx.Bucket(bMeta).Get([]byte(key))); return nil })
 	return v, err
 }
 
 // SetMeta sets a value of the meta bucket.
-func (s *Store) SetMeta(key, value string) error {
+func (s *Bolt) SetMeta(key, value string) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte(key), []byte(value)) })
 }
 
 // SetMetaKeys sets every key of the meta bucket to value, in one transaction.
-func (s *Store) SetMetaKeys(keys []string, value string) error {
+func (s *Bolt) SetMetaKeys(keys []string, value string) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bMeta)
 		for _, k := range keys {

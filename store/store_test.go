@@ -36,7 +36,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type fixture struct {
 	t     *testing.T
-	s     *Store
+	s     *Bolt
 	clock *clock
 	path  string
 }

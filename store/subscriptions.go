@@ -156,17 +156,17 @@ func latest(ts ...time.Time) time.Time {
 }
 
 // SubscriptionsSince returns uid's subscriptions changed after since (zero: all).
-func (s *Store) SubscriptionsSince(uid string, since time.Time) ([]Subscription, error) {
+func (s *Bolt) SubscriptionsSince(uid string, since time.Time) ([]Subscription, error) {
 	return s.subscriptions(uid, "", since)
 }
 
 // Subscriptions returns uid's subscriptions, or only the one of room rid if rid is not ""
 // (none if uid is not a member).
-func (s *Store) Subscriptions(uid, rid string) ([]Subscription, error) {
+func (s *Bolt) Subscriptions(uid, rid string) ([]Subscription, error) {
 	return s.subscriptions(uid, rid, time.Time{})
 }
 
-func (s *Store) subscriptions(uid, rid string, since time.Time) (subs []Subscription, err error) {
+func (s *Bolt) subscriptions(uid, rid string, since time.Time) (subs []Subscription, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		subs = subs[:0]
 		ids := []string{rid}
@@ -201,7 +201,7 @@ func (s *Store) subscriptions(uid, rid string, since time.Time) (subs []Subscrip
 
 // SubscriptionOf returns uid's subscription to room rid: ErrRoomNotFound, or ErrNotInRoom if
 // they are not a member.
-func (s *Store) SubscriptionOf(rid, uid string) (sub *Subscription, err error) {
+func (s *Bolt) SubscriptionOf(rid, uid string) (sub *Subscription, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		r, err := getRoom(tx, rid)
 		if err != nil {
@@ -219,7 +219,7 @@ var ErrNoMessageForUnread = &Error{Kind: Invalid, Code: "error-no-message-for-un
 // MarkUnread makes room rid unread for uid from message fromID on (fromID "": from the
 // room's last user message), as subscriptions.unread does. The messages from there on are
 // counted by reading them: at most MaxHistorySkip.
-func (s *Store) MarkUnread(rid string, reader *User, fromID string) error {
+func (s *Bolt) MarkUnread(rid string, reader *User, fromID string) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		r, err := readableRoom(tx, rid, reader)

@@ -41,7 +41,7 @@ func expiryKey(expires time.Time, h TokenHash) []byte {
 // found it when it checked the password: if the user has been deactivated or has changed
 // password since, the token is refused (ErrLoginRefused), else a login racing the change
 // would keep a session that the change revokes, or one that comes back on re-enabling.
-func (s *Store) AddToken(u *User, h TokenHash, expires time.Time) error {
+func (s *Bolt) AddToken(u *User, h TokenHash, expires time.Time) error {
 	issued := s.now()
 	uid := u.ID
 	return s.batch(func(tx *bolt.Tx) error {
@@ -116,7 +116,7 @@ func capTokens(tx *bolt.Tx, uid string, max int, now time.Time) error {
 }
 
 // UserTokenCount is the number of tokens the user holds, expired or not (tests).
-func (s *Store) UserTokenCount(uid string) (n int, err error) {
+func (s *Bolt) UserTokenCount(uid string) (n int, err error) {
 	p := prefix(uid)
 	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bTokensByUser).Cursor()
@@ -130,7 +130,7 @@ func (s *Store) UserTokenCount(uid string) (n int, err error) {
 
 // Authenticate returns the active user that owns the token, if the token belongs to uid and
 // has not expired. Every refusal is ErrUnauthorized, whatever its reason.
-func (s *Store) Authenticate(uid string, h TokenHash) (u *User, err error) {
+func (s *Bolt) Authenticate(uid string, h TokenHash) (u *User, err error) {
 	now := s.now()
 	err = s.view(func(tx *bolt.Tx) error {
 		owner, expires, ok := parseTokenRecord(tx.Bucket(bTokens).Get(h[:]))
@@ -147,7 +147,7 @@ func (s *Store) Authenticate(uid string, h TokenHash) (u *User, err error) {
 }
 
 // RevokeToken deletes one token (logout). Revoking an unknown token is not an error.
-func (s *Store) RevokeToken(h TokenHash) error {
+func (s *Bolt) RevokeToken(h TokenHash) error {
 	return s.batch(func(tx *bolt.Tx) error { return deleteToken(tx, h) })
 }
 
@@ -187,7 +187,7 @@ func revokeUserTokens(tx *bolt.Tx, uid string) error {
 // SweepTokens deletes up to limit tokens that expired at or before the store's clock, in one
 // short write transaction, and returns how many it deleted. The expiry index is ordered by
 // time, so it reads only expired entries.
-func (s *Store) SweepTokens(limit int) (int, error) {
+func (s *Bolt) SweepTokens(limit int) (int, error) {
 	now := uint64(s.now().UnixNano())
 	var n int
 	err := s.update(func(tx *bolt.Tx) error {
@@ -214,7 +214,7 @@ func (s *Store) SweepTokens(limit int) (int, error) {
 }
 
 // TokenCount is the number of stored tokens (tests).
-func (s *Store) TokenCount() (n int, err error) {
+func (s *Bolt) TokenCount() (n int, err error) {
 	err = s.view(func(tx *bolt.Tx) error { n = keyN(tx.Bucket(bTokens)); return nil })
 	return n, err
 }

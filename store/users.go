@@ -14,7 +14,7 @@ func lower(s string) []byte { return []byte(strings.ToLower(s)) }
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // CreateUser stores a new user; see CreateUsers.
-func (s *Store) CreateUser(u *User, joinDefault bool) error {
+func (s *Bolt) CreateUser(u *User, joinDefault bool) error {
 	return s.CreateUsers([]*User{u}, joinDefault)
 }
 
@@ -31,7 +31,7 @@ func checkNewUser(byName, byEmail *bolt.Bucket, username, email string) error {
 // CheckNewUser returns the error CreateUser would give for a username or e-mail already taken,
 // from a read: a caller checks it before the costly work (a bcrypt hash). CreateUser checks
 // again in its write transaction, which alone decides a race.
-func (s *Store) CheckNewUser(username, email string) error {
+func (s *Bolt) CheckNewUser(username, email string) error {
 	return s.view(func(tx *bolt.Tx) error {
 		return checkNewUser(tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail), username, email)
 	})
@@ -41,7 +41,7 @@ func (s *Store) CheckNewUser(username, email string) error {
 // (unless set), the roles given or else "admin" for the very first user and "user" after it,
 // and, with joinDefault, a membership (and a "uj" message) in every default room. Usernames
 // and e-mails are unique, case-insensitively, across the store and inside the batch.
-func (s *Store) CreateUsers(users []*User, joinDefault bool) error {
+func (s *Bolt) CreateUsers(users []*User, joinDefault bool) error {
 	now := ms(s.now())
 	// A fixed id (a seed's _id) may be one that messages name already, from a user deleted
 	// since: they will show the new user's name. (Taken before the batch, which may run the
@@ -138,32 +138,32 @@ func userByIndex(tx *bolt.Tx, bucket []byte, key string) (*User, error) {
 }
 
 // User returns the user with the id.
-func (s *Store) User(id string) (u *User, err error) {
+func (s *Bolt) User(id string) (u *User, err error) {
 	err = s.view(func(tx *bolt.Tx) error { u, err = getUser(tx, id); return err })
 	return u, err
 }
 
 // UserByUsername looks a user up by name, ignoring case.
-func (s *Store) UserByUsername(name string) (u *User, err error) {
+func (s *Bolt) UserByUsername(name string) (u *User, err error) {
 	err = s.view(func(tx *bolt.Tx) error { u, err = userByIndex(tx, bUsersByName, name); return err })
 	return u, err
 }
 
 // UserByEmail looks a user up by e-mail, ignoring case.
-func (s *Store) UserByEmail(email string) (u *User, err error) {
+func (s *Bolt) UserByEmail(email string) (u *User, err error) {
 	err = s.view(func(tx *bolt.Tx) error { u, err = userByIndex(tx, bUsersByEmail, email); return err })
 	return u, err
 }
 
 // Users lists users in id order, skipping offset and returning at most count (0: all), and
 // the total number of users.
-func (s *Store) Users(offset, count int) (users []*User, total int, err error) {
+func (s *Bolt) Users(offset, count int) (users []*User, total int, err error) {
 	return s.UsersBy(nil, offset, count)
 }
 
 // UsersBy is Users sorted by cmp before the page is cut. With a cmp it reads every user
 // (the page cannot be found without them); without, it walks to the page in key order.
-func (s *Store) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
+func (s *Bolt) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
 	if cmp != nil {
 		return s.usersSorted(cmp, offset, count)
 	}
@@ -190,12 +190,12 @@ func (s *Store) UsersBy(cmp func(a, b *User) int, offset, count int) (users []*U
 // UpdateUser applies change to the stored user and saves it, keeping the name and e-mail
 // indexes unique. Changing the password hash or deactivating the user revokes all of the
 // user's tokens. Removing "admin" from the last active admin, or deactivating them, fails.
-func (s *Store) UpdateUser(id string, change func(u *User) error) (*User, error) {
+func (s *Bolt) UpdateUser(id string, change func(u *User) error) (*User, error) {
 	return s.updateUser(id, change)
 }
 
 // updateUser is UpdateUser with extra checks run first in the same transaction.
-func (s *Store) updateUser(id string, change func(u *User) error, checks ...func(tx *bolt.Tx) error) (updated *User, err error) {
+func (s *Bolt) updateUser(id string, change func(u *User) error, checks ...func(tx *bolt.Tx) error) (updated *User, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		for _, check := range checks {
@@ -302,7 +302,7 @@ func countActiveAdmins(tx *bolt.Tx) (int, error) {
 
 // DeleteUser removes a user, their tokens and memberships. Their messages stay (authored by a
 // name that no longer logs in), as in Rocket.Chat. The last active admin cannot be deleted.
-func (s *Store) DeleteUser(id string) error {
+func (s *Bolt) DeleteUser(id string) error {
 	return s.batch(func(tx *bolt.Tx) error {
 		u, err := getUser(tx, id)
 		if err != nil {
@@ -346,7 +346,7 @@ func (s *Store) DeleteUser(id string) error {
 	})
 }
 
-func (s *Store) usersSorted(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
+func (s *Bolt) usersSorted(cmp func(a, b *User) int, offset, count int) (users []*User, total int, err error) {
 	var all []*User
 	err = s.view(func(tx *bolt.Tx) (err error) {
 		all, err = usersWhere(tx, func(*User) bool { return true })

@@ -9,7 +9,7 @@ import (
 
 // ReadableRoom returns room rid with its members' usernames if uid may read it (any public
 // room, a private room only to its members); else ErrCannotAccess.
-func (s *Store) ReadableRoom(rid string, reader *User) (r RoomWithMembers, err error) {
+func (s *Bolt) ReadableRoom(rid string, reader *User) (r RoomWithMembers, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		room, err := readableRoom(tx, rid, reader)
 		if err != nil {
@@ -27,7 +27,7 @@ var ErrNotInRoom = &Error{Kind: Invalid, Code: "error-user-not-in-room", Message
 
 // SetRoomOpen opens (shows) or closes (hides) the room in uid's own room list. It reports
 // false, and changes nothing, if the room already was in that state.
-func (s *Store) SetRoomOpen(rid, uid string, open bool) (changed bool, err error) {
+func (s *Bolt) SetRoomOpen(rid, uid string, open bool) (changed bool, err error) {
 	err = s.batch(func(tx *bolt.Tx) error {
 		changed = false
 		r, err := getRoom(tx, rid)
@@ -55,7 +55,7 @@ func (s *Store) SetRoomOpen(rid, uid string, open bool) (changed bool, err error
 
 // RemoveMember takes uid out of the room on behalf of by (a kick), with an "ru" message
 // naming the removed user. Removing someone who is not a member is ErrNotInRoom.
-func (s *Store) RemoveMember(rid, uid string, by UserRef) error {
+func (s *Bolt) RemoveMember(rid, uid string, by UserRef) error {
 	now := ms(s.now())
 	return s.batch(func(tx *bolt.Tx) error {
 		removed, err := takeOut(tx, rid, uid, "ru", &by, now)
@@ -68,7 +68,7 @@ func (s *Store) RemoveMember(rid, uid string, by UserRef) error {
 
 // SetPermissionsRoles replaces the roles of several permissions in one transaction: all of
 // them change, or (an unknown permission or role) none.
-func (s *Store) SetPermissionsRoles(perms []Permission) (updated []*Permission, err error) {
+func (s *Bolt) SetPermissionsRoles(perms []Permission) (updated []*Permission, err error) {
 	now := ms(s.now())
 	err = s.batch(func(tx *bolt.Tx) error {
 		updated = updated[:0]
@@ -89,7 +89,7 @@ func (s *Store) SetPermissionsRoles(perms []Permission) (updated []*Permission, 
 
 // HasLiveToken reports whether uid holds a login token that has not expired: the user is
 // logged in on some client.
-func (s *Store) HasLiveToken(uid string) (live bool, err error) {
+func (s *Bolt) HasLiveToken(uid string) (live bool, err error) {
 	now := s.now()
 	err = s.view(func(tx *bolt.Tx) error {
 		tokens := tx.Bucket(bTokens)

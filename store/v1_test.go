@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T, now func() time.Time) *Store {
+func openTest(t *testing.T, now func() time.Time) *Bolt {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "t.db"), Options{Now: now})
 	if err != nil {

@@ -53,7 +53,7 @@ func putReq(r *writeReq) {
 // writing anything needs no commit at all. Only a fn that tries to write (bbolt refuses that
 // in a read transaction) is queued. A failing write used to break up the group commit of
 // everyone else's (see runBatch); now a cheap failing request costs one read.
-func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
+func (s *Bolt) batch(fn func(tx *bolt.Tx) error) (err error) {
 	if s.tx != nil {
 		return fn(s.tx) // inside Atomic: its transaction commits or rolls back the whole
 	}
@@ -82,7 +82,7 @@ func (s *Store) batch(fn func(tx *bolt.Tx) error) (err error) {
 
 // dryRun runs fn in a read transaction. decided is true when fn returned without trying to
 // write: err is then its answer, as the writer would have given it on the committed state.
-func (s *Store) dryRun(fn func(tx *bolt.Tx) error) (err error, decided bool) {
+func (s *Bolt) dryRun(fn func(tx *bolt.Tx) error) (err error, decided bool) {
 	emitted := false
 	verr := s.db.View(func(tx *bolt.Tx) error {
 		err = runFn(fn, tx)
@@ -119,7 +119,7 @@ const (
 	maxGather = 2 * time.Millisecond
 )
 
-func (s *Store) writer() {
+func (s *Bolt) writer() {
 	defer s.wg.Done()
 	pending := make([]*writeReq, 0, maxBatch)
 	timer := time.NewTimer(time.Hour)
@@ -169,7 +169,7 @@ func (s *Store) writer() {
 // committed before it (the writes of the requests ahead of it, which commit). Each failure
 // costs one more run of the batch's functions (reads and in-memory writes, no fsync); with
 // refusals answered before the writer (dryRun), failures here are rare races.
-func (s *Store) runBatch(reqs []*writeReq) {
+func (s *Bolt) runBatch(reqs []*writeReq) {
 	var failed []error // failed[i] != nil: request i failed and is left out
 	for {
 		tx, err := s.db.Begin(true)

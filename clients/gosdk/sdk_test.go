@@ -24,7 +24,7 @@ const admin = "rocketchat.internal.admin.test" // user name and password of the 
 
 // startServer serves the API on a new database with the default seed and the Rocket.Chat
 // test seed of testdata/.
-func startServer(t *testing.T) (*url.URL, *store.Store) {
+func startServer(t *testing.T) (*url.URL, store.Store) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "sdk.db"), store.Options{})
 	if err != nil {

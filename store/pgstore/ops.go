@@ -1,0 +1,141 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// maxCheckErrors bounds the report, as bbolt's check does.
+const maxCheckErrors = 100
+
+// checkStage is one stage of Check: queries whose every row is one problem, described.
+type checkStage struct {
+	what    string
+	queries []string
+}
+
+// checkStages are the invariants of the store that PostgreSQL's own constraints (primary
+// keys, unique indexes, members' foreign key to rooms) do not already hold: that the columns
+// the queries and access checks read agree with the doc they were taken from, the counters
+// rooms keep, and the references no foreign key holds (a message's room, a member's user, a
+// permission's roles). As on bbolt, a message's author need not exist: deleting a user keeps
+// their messages. Each query returns at most $1 rows.
+var checkStages = []checkStage{
+	{"users", []string{
+		`SELECT format('users/%s: record has id "%s"', id, doc->>'id') FROM users
+			WHERE doc->>'id' IS DISTINCT FROM id LIMIT $1`,
+		`SELECT format('users/%s: username column is "%s", record says "%s"', id, username, doc->>'username') FROM users
+			WHERE doc->>'username' IS DISTINCT FROM username LIMIT $1`,
+		`SELECT format('users/%s: email column is "%s", record says "%s"', id, email, doc->>'email') FROM users
+			WHERE coalesce(doc->>'email', '') <> email LIMIT $1`,
+		`SELECT format('users/%s: active column is %s, record says %s', id, active::text, doc->>'active') FROM users
+			WHERE coalesce(doc->>'active', 'false') <> active::text LIMIT $1`,
+	}},
+	{"rooms", []string{
+		`SELECT format('rooms/%s: record has id "%s"', id, doc->>'id') FROM rooms
+			WHERE doc->>'id' IS DISTINCT FROM id LIMIT $1`,
+		`SELECT format('rooms/%s: type column is "%s", record says "%s"', id, type, doc->>'t') FROM rooms
+			WHERE doc->>'t' IS DISTINCT FROM type LIMIT $1`,
+		// a direct-message room has no name
+		`SELECT format('rooms/%s: name column is "%s", record says "%s"', id, name, doc->>'name') FROM rooms
+			WHERE type <> 'd' AND coalesce(doc->>'name', '') <> name LIMIT $1`,
+		`SELECT format('rooms/%s: msgs column is %s, record says %s', id, msgs, doc->>'msgs') FROM rooms
+			WHERE coalesce(doc->>'msgs', '0') <> msgs::text LIMIT $1`,
+		`SELECT format('rooms/%s: seq column is %s, record says %s', id, seq, doc->>'seq') FROM rooms
+			WHERE coalesce(doc->>'seq', '0') <> seq::text LIMIT $1`,
+	}},
+	{"messages", []string{
+		`SELECT format('message %s: room "%s" does not exist', m.id, m.room_id) FROM messages m
+			WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = m.room_id) LIMIT $1`,
+		`SELECT format('message %s: sequence %s is past its room''s %s', m.id, m.seq, r.seq) FROM messages m
+			JOIN rooms r ON r.id = m.room_id WHERE m.seq > r.seq LIMIT $1`,
+		`SELECT format('message %s: record says room "%s", row says "%s"', id, doc->>'rid', room_id) FROM messages
+			WHERE doc->>'rid' IS DISTINCT FROM room_id LIMIT $1`,
+		`SELECT format('messages/%s/%s: record has id "%s", row says "%s"', room_id, seq, doc->>'_id', id) FROM messages
+			WHERE doc->>'_id' IS DISTINCT FROM id LIMIT $1`,
+		`SELECT format('message %s: author reference is incomplete', id) FROM messages
+			WHERE coalesce(doc->'u'->>'_id', '') = '' OR coalesce(doc->'u'->>'username', '') = '' LIMIT $1`,
+		`SELECT format('message %s: author_id column is "%s", record says "%s"', id, author_id, doc->'u'->>'_id') FROM messages
+			WHERE coalesce(doc->'u'->>'_id', '') <> author_id LIMIT $1`,
+		`SELECT format('room %s: msgs is %s, but it holds %s messages', r.id, r.msgs, coalesce(c.n, 0)) FROM rooms r
+			LEFT JOIN (SELECT room_id, count(*) AS n FROM messages GROUP BY room_id) c ON c.room_id = r.id
+			WHERE r.msgs <> coalesce(c.n, 0) LIMIT $1`,
+	}},
+	{"memberships", []string{
+		`SELECT format('membership %s/%s: user does not exist', m.room_id, m.user_id) FROM members m
+			WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id) LIMIT $1`,
+		`SELECT format('membership %s/%s: record names "%s", the user is "%s"', m.room_id, m.user_id, m.doc->>'u', u.username)
+			FROM members m JOIN users u ON u.id = m.user_id WHERE m.doc->>'u' IS DISTINCT FROM u.username LIMIT $1`,
+	}},
+	{"permissions", []string{
+		`SELECT format('roles/%s: record has name "%s"', name, doc->>'name') FROM roles
+			WHERE doc->>'name' IS DISTINCT FROM name LIMIT $1`,
+		`SELECT format('permissions/%s: record has id "%s"', id, doc->>'_id') FROM permissions
+			WHERE doc->>'_id' IS DISTINCT FROM id LIMIT $1`,
+		// roles is what every access check reads: it must be the record's list
+		`SELECT format('permissions/%s: roles column is %s, record says %s', id, roles, doc->'roles') FROM permissions
+			WHERE roles <> CASE json_typeof(doc->'roles') WHEN 'array'
+				THEN ARRAY(SELECT json_array_elements_text(doc->'roles')) ELSE '{}' END LIMIT $1`,
+		`SELECT format('permission %s: role "%s" does not exist', p.id, r.name) FROM permissions p
+			CROSS JOIN LATERAL unnest(p.roles) AS r(name)
+			WHERE NOT EXISTS (SELECT 1 FROM roles WHERE roles.name = r.name) LIMIT $1`,
+	}},
+	{"integrations", []string{
+		`SELECT format('integrations/%s: record has id "%s"', id, doc->>'_id') FROM integrations
+			WHERE doc->>'_id' IS DISTINCT FROM id LIMIT $1`,
+	}},
+}
+
+// Check verifies the store's invariants in one snapshot (see checkStages). It returns nil for
+// a sound database.
+func (s *Store) Check() []error { return s.CheckProgress(context.Background(), nil) }
+
+// CheckProgress is Check that tells stage (if not nil) what it starts on, and stops once ctx
+// ends (the result then holds ctx's error). It is bounded by ctx only, not by the store's
+// per-operation timeout: a large database takes longer than one request.
+func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []error {
+	if stage == nil {
+		stage = func(string) {}
+	}
+	var errs []error
+	run := func(tx pgx.Tx) error {
+		for _, st := range checkStages {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+			stage("checking " + st.what)
+			for _, sql := range st.queries {
+				rows, err := tx.Query(ctx, sql, maxCheckErrors-len(errs))
+				if err != nil {
+					return err
+				}
+				found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					return err
+				}
+				for _, f := range found {
+					errs = append(errs, fmt.Errorf("%s", f))
+				}
+				if len(errs) >= maxCheckErrors {
+					return nil
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if s.tx != nil {
+		err = run(s.tx)
+	} else {
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, run)
+	}
+	if err != nil {
+		if c := context.Cause(ctx); c != nil {
+			err = c
+		}
+		errs = append(errs, s.result(err))
+	}
+	return errs
+}

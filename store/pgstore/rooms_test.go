@@ -1,0 +1,148 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"rocketlite/store"
+)
+
+// sqlUser stores an active user directly, for the rooms tests of this package that must not
+// depend on the users code.
+func sqlUser(t *testing.T, st *Store, id, name string, roles ...string) *store.User {
+	t.Helper()
+	if roles == nil {
+		roles = []string{"user"}
+	}
+	u := &store.User{ID: id, Username: name, Name: strings.ToUpper(name), Roles: roles, Active: true, Type: "user", CreatedAt: st.Now()}
+	doc, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(context.Background(), `INSERT INTO users (id, username, created_at, doc) VALUES ($1, $2, $3, $4)`,
+		id, name, u.CreatedAt, doc); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestRoomRecordsInStep: the columns that queries and indexes use follow the room's doc
+// through creation, joins (which append messages) and renames.
+func TestRoomRecordsInStep(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	alice := sqlUser(t, st, "alice1", "alice")
+	bob := sqlUser(t, st, "bob1", "bob")
+	r := &store.Room{Name: "General", Type: store.Public, Creator: &store.UserRef{ID: alice.ID, Username: alice.Username}}
+	if err := st.CreateRoom(r, nil, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if joined, err := st.Join(r.ID, bob.ID); err != nil || !joined {
+		t.Fatalf("join = %v, %v", joined, err)
+	}
+	if _, err := st.UpdateRoom(r.ID, func(r *store.Room) error { r.Name = "Lobby"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var name, key, typ, creator string
+	var msgs, seq int64
+	var doc []byte
+	if err := st.pool.QueryRow(context.Background(), `SELECT name, name_key, type, creator_id, msgs, seq, doc FROM rooms WHERE id = $1`, r.ID).
+		Scan(&name, &key, &typ, &creator, &msgs, &seq, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got store.Room
+	if err := json.Unmarshal(doc, &got); err != nil {
+		t.Fatal(err)
+	}
+	if name != "Lobby" || key != "lobby" || typ != "c" || creator != alice.ID || msgs != 1 || seq != 1 ||
+		got.Name != name || got.Msgs != msgs || int64(got.Seq) != seq {
+		t.Fatalf("columns %q %q %q %q %d %d, doc %+v", name, key, typ, creator, msgs, seq, got)
+	}
+	var msgRoom, msgID string
+	var msgSeq int64
+	if err := st.pool.QueryRow(context.Background(), `SELECT room_id, id, seq FROM messages WHERE author_id = $1`, bob.ID).
+		Scan(&msgRoom, &msgID, &msgSeq); err != nil || msgRoom != r.ID || msgSeq != 1 || msgID == "" {
+		t.Fatalf("join message %q %q %d, %v", msgRoom, msgID, msgSeq, err)
+	}
+	// The old name is free again; the new one is taken whatever its case.
+	if err := st.CreateRoom(&store.Room{Name: "general"}, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRoom(&store.Room{Name: "LOBBY"}, nil, ""); store.KindOf(err) != store.Invalid {
+		t.Fatalf("a taken name in another case: %v", err)
+	}
+}
+
+// TestRoomNameCaseFolding: names are unique as Go folds case, not as the database's locale
+// does (lower() under the C locale folds ASCII only).
+func TestRoomNameCaseFolding(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	if err := st.CreateRoom(&store.Room{Name: "Ärger"}, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRoom(&store.Room{Name: "äRGER"}, nil, ""); store.KindOf(err) != store.Invalid {
+		t.Fatalf("a name differing in the case of a non-ASCII letter was taken: %v", err)
+	}
+	if r, err := st.RoomByName("ÄRGER"); err != nil || r.Name != "Ärger" {
+		t.Fatalf("RoomByName = %+v, %v", r, err)
+	}
+}
+
+// TestConcurrentJoinsAndRoomCreation: joins racing on one room all land, each with its own
+// message sequence number, and two nodes opening the same new direct-message room at once
+// both get it.
+func TestConcurrentJoinsAndRoomCreation(t *testing.T) {
+	dsn := ""
+	st := openTest(t, dsn, store.Options{})
+	var users []*store.User
+	for i := range 16 {
+		users = append(users, sqlUser(t, st, "u"+string(rune('a'+i)), "user"+string(rune('a'+i))))
+	}
+	r := &store.Room{Name: "busy"}
+	if err := st.CreateRoom(r, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(users)*2)
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.Join(r.ID, u.ID); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := st.OpenDirect(users[0], []string{users[1].ID}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	got, err := st.Room(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, maxSeq int64
+	if err := st.pool.QueryRow(context.Background(), `SELECT count(*), max(seq) FROM messages WHERE room_id = $1`, r.ID).Scan(&n, &maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	if got.Msgs != 16 || got.Seq != 16 || n != 16 || maxSeq != 16 {
+		t.Fatalf("room msgs %d seq %d; %d rows up to seq %d", got.Msgs, got.Seq, n, maxSeq)
+	}
+	rm, err := st.RoomMembers(store.DirectRoomID([]string{users[0].ID, users[1].ID}))
+	if err != nil || !slices.Equal(rm.Usernames, []string{"usera", "userb"}) {
+		t.Fatalf("direct room = %+v, %v", rm, err)
+	}
+}

@@ -1,0 +1,317 @@
+package storetest
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"rocketlite/store"
+)
+
+// The roles, permissions and integrations of the contract.
+
+// permEvents collects the PermissionsChanged events a store publishes (on PostgreSQL they come
+// through the events table, so after the write returned: wait for them).
+type permEvents struct {
+	mu  sync.Mutex
+	got [][]string // each event: "id=role,role"
+}
+
+func (p *permEvents) Publish(events []store.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range events {
+		if ev.Kind != store.PermissionsChanged {
+			continue
+		}
+		var one []string
+		for _, perm := range ev.Permissions {
+			s := perm.ID + "="
+			for i, r := range perm.Roles {
+				if i > 0 {
+					s += ","
+				}
+				s += r
+			}
+			one = append(one, s)
+		}
+		p.got = append(p.got, one)
+	}
+}
+
+// wait returns the events once there are n of them (failing after 5 s).
+func (p *permEvents) wait(t *testing.T, n int) [][]string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		got := slices.Clone(p.got)
+		p.mu.Unlock()
+		if len(got) >= n || time.Now().After(deadline) {
+			if len(got) != n {
+				t.Fatalf("PermissionsChanged events = %v, want %d", got, n)
+			}
+			return got
+		}
+	}
+}
+
+func mustRoles(t *testing.T, st store.Store, roles ...*store.Role) {
+	t.Helper()
+	for _, r := range roles {
+		if err := st.AddRole(r); err != nil {
+			t.Fatalf("AddRole(%s): %v", r.Name, err)
+		}
+	}
+}
+
+func mustPerm(t *testing.T, st store.Store, id string, roles ...string) {
+	t.Helper()
+	if created, err := st.EnsurePermission(&store.Permission{ID: id, Roles: roles}); err != nil || !created {
+		t.Fatalf("EnsurePermission(%s) = %v, %v", id, created, err)
+	}
+}
+
+// wantErr fails unless err is a store error of that kind and code.
+func wantErr(t *testing.T, what string, err error, kind store.Kind, code string) {
+	t.Helper()
+	var se *store.Error
+	if !errors.As(err, &se) || se.Kind != kind || se.Code != code {
+		t.Fatalf("%s: err = %v, want kind %d code %q", what, err, kind, code)
+	}
+}
+
+func roleNames(t *testing.T, st store.Store) []string {
+	t.Helper()
+	roles, err := st.Roles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range roles {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+func permRoles(t *testing.T, st store.Store, id string) []string {
+	t.Helper()
+	p, err := st.Permission(id)
+	if err != nil {
+		t.Fatalf("Permission(%s): %v", id, err)
+	}
+	return p.Roles
+}
+
+func init() {
+	add("RolesAddEnsureList", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		if names := roleNames(t, st); len(names) != 0 {
+			t.Fatalf("a new store has roles %v", names)
+		}
+		mustRoles(t, st, &store.Role{Name: "user", Description: "A user", Scope: "Users"},
+			&store.Role{Name: "owner", Scope: store.RoomScope, Protected: true})
+		wantErr(t, "AddRole of an existing name", st.AddRole(&store.Role{Name: "user", Description: "other"}), store.Conflict, "duplicate-role")
+		if created, err := st.EnsureRole(&store.Role{Name: "user", Description: "other"}); err != nil || created {
+			t.Fatalf("EnsureRole of an existing role = %v, %v", created, err)
+		}
+		if created, err := st.EnsureRole(&store.Role{Name: "Zed"}); err != nil || !created {
+			t.Fatalf("EnsureRole of a new role = %v, %v", created, err)
+		}
+		// Byte order, as bbolt's keys: capitals first.
+		if names := roleNames(t, st); !reflect.DeepEqual(names, []string{"Zed", "owner", "user"}) {
+			t.Fatalf("Roles = %v", names)
+		}
+		roles, _ := st.Roles()
+		if want := (store.Role{Name: "owner", Scope: store.RoomScope, Protected: true}); *roles[1] != want {
+			t.Fatalf("owner = %+v, want %+v", *roles[1], want)
+		}
+		if want := (store.Role{Name: "user", Description: "A user", Scope: "Users"}); *roles[2] != want {
+			t.Fatalf("user = %+v, want %+v (neither AddRole nor EnsureRole of an existing name overwrites)", *roles[2], want)
+		}
+	})
+
+	add("DeleteRoleHeldByPermission", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "spare"}, &store.Role{Name: "gone"})
+		mustPerm(t, st, "p", "admin", "spare")
+		wantErr(t, "DeleteRole of an unknown role", st.DeleteRole("nosuch"), store.NotFound, "invalid-role")
+		wantErr(t, "DeleteRole of a role a permission holds", st.DeleteRole("spare"), store.Conflict, "role-in-use")
+		if err := st.DeleteRole("gone"); err != nil {
+			t.Fatal(err)
+		}
+		if names := roleNames(t, st); !reflect.DeepEqual(names, []string{"admin", "spare"}) {
+			t.Fatalf("Roles after deletions = %v", names)
+		}
+		if _, err := st.SetPermissionRoles("p", func([]string) []string { return []string{"admin"} }); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteRole("spare"); err != nil {
+			t.Fatalf("DeleteRole once no permission holds it: %v", err)
+		}
+		wantErr(t, "DeleteRole again", st.DeleteRole("spare"), store.NotFound, "invalid-role")
+	})
+
+	add("EnsurePermission", func(t *testing.T, open Opener) {
+		clock := NewClock()
+		st := open(t, store.Options{Now: clock.Now})
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "user"})
+		_, err := st.EnsurePermission(&store.Permission{ID: "p", Roles: []string{"user", "ghost"}})
+		wantErr(t, "EnsurePermission naming an unknown role", err, store.Invalid, "invalid-role")
+		wantErr(t, "the refused permission", func() error { _, err := st.Permission("p"); return err }(), store.NotFound, "invalid-permission")
+		// Stored as given: EnsurePermission neither sorts nor checks access-permissions.
+		mustPerm(t, st, "p", "user", "admin")
+		clock.Advance(time.Hour)
+		if created, err := st.EnsurePermission(&store.Permission{ID: "p", Roles: []string{"ghost"}}); err != nil || created {
+			t.Fatalf("EnsurePermission of an existing permission = %v, %v (its roles are not even checked)", created, err)
+		}
+		p, err := st.Permission("p")
+		if err != nil || p.ID != "p" || !reflect.DeepEqual(p.Roles, []string{"user", "admin"}) || !p.UpdatedAt.Equal(clock.T.Add(-time.Hour)) {
+			t.Fatalf("Permission = %+v, %v", p, err)
+		}
+		mustPerm(t, st, "access-permissions")
+		mustPerm(t, st, "B", "admin")
+		perms, err := st.Permissions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range perms {
+			ids = append(ids, p.ID)
+		}
+		if !reflect.DeepEqual(ids, []string{"B", "access-permissions", "p"}) {
+			t.Fatalf("Permissions = %v", ids)
+		}
+		if len(perms[1].Roles) != 0 {
+			t.Fatalf("a permission created without roles has %v", perms[1].Roles)
+		}
+		// A permission without roles grants nothing, even to a user with no roles.
+		if ok, err := st.HasPermission(&store.User{ID: "u"}, "access-permissions", ""); err != nil || ok {
+			t.Fatalf("HasPermission of a roleless permission = %v, %v", ok, err)
+		}
+	})
+
+	add("SetPermissionRoles", func(t *testing.T, open Opener) {
+		clock := NewClock()
+		st := open(t, store.Options{Now: clock.Now})
+		ev := &permEvents{}
+		st.SetPublisher(ev)
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "user"}, &store.Role{Name: "bot"})
+		mustPerm(t, st, "p", "admin")
+		mustPerm(t, st, "access-permissions", "admin")
+		clock.Advance(time.Minute)
+		var seen []string
+		p, err := st.SetPermissionRoles("p", func(roles []string) []string {
+			seen = roles
+			return append(roles, "user", "bot", "user")
+		})
+		if err != nil || !reflect.DeepEqual(p.Roles, []string{"admin", "bot", "user"}) || !p.UpdatedAt.Equal(clock.T) {
+			t.Fatalf("SetPermissionRoles = %+v, %v", p, err)
+		}
+		if !reflect.DeepEqual(seen, []string{"admin"}) {
+			t.Fatalf("change got %v", seen)
+		}
+		if got := permRoles(t, st, "p"); !reflect.DeepEqual(got, []string{"admin", "bot", "user"}) {
+			t.Fatalf("stored roles %v", got)
+		}
+		if ok, err := st.HasPermission(&store.User{ID: "u", Roles: []string{"bot"}}, "p", ""); err != nil || !ok {
+			t.Fatalf("a role just granted: HasPermission = %v, %v", ok, err)
+		}
+		// Refusals change nothing and publish nothing.
+		_, err = st.SetPermissionRoles("nosuch", func(r []string) []string { return r })
+		wantErr(t, "unknown permission", err, store.NotFound, "invalid-permission")
+		_, err = st.SetPermissionRoles("p", func([]string) []string { return []string{"user", "king"} })
+		wantErr(t, "unknown role", err, store.NotFound, "invalid-role")
+		_, err = st.SetPermissionRoles("access-permissions", func([]string) []string { return []string{"user"} })
+		wantErr(t, "access-permissions without admin", err, store.Conflict, "admin-access")
+		if got := permRoles(t, st, "p"); !reflect.DeepEqual(got, []string{"admin", "bot", "user"}) {
+			t.Fatalf("a refused change changed p to %v", got)
+		}
+		if got := permRoles(t, st, "access-permissions"); !reflect.DeepEqual(got, []string{"admin"}) {
+			t.Fatalf("a refused change changed access-permissions to %v", got)
+		}
+		// Revoking everything stores an empty list, which grants nothing.
+		if p, err = st.SetPermissionRoles("p", func([]string) []string { return nil }); err != nil || p.Roles == nil || len(p.Roles) != 0 {
+			t.Fatalf("revoking all = %+v, %v", p, err)
+		}
+		if ok, err := st.HasPermission(&store.User{ID: "u", Roles: []string{"admin"}}, "p", ""); err != nil || ok {
+			t.Fatalf("a permission revoked from everyone: HasPermission = %v, %v", ok, err)
+		}
+		if got := ev.wait(t, 2); !reflect.DeepEqual(got, [][]string{{"p=admin,bot,user"}, {"p="}}) {
+			t.Fatalf("events %v", got)
+		}
+	})
+
+	add("SetPermissionsRolesAllOrNothing", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		ev := &permEvents{}
+		st.SetPublisher(ev)
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "user"})
+		mustPerm(t, st, "a", "admin")
+		mustPerm(t, st, "b", "admin")
+		mustPerm(t, st, "access-permissions", "admin")
+		for _, tc := range []struct {
+			name string
+			in   []store.Permission
+			kind store.Kind
+			code string
+		}{
+			{"UnknownPermission", []store.Permission{{ID: "a", Roles: []string{"user"}}, {ID: "zz"}}, store.NotFound, "invalid-permission"},
+			{"UnknownRole", []store.Permission{{ID: "a", Roles: []string{"user"}}, {ID: "b", Roles: []string{"king"}}}, store.NotFound, "invalid-role"},
+			{"AdminAccess", []store.Permission{{ID: "a", Roles: []string{"user"}}, {ID: "access-permissions", Roles: []string{"user"}}}, store.Conflict, "admin-access"},
+		} {
+			_, err := st.SetPermissionsRoles(tc.in)
+			wantErr(t, tc.name, err, tc.kind, tc.code)
+			if got := permRoles(t, st, "a"); !reflect.DeepEqual(got, []string{"admin"}) {
+				t.Fatalf("%s: a changed to %v", tc.name, got)
+			}
+		}
+		got, err := st.SetPermissionsRoles([]store.Permission{{ID: "b", Roles: []string{}}, {ID: "a", Roles: []string{"user", "admin", "user"}}})
+		if err != nil || len(got) != 2 || got[0].ID != "b" || len(got[0].Roles) != 0 || got[1].ID != "a" || !reflect.DeepEqual(got[1].Roles, []string{"admin", "user"}) {
+			t.Fatalf("SetPermissionsRoles = %+v, %v", got, err)
+		}
+		// A permission named twice: the last list wins, and each step is an event.
+		got, err = st.SetPermissionsRoles([]store.Permission{{ID: "a", Roles: []string{"user"}}, {ID: "a", Roles: []string{"admin"}}})
+		if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0].Roles, []string{"user"}) || !reflect.DeepEqual(got[1].Roles, []string{"admin"}) {
+			t.Fatalf("SetPermissionsRoles naming a twice = %+v, %v", got, err)
+		}
+		if r := permRoles(t, st, "a"); !reflect.DeepEqual(r, []string{"admin"}) {
+			t.Fatalf("a = %v", r)
+		}
+		if r := permRoles(t, st, "b"); len(r) != 0 {
+			t.Fatalf("b = %v", r)
+		}
+		if evs := ev.wait(t, 4); !reflect.DeepEqual(evs, [][]string{{"b="}, {"a=admin,user"}, {"a=user"}, {"a=admin"}}) {
+			t.Fatalf("events %v", evs)
+		}
+	})
+
+	add("HasPermissionGlobal", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "user"}, &store.Role{Name: "owner", Scope: store.RoomScope})
+		mustPerm(t, st, "p", "admin", "owner")
+		for _, tc := range []struct {
+			roles []string
+			perm  string
+			want  bool
+		}{
+			{[]string{"admin"}, "p", true},
+			{[]string{"user", "admin"}, "p", true},
+			{[]string{"user"}, "p", false},
+			{nil, "p", false},
+			{[]string{"admin"}, "nosuch", false}, // an unknown permission is granted to nobody
+		} {
+			ok, err := st.HasPermission(&store.User{ID: "u", Roles: tc.roles}, tc.perm, "")
+			if err != nil || ok != tc.want {
+				t.Fatalf("HasPermission(%v, %s) = %v, %v", tc.roles, tc.perm, ok, err)
+			}
+		}
+		// A room role counts only through a membership: a room that does not exist (or where
+		// the user is no member) grants nothing, and is not an error.
+		if ok, err := st.HasPermission(&store.User{ID: "u", Roles: []string{"user"}}, "p", "NOROOM"); err != nil || ok {
+			t.Fatalf("HasPermission in a missing room = %v, %v", ok, err)
+		}
+	})
+}
