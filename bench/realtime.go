@@ -288,11 +288,9 @@ type sendStats struct {
 func postPhase(ctx context.Context, c config, post poster, measureFrom time.Time) sendStats {
 	stopAt := measureFrom.Add(c.duration)
 	clock := cpuClock{c.serverPID}
-	var cpu0, cpu1 cpuTimes
-	timer0 := time.AfterFunc(time.Until(measureFrom), func() { cpu0 = clock.now() })
-	timer1 := time.AfterFunc(time.Until(stopAt), func() { cpu1 = clock.now() })
-	defer timer0.Stop()
-	defer timer1.Stop()
+	cpu0, cpu1 := make(chan cpuTimes, 1), make(chan cpuTimes, 1)
+	time.AfterFunc(time.Until(measureFrom), func() { cpu0 <- clock.now() })
+	time.AfterFunc(time.Until(stopAt), func() { cpu1 <- clock.now() })
 	var ok, failed atomic.Int64
 	count := func(t0 time.Time, good bool) {
 		if t0.Before(measureFrom) {
@@ -337,9 +335,8 @@ func postPhase(ctx context.Context, c config, post poster, measureFrom time.Time
 		}
 	}
 	wg.Wait()
-	time.Sleep(time.Until(stopAt) + 10*time.Millisecond) // cpu1 was read
 	st := sendStats{ok: int(ok.Load()), failed: int(failed.Load())}
-	st.cpu = clock.perSend(cpu0, cpu1, st.ok)
+	st.cpu = clock.perSend(<-cpu0, <-cpu1, st.ok)
 	return st
 }
 
