@@ -19,12 +19,8 @@ func sqlUser(t *testing.T, st *Store, id, name string, roles ...string) *store.U
 		roles = []string{"user"}
 	}
 	u := &store.User{ID: id, Username: name, Name: strings.ToUpper(name), Roles: roles, Active: true, Type: "user", CreatedAt: st.Now()}
-	doc, err := json.Marshal(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.pool.Exec(context.Background(), `INSERT INTO users (id, username, created_at, doc) VALUES ($1, $2, $3, $4)`,
-		id, name, u.CreatedAt, doc); err != nil {
+	// insertUsers (users.go) keeps the key columns in step, as every user write must.
+	if err := insertUsers(context.Background(), st.pool, []*store.User{u}); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -144,5 +140,53 @@ func TestConcurrentJoinsAndRoomCreation(t *testing.T) {
 	rm, err := st.RoomMembers(store.DirectRoomID([]string{users[0].ID, users[1].ID}))
 	if err != nil || !slices.Equal(rm.Usernames, []string{"usera", "userb"}) {
 		t.Fatalf("direct room = %+v, %v", rm, err)
+	}
+}
+
+// TestImpossibleKeys: a lookup by a key PostgreSQL's text cannot hold (a NUL byte, invalid
+// UTF-8; bbolt keys can) answers not found, not a database error (a 500).
+func TestImpossibleKeys(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ann := sqlUser(t, st, "ann1", "ann")
+	r := &store.Room{Name: "r"}
+	if err := st.CreateRoom(r, nil, ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"a\x00b", "\xff"} {
+		if _, err := st.Room(bad); err != store.ErrRoomNotFound {
+			t.Fatalf("Room(%q): %v", bad, err)
+		}
+		if _, err := st.RoomByName(bad); err != store.ErrRoomNotFound {
+			t.Fatalf("RoomByName(%q): %v", bad, err)
+		}
+		if _, err := st.Join(r.ID, bad); err != store.ErrUserNotFound {
+			t.Fatalf("Join(%q): %v", bad, err)
+		}
+		if m, err := st.Membership(r.ID, bad); err != nil || m != nil {
+			t.Fatalf("Membership(%q): %v %v", bad, m, err)
+		}
+		if ids, err := st.UserRoomIDs(bad); err != nil || ids != nil {
+			t.Fatalf("UserRoomIDs(%q): %v %v", bad, ids, err)
+		}
+		if subs, err := st.Subscriptions(bad, ""); err != nil || subs != nil {
+			t.Fatalf("Subscriptions(%q): %v %v", bad, subs, err)
+		}
+		err := st.CreateRooms([]store.NewRoom{{Room: &store.Room{ID: bad, Name: "x"}}})
+		if store.KindOf(err) != store.Invalid {
+			t.Fatalf("CreateRooms with id %q: %v", bad, err)
+		}
+		err = st.CreateRooms([]store.NewRoom{{Room: &store.Room{Name: "y"}, Members: []string{bad}}})
+		if store.KindOf(err) != store.Invalid {
+			t.Fatalf("CreateRooms with member %q: %v", bad, err)
+		}
+	}
+}
+
+// TestReadMarkOfDeletedRoom: MarkRead does not lock the room, so the room may be deleted
+// between its read and the read mark's insert: that is ErrRoomNotFound, not a database error.
+func TestReadMarkOfDeletedRoom(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	if err := st.write(func(t *Tx) error { return setRead(t, "gone", "u1", 1) }); err != store.ErrRoomNotFound {
+		t.Fatalf("read mark of a room deleted meanwhile: %v", err)
 	}
 }
