@@ -3,10 +3,12 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"rocketlite/store"
 )
@@ -188,5 +190,90 @@ func TestReadMarkOfDeletedRoom(t *testing.T) {
 	st := openTest(t, "", store.Options{})
 	if err := st.write(func(t *Tx) error { return setRead(t, "gone", "u1", 1) }); err != store.ErrRoomNotFound {
 		t.Fatalf("read mark of a room deleted meanwhile: %v", err)
+	}
+}
+
+// TestRoomKeyRaces: a name or id that another transaction takes between a write's check and
+// its insert (the checks cannot see uncommitted rows) gives the checks' own errors, not a
+// database error: the unique indexes decide, and their violation is translated.
+func TestRoomKeyRaces(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	r := &store.Room{Name: "mine"}
+	if err := st.CreateRoom(r, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what, id, name string
+		write          func() error
+		code           string
+	}{
+		{"a new room's name", "T1", "taken1", func() error { return st.CreateRoom(&store.Room{Name: "TAKEN1"}, nil, "") }, "duplicate-name"},
+		{"a new room's id", "T2", "other2", func() error { return st.CreateRoom(&store.Room{ID: "T2", Name: "free2"}, nil, "") }, "invalid-id"},
+		{"a rename", "T3", "taken3", func() error {
+			_, err := st.UpdateRoom(r.ID, func(r *store.Room) error { r.Name = "Taken3"; return nil })
+			return err
+		}, "duplicate-name"},
+	} {
+		ctx := context.Background()
+		tx, err := st.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, name, name_key, type, created_at, doc) VALUES ($1, $2, $2, 'c', now(), '{}')`, c.id, c.name); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.write() }()
+		// The write waits on the uncommitted row's index entry; once that commits, it fails.
+		time.Sleep(200 * time.Millisecond)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = <-done
+		var se *store.Error
+		if !errors.As(err, &se) || se.Kind != store.Invalid || se.Code != c.code {
+			t.Fatalf("%s taken meanwhile: %v, want %s", c.what, err, c.code)
+		}
+	}
+	if got, err := st.Room(r.ID); err != nil || got.Name != "mine" {
+		t.Fatalf("the refused rename changed the room: %+v, %v", got, err)
+	}
+}
+
+// TestOpenDirectRace: a direct-message room that another node creates between this one's
+// lookup and its insert is found, not created twice and not an error.
+func TestOpenDirectRace(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	a, b := sqlUser(t, st, "a1", "a"), sqlUser(t, st, "b1", "b")
+	rid := store.DirectRoomID([]string{a.ID, b.ID})
+	doc, err := json.Marshal(&store.Room{ID: rid, Type: store.Direct, Creator: &store.UserRef{ID: b.ID, Username: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tx, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, type, creator_id, created_at, doc) VALUES ($1, 'd', $2, now(), $3)`, rid, b.ID, doc); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		room    store.RoomWithMembers
+		created bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		room, created, err := st.OpenDirect(a, []string{b.ID})
+		done <- result{room, created, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got.err != nil || got.created || got.room.Creator.ID != b.ID || !slices.Equal(got.room.Usernames, []string{"a", "b"}) {
+		t.Fatalf("OpenDirect racing another node's = %+v %v, %v", got.room, got.created, got.err)
 	}
 }

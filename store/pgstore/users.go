@@ -222,12 +222,19 @@ func (s *Store) CreateUsers(users []*store.User, joinDefault bool) error {
 	// A fixed id may be one that messages name already (a deleted user's): taken before the
 	// transaction, which may run twice and sets the ids it makes.
 	var fixed []string
-	for _, u := range users {
+	// The ids and roles as given: a retried transaction must not take what the first attempt
+	// set for what the caller gave.
+	givenIDs, givenRoles := make([]string, len(users)), make([][]string, len(users))
+	for i, u := range users {
 		if u.ID != "" {
 			fixed = append(fixed, u.ID)
 		}
+		givenIDs[i], givenRoles[i] = u.ID, u.Roles
 	}
 	return s.write(func(t *Tx) error {
+		for i, u := range users {
+			u.ID, u.Roles = givenIDs[i], givenRoles[i]
+		}
 		now := t.Now()
 		// The lock first, in a statement of its own: a statement's snapshot is taken when it
 		// starts, so one that waited for the lock would not see the creation it waited for.

@@ -92,6 +92,34 @@ func init() {
 		}
 	})
 
+	add("UsersFirstAdminConcurrent", func(t *testing.T, open Opener) {
+		// Users registering at once on an empty store: exactly one becomes the admin.
+		st := open(t, store.Options{})
+		const n = 6
+		errs := make(chan error, n)
+		for i := range n {
+			go func() { errs <- st.CreateUser(&store.User{Username: fmt.Sprint("u", i), Active: true}, false) }()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		users, total, err := st.Users(0, 0)
+		if err != nil || total != n {
+			t.Fatalf("%d users, %v", total, err)
+		}
+		admins := 0
+		for _, u := range users {
+			if u.HasRole("admin") {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("%d admins among %v", admins, uNames(users))
+		}
+	})
+
 	add("UsersCreateFixedID", func(t *testing.T, open Opener) {
 		st := open(t, store.Options{})
 		u := &store.User{ID: "fixed-id", Username: "ann", Active: true}
