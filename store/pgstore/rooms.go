@@ -296,66 +296,7 @@ func withMembers(ctx context.Context, db q, rooms []*store.Room) ([]store.RoomWi
 }
 
 // --- system messages ---
-
-// appendMessage stores system message m (a join, a leave, a role change) at the end of room
-// r, announces it and saves r. System messages are not counted as unread.
-func appendMessage(t *Tx, r *store.Room, m *store.Message) error {
-	if err := insertMessages(t, r, []*store.Message{m}, true); err != nil {
-		return err
-	}
-	return putRoom(t, r)
-}
-
-// insertMessages numbers msgs at the end of room r (r's Seq, Msgs and LastMessage move; the
-// caller saves r) and stores them in one statement; with emit, each is announced with the
-// room as it was right after it.
-func insertMessages(t *Tx, r *store.Room, msgs []*store.Message, emit bool) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	for _, m := range msgs {
-		stampMessage(r, m)
-		if emit {
-			t.Emit(store.Event{Kind: store.MessageAdded, Room: r, Message: m})
-		}
-	}
-	return storeMessages(t, r.ID, msgs)
-}
-
-// stampMessage gives m the next place at the end of room r.
-func stampMessage(r *store.Room, m *store.Message) {
-	if m.ID == "" {
-		m.ID = store.NewID()
-	}
-	r.Seq++
-	r.Msgs++
-	m.Seq, m.RoomID = r.Seq, r.ID
-	m.UpdatedAt = m.TS
-	r.LastMessage = m.TS
-}
-
-// storeMessages inserts stamped messages of room rid in one statement.
-func storeMessages(t *Tx, rid string, msgs []*store.Message) error {
-	n := len(msgs)
-	seqs, ids, authors, texts := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
-	ts, docs := make([]time.Time, n), make([]string, n)
-	for i, m := range msgs {
-		doc, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		seqs[i], ids[i], authors[i], texts[i], ts[i], docs[i] = int64(m.Seq), m.ID, m.User.ID, m.Text, m.TS, string(doc)
-	}
-	t.Pages(rid)
-	_, err := t.Exec(t.Ctx, `INSERT INTO messages (room_id, seq, id, ts, updated_at, author_id, text, doc)
-		SELECT $1, s, i, ts, ts, a, x, d::json FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]) AS m(s, i, ts, a, x, d)`,
-		rid, seqs, ids, ts, authors, texts, docs)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_id" {
-		return store.ErrMessageIDTaken
-	}
-	return err
-}
+// appendMessage, insertMessages, stampMessage and storeMessages are messages.go's.
 
 // --- creating rooms ---
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"rocketlite/store"
 )
@@ -102,4 +103,27 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 			t.Errorf("%s: plan does not use %s:\n%s", c.sql, c.index, all)
 		}
 	}
+}
+
+// BenchmarkAuthenticate: what every authenticated request costs the database, from parallel
+// callers (go test -run X -bench Authenticate ./store/pgstore).
+func BenchmarkAuthenticate(b *testing.B) {
+	st := openTest(b, "", store.Options{})
+	u := &store.User{Username: "ann", Active: true, Hash: "h"}
+	if err := st.CreateUser(u, false); err != nil {
+		b.Fatal(err)
+	}
+	h := store.TokenHash{1}
+	if err := st.AddToken(u, h, st.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := st.Authenticate(u.ID, h); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/seed"
 	"rocketlite/store"
 )
 
@@ -522,6 +526,68 @@ func init() {
 		}
 	})
 
+	add("SeedDefaultAndAdmin", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		h, err := auth.NewHasher(bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := seed.ApplyDefault(st, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := seed.Default()
+		if want := len(def.Roles) + len(def.Permissions) + len(def.Rooms); len(created) != want {
+			t.Fatalf("ApplyDefault created %d things, want %d: %v", len(created), want, created)
+		}
+		if names := roleNames(t, st); len(names) != len(def.Roles) {
+			t.Fatalf("roles %v", names)
+		}
+		for _, p := range def.Permissions {
+			if got := permRoles(t, st, p.ID); !reflect.DeepEqual(got, p.Roles) {
+				t.Fatalf("permission %s has %v, want %v", p.ID, got, p.Roles)
+			}
+		}
+		generated, made, err := seed.EnsureAdmin(st, h, "admin", "")
+		if err != nil || !made || generated == "" {
+			t.Fatalf("EnsureAdmin = %q, %v, %v", generated, made, err)
+		}
+		admin, err := st.UserByUsername("admin")
+		if err != nil || !admin.HasRole("admin") || !admin.Active {
+			t.Fatalf("admin = %+v, %v", admin, err)
+		}
+		if !h.Check(admin.Hash, generated) {
+			t.Fatal("the generated password does not log in")
+		}
+		if m, err := st.Membership("GENERAL", admin.ID); err != nil || m == nil {
+			t.Fatalf("the admin is not in the default room: %v, %v", m, err)
+		}
+		for _, perm := range []string{"access-permissions", "view-c-room", "create-c"} {
+			if ok, err := st.HasPermission(admin, perm, ""); err != nil || !ok {
+				t.Fatalf("admin lacks %s: %v", perm, err)
+			}
+		}
+		// A second start creates nothing: the ledger and the users there are.
+		if created, err = seed.ApplyDefault(st, h); err != nil || len(created) != 0 {
+			t.Fatalf("ApplyDefault again = %v, %v", created, err)
+		}
+		if _, made, err = seed.EnsureAdmin(st, h, "admin", ""); err != nil || made {
+			t.Fatalf("EnsureAdmin again = %v, %v", made, err)
+		}
+		// A default role the operator removed stays removed.
+		if err := st.DeleteRole("leader"); err != nil {
+			t.Fatal(err)
+		}
+		if created, err = seed.ApplyDefault(st, h); err != nil || len(created) != 0 {
+			t.Fatalf("ApplyDefault after a deletion = %v, %v", created, err)
+		}
+		if names := roleNames(t, st); slices.Contains(names, "leader") {
+			t.Fatalf("the deleted role came back: %v", names)
+		}
+		if errs := st.Check(); errs != nil {
+			t.Fatal(errs)
+		}
+	})
 }
 
 func integrationIDs(t *testing.T, st store.Store, keep func(*store.Integration) bool) []string {
