@@ -19,7 +19,7 @@ import (
 // TestSlowReaderDropped: a socket that stops reading is closed once its queue is full, while
 // a reading socket of the same room gets every message and the senders never wait.
 func TestSlowReaderDropped(t *testing.T) {
-	e := newEnv(t, options{rt: func(c *realtime.Config) { c.Queue = 16 }})
+	e := newEnv(t, options{rt: func(c *realtime.Config) { c.Queue = 32 }})
 	u := e.user("writer")
 	e.user("fast")
 	e.user("slow")
