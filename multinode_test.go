@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -227,3 +229,40 @@ func TestCrashDurabilityPostgres(t *testing.T) {
 	}
 }
 
+// TestBackupCheckPostgres: `check` reads a PostgreSQL database while a node serves it, and
+// `backup` copies it with pg_dump into a file that pg_restore reads.
+func TestBackupCheckPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	bin := buildBinary(t)
+	p := startProc(t, nil, bin, "--db", dsn)
+	cr := loginAdmin(t, newClient(), p.base)
+	if st, _, err := call(newClient(), "POST", p.base+"/api/rooms/GENERAL/send", cr, url.Values{"msg": {"kept"}}); err != nil || st != 200 {
+		t.Fatalf("send: %d %v", st, err)
+	}
+	out, err := exec.Command(bin, "check", "--db", dsn).CombinedOutput()
+	if err != nil || !bytes.HasPrefix(out, []byte("ok: ")) || bytes.Contains(out, []byte("password")) {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	dump := filepath.Join(t.TempDir(), "rl.dump")
+	out, err = exec.Command(bin, "backup", "--db", dsn, dump).CombinedOutput()
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	restore, err := exec.LookPath("pg_restore")
+	if err != nil {
+		m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_restore")
+		if len(m) == 0 {
+			t.Fatal("pg_restore not found")
+		}
+		restore = m[len(m)-1]
+	}
+	list, err := exec.Command(restore, "--list", dump).CombinedOutput()
+	if err != nil || !bytes.Contains(list, []byte("TABLE DATA")) || !bytes.Contains(list, []byte(" messages ")) {
+		t.Fatalf("pg_restore --list: %v\n%s", err, list)
+	}
+	// Over the REST API a PostgreSQL server says to use pg_dump.
+	st, obj, err := call(newClient(), "GET", p.base+"/api/backup", cr, nil)
+	if err != nil || st != 400 || !strings.Contains(fmt.Sprint(obj), "pg_dump") {
+		t.Fatalf("GET /api/backup on PostgreSQL: %d %v %v", st, obj, err)
+	}
+}
