@@ -49,18 +49,22 @@ func jsonDepth(b []byte) int {
 // encoded record would be larger than the store's cap. It returns the encoding, which is what
 // putMessage stores when m does not change in between.
 func (s *Bolt) checkMessageCaps(m *Message) ([]byte, error) {
-	if d := jsonDepth(m.Attachments); d > s.maxMsgDepth {
+	return checkMessageCaps(m, s.maxMsgBytes, s.maxMsgDepth)
+}
+
+func checkMessageCaps(m *Message, maxBytes, maxDepth int) ([]byte, error) {
+	if d := jsonDepth(m.Attachments); d > maxDepth {
 		return nil, Errorf(Invalid, "message-too-deep",
-			"The attachments nest %d levels deep; at most %d are allowed", d, s.maxMsgDepth)
+			"The attachments nest %d levels deep; at most %d are allowed", d, maxDepth)
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
-	if len(data) > s.maxMsgBytes {
+	if len(data) > maxBytes {
 		return nil, Errorf(Invalid, "message-too-large",
 			"The message is %d bytes when stored (text, attachments and every other field together); at most %d are allowed",
-			len(data), s.maxMsgBytes)
+			len(data), maxBytes)
 	}
 	return data, nil
 }

@@ -47,12 +47,20 @@ func (s *Bolt) CreateUsers(users []*User, joinDefault bool) error {
 	// since: they will show the new user's name. (Taken before the batch, which may run the
 	// function twice and sets the ids it makes.)
 	var fixed []string
-	for _, u := range users {
+	// The ids and roles as given: fn may run twice (a dry run first, see batch), and must not
+	// take what its first run set for what the caller gave. (It did, and users registering at
+	// once on an empty store all became admins: each dry run saw no user yet.)
+	givenIDs, givenRoles := make([]string, len(users)), make([][]string, len(users))
+	for i, u := range users {
 		if u.ID != "" {
 			fixed = append(fixed, u.ID)
 		}
+		givenIDs[i], givenRoles[i] = u.ID, u.Roles
 	}
 	return s.batch(func(tx *bolt.Tx) error {
+		for i, u := range users {
+			u.ID, u.Roles = givenIDs[i], givenRoles[i]
+		}
 		ub := tx.Bucket(bUsers)
 		byName, byEmail := tx.Bucket(bUsersByName), tx.Bucket(bUsersByEmail)
 		firstEver := isEmpty(ub)

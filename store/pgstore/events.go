@@ -116,7 +116,7 @@ type listener struct {
 	done   chan struct{}
 	last   int64
 	seen   atomic.Int64 // last, for /readyz (last belongs to the listener's goroutine)
-	gapAt  time.Time // when the hole at last+1 was first seen
+	gapAt  time.Time    // when the hole at last+1 was first seen
 	log    zerolog.Logger
 
 	mu      sync.Mutex

@@ -10,10 +10,13 @@ import (
 // maxCheckErrors bounds the report, as bbolt's check does.
 const maxCheckErrors = 100
 
-// checkStage is one stage of Check: queries whose every row is one problem, described.
+// checkStage is one stage of Check: queries whose every row is one problem, described, and
+// records that are checked in Go (decoded as the operations decode them, and their key
+// columns computed as the operations compute them).
 type checkStage struct {
 	what    string
 	queries []string
+	records func(ctx context.Context, tx pgx.Tx, add func(format string, args ...any) bool) error
 }
 
 // checkStages are the invariants of the store that PostgreSQL's own constraints (primary
@@ -32,7 +35,7 @@ var checkStages = []checkStage{
 			WHERE coalesce(doc->>'email', '') <> email LIMIT $1`,
 		`SELECT format('users/%s: active column is %s, record says %s', id, active::text, doc->>'active') FROM users
 			WHERE coalesce(doc->>'active', 'false') <> active::text LIMIT $1`,
-	}},
+	}, nil},
 	{"rooms", []string{
 		`SELECT format('rooms/%s: record has id "%s"', id, doc->>'id') FROM rooms
 			WHERE doc->>'id' IS DISTINCT FROM id LIMIT $1`,
@@ -45,7 +48,7 @@ var checkStages = []checkStage{
 			WHERE coalesce(doc->>'msgs', '0') <> msgs::text LIMIT $1`,
 		`SELECT format('rooms/%s: seq column is %s, record says %s', id, seq, doc->>'seq') FROM rooms
 			WHERE coalesce(doc->>'seq', '0') <> seq::text LIMIT $1`,
-	}},
+	}, checkRoomRecords},
 	{"messages", []string{
 		`SELECT format('message %s: room "%s" does not exist', m.id, m.room_id) FROM messages m
 			WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = m.room_id) LIMIT $1`,
@@ -62,13 +65,13 @@ var checkStages = []checkStage{
 		`SELECT format('room %s: msgs is %s, but it holds %s messages', r.id, r.msgs, coalesce(c.n, 0)) FROM rooms r
 			LEFT JOIN (SELECT room_id, count(*) AS n FROM messages GROUP BY room_id) c ON c.room_id = r.id
 			WHERE r.msgs <> coalesce(c.n, 0) LIMIT $1`,
-	}},
+	}, nil},
 	{"memberships", []string{
 		`SELECT format('membership %s/%s: user does not exist', m.room_id, m.user_id) FROM members m
 			WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id) LIMIT $1`,
 		`SELECT format('membership %s/%s: record names "%s", the user is "%s"', m.room_id, m.user_id, m.doc->>'u', u.username)
 			FROM members m JOIN users u ON u.id = m.user_id WHERE m.doc->>'u' IS DISTINCT FROM u.username LIMIT $1`,
-	}},
+	}, nil},
 	{"permissions", []string{
 		`SELECT format('roles/%s: record has name "%s"', name, doc->>'name') FROM roles
 			WHERE doc->>'name' IS DISTINCT FROM name LIMIT $1`,
@@ -81,11 +84,11 @@ var checkStages = []checkStage{
 		`SELECT format('permission %s: role "%s" does not exist', p.id, r.name) FROM permissions p
 			CROSS JOIN LATERAL unnest(p.roles) AS r(name)
 			WHERE NOT EXISTS (SELECT 1 FROM roles WHERE roles.name = r.name) LIMIT $1`,
-	}},
+	}, nil},
 	{"integrations", []string{
 		`SELECT format('integrations/%s: record has id "%s"', id, doc->>'_id') FROM integrations
 			WHERE doc->>'_id' IS DISTINCT FROM id LIMIT $1`,
-	}},
+	}, nil},
 }
 
 // Check verifies the store's invariants in one snapshot (see checkStages). It returns nil for
@@ -100,12 +103,23 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 		stage = func(string) {}
 	}
 	var errs []error
+	add := func(format string, args ...any) bool {
+		if len(errs) < maxCheckErrors {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+		return len(errs) < maxCheckErrors
+	}
 	run := func(tx pgx.Tx) error {
 		for _, st := range checkStages {
 			if err := context.Cause(ctx); err != nil {
 				return err
 			}
 			stage("checking " + st.what)
+			if st.records != nil {
+				if err := st.records(ctx, tx, add); err != nil || len(errs) >= maxCheckErrors {
+					return err
+				}
+			}
 			for _, sql := range st.queries {
 				rows, err := tx.Query(ctx, sql, maxCheckErrors-len(errs))
 				if err != nil {
@@ -116,7 +130,7 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 					return err
 				}
 				for _, f := range found {
-					errs = append(errs, fmt.Errorf("%s", f))
+					add("%s", f)
 				}
 				if len(errs) >= maxCheckErrors {
 					return nil
@@ -138,4 +152,42 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 		errs = append(errs, s.result(err))
 	}
 	return errs
+}
+
+// checkRoomRecords decodes every room and checks its name key, which the operations compute
+// in Go (Go's case folding, not the database's locale).
+func checkRoomRecords(ctx context.Context, tx pgx.Tx, add func(format string, args ...any) bool) error {
+	rows, err := tx.Query(ctx, `SELECT id, name_key, doc FROM rooms ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var key *string
+		var doc []byte
+		if err := rows.Scan(&id, &key, &doc); err != nil {
+			return err
+		}
+		r, err := decodeRoom(doc)
+		if err != nil {
+			if !add("rooms/%s: %v", id, err) {
+				return nil
+			}
+			continue
+		}
+		if want := nameKey(r); (want == nil) != (key == nil) || (want != nil && *want != *key) {
+			if !add("rooms/%s: name_key is %s, want %s", id, strPtr(key), strPtr(want)) {
+				return nil
+			}
+		}
+	}
+	return rows.Err()
+}
+
+func strPtr(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return fmt.Sprintf("%q", *s)
 }

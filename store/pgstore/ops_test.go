@@ -39,8 +39,8 @@ func checkFixture(t *testing.T) *Store {
 	exec(`INSERT INTO users (id, username, email, active, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6)`,
 		ann.ID, ann.Username, ann.Email, ann.Active, now, doc(ann))
 	room := &store.Room{ID: "GENERAL", Name: "general", Type: store.Public, Msgs: 2, Seq: 2, CreatedAt: now}
-	exec(`INSERT INTO rooms (id, name, type, msgs, seq, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		room.ID, room.Name, room.Type, room.Msgs, room.Seq, now, doc(room))
+	exec(`INSERT INTO rooms (id, name, name_key, type, msgs, seq, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		room.ID, room.Name, nameKey(room), room.Type, room.Msgs, room.Seq, now, doc(room))
 	exec(`INSERT INTO members (room_id, user_id, doc) VALUES ($1, $2, $3)`, room.ID, ann.ID,
 		doc(&store.Member{Username: ann.Username, Joined: now}))
 	for seq, id := range []string{"m1", "m2"} {
@@ -69,6 +69,7 @@ func checkFixture(t *testing.T) *Store {
 }
 
 func TestCheckFindsBrokenInvariants(t *testing.T) {
+	st := checkFixture(t)
 	for _, tc := range []struct {
 		name, breakIt, want string
 	}{
@@ -78,6 +79,8 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		{"ActiveColumnStale", `UPDATE users SET active = false`, "active column is false"},
 		{"RoomTypeStale", `UPDATE rooms SET type = 'p'`, "type column"},
 		{"RoomNameStale", `UPDATE rooms SET name = 'other'`, "name column"},
+		{"RoomNameKeyStale", `UPDATE rooms SET name_key = 'GENERAL'`, `name_key is "GENERAL", want "general"`},
+		{"RoomRecordUndecodable", `UPDATE rooms SET doc = '{"id":"GENERAL","t":"c","name":"general","msgs":"two"}'`, "rooms/GENERAL: json: cannot unmarshal"},
 		{"RoomMsgsColumnStale", `UPDATE rooms SET msgs = 3`, "msgs column is 3"},
 		{"RoomCountWrong", `DELETE FROM messages WHERE seq = 2`, "msgs is 2, but it holds 1 messages"},
 		{"RoomSeqStale", `UPDATE rooms SET seq = 5`, "seq column is 5"},
@@ -97,13 +100,20 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		{"IntegrationIDMismatch", `UPDATE integrations SET doc = '{"_id":"h"}'`, `integrations/hook1: record has id "h"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := checkFixture(t)
-			if _, err := st.pool.Exec(context.Background(), tc.breakIt); err != nil {
-				t.Fatal(err)
-			}
+			// Broken inside a transaction that is rolled back: one fixture for every case.
 			var all []string
-			for _, e := range st.Check() {
-				all = append(all, e.Error())
+			rollback := errors.New("rollback")
+			err := st.Atomic(func(tx store.Store) error {
+				if _, err := tx.(*Store).tx.Exec(context.Background(), tc.breakIt); err != nil {
+					return err
+				}
+				for _, e := range tx.Check() {
+					all = append(all, e.Error())
+				}
+				return rollback
+			})
+			if err != rollback {
+				t.Fatal(err)
 			}
 			if len(all) == 0 {
 				t.Fatal("the check found nothing")
@@ -112,6 +122,9 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 				t.Fatalf("no error mentions %q: %v", tc.want, all)
 			}
 		})
+	}
+	if errs := st.Check(); errs != nil {
+		t.Fatalf("the fixture was changed: %v", errs)
 	}
 }
 

@@ -139,6 +139,39 @@ func globalRoleMustExist(t *Tx, name string) error {
 	return nil
 }
 
+// AddUserRole gives the user a global role that exists; holding it already changes nothing.
+func (s *Store) AddUserRole(uid, role string) (updated *store.User, err error) {
+	return s.changeUserRoles(uid, role, func(u *store.User) error {
+		if !u.HasRole(role) {
+			u.Roles = append(u.Roles, role)
+		}
+		return nil
+	})
+}
+
+// RemoveUserRole takes a global role from the user. Taking "admin" from the last active admin
+// is a conflict.
+func (s *Store) RemoveUserRole(uid, role string) (updated *store.User, err error) {
+	return s.changeUserRoles(uid, role, func(u *store.User) error {
+		u.Roles = slices.DeleteFunc(u.Roles, func(r string) bool { return r == role })
+		return nil
+	})
+}
+
+// changeUserRoles is UpdateUser after checking, in the same transaction, that role is a
+// global role (bbolt checks it before it reads the user).
+func (s *Store) changeUserRoles(uid, role string, change func(u *store.User) error) (updated *store.User, err error) {
+	err = s.write(func(t *Tx) error {
+		if err := globalRoleMustExist(t, role); err != nil {
+			return err
+		}
+		var err error
+		updated, err = updateUser(t, uid, change)
+		return err
+	})
+	return updated, err
+}
+
 func getPermission(ctx context.Context, db q, id string, lock bool) (*store.Permission, error) {
 	sql := `SELECT doc FROM permissions WHERE id = $1`
 	if lock {

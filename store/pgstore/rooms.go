@@ -22,6 +22,22 @@ import (
 
 // --- room records ---
 
+// storable reports whether every key can be a text parameter (textOK): a lookup by a key
+// no record can have (an id taken from a URL) finds nothing, as on bbolt, instead of failing.
+func storable(keys ...string) bool {
+	for _, k := range keys {
+		if !textOK(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// storableOnly drops the keys that cannot be stored (see storable).
+func storableOnly(keys []string) []string {
+	return slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return !storable(k) })
+}
+
 func decodeRoom(doc []byte) (*store.Room, error) {
 	r := new(store.Room)
 	if err := json.Unmarshal(doc, r); err != nil {
@@ -32,6 +48,9 @@ func decodeRoom(doc []byte) (*store.Room, error) {
 
 // getRoom returns room id, or store.ErrRoomNotFound.
 func getRoom(ctx context.Context, db q, id string) (*store.Room, error) {
+	if !storable(id) {
+		return nil, store.ErrRoomNotFound
+	}
 	r := new(store.Room)
 	ok, err := getJSON(ctx, db, r, `SELECT doc FROM rooms WHERE id = $1`, id)
 	if err != nil {
@@ -47,6 +66,9 @@ func getRoom(ctx context.Context, db q, id string) (*store.Room, error) {
 // changed): the row stays locked until the transaction ends, so the room's writes (and its
 // message sequence) follow one another.
 func lockRoom(t *Tx, id string) (*store.Room, error) {
+	if !storable(id) {
+		return nil, store.ErrRoomNotFound
+	}
 	r := new(store.Room)
 	ok, err := getJSON(t.Ctx, t, r, `SELECT doc FROM rooms WHERE id = $1 FOR UPDATE`, id)
 	if err != nil {
@@ -129,23 +151,10 @@ func runBatch(t *Tx, b *pgx.Batch) error {
 	return br.Close()
 }
 
-// userRecord returns user id, or store.ErrUserNotFound.
-func userRecord(ctx context.Context, db q, id string) (*store.User, error) {
-	u := new(store.User)
-	ok, err := getJSON(ctx, db, u, `SELECT doc FROM users WHERE id = $1`, id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, store.ErrUserNotFound
-	}
-	return u, nil
-}
-
 // usersByID reads the users with the ids given (those that exist).
 func usersByID(ctx context.Context, db q, ids []string) (map[string]*store.User, error) {
 	out := map[string]*store.User{}
-	if len(ids) == 0 {
+	if ids = storableOnly(ids); len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := db.Query(ctx, `SELECT doc FROM users WHERE id = ANY($1)`, ids)
@@ -189,6 +198,9 @@ func lockMember(t *Tx, rid, uid string) (*store.Member, error) {
 }
 
 func memberQuery(ctx context.Context, db q, sql, rid, uid string) (*store.Member, error) {
+	if !storable(rid, uid) {
+		return nil, nil
+	}
 	var doc []byte
 	err := db.QueryRow(ctx, sql, rid, uid).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -284,66 +296,7 @@ func withMembers(ctx context.Context, db q, rooms []*store.Room) ([]store.RoomWi
 }
 
 // --- system messages ---
-
-// appendMessage stores system message m (a join, a leave, a role change) at the end of room
-// r, announces it and saves r. System messages are not counted as unread.
-func appendMessage(t *Tx, r *store.Room, m *store.Message) error {
-	if err := insertMessages(t, r, []*store.Message{m}, true); err != nil {
-		return err
-	}
-	return putRoom(t, r)
-}
-
-// insertMessages numbers msgs at the end of room r (r's Seq, Msgs and LastMessage move; the
-// caller saves r) and stores them in one statement; with emit, each is announced with the
-// room as it was right after it.
-func insertMessages(t *Tx, r *store.Room, msgs []*store.Message, emit bool) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	for _, m := range msgs {
-		stampMessage(r, m)
-		if emit {
-			t.Emit(store.Event{Kind: store.MessageAdded, Room: r, Message: m})
-		}
-	}
-	return storeMessages(t, r.ID, msgs)
-}
-
-// stampMessage gives m the next place at the end of room r.
-func stampMessage(r *store.Room, m *store.Message) {
-	if m.ID == "" {
-		m.ID = store.NewID()
-	}
-	r.Seq++
-	r.Msgs++
-	m.Seq, m.RoomID = r.Seq, r.ID
-	m.UpdatedAt = m.TS
-	r.LastMessage = m.TS
-}
-
-// storeMessages inserts stamped messages of room rid in one statement.
-func storeMessages(t *Tx, rid string, msgs []*store.Message) error {
-	n := len(msgs)
-	seqs, ids, authors, texts := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
-	ts, docs := make([]time.Time, n), make([]string, n)
-	for i, m := range msgs {
-		doc, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		seqs[i], ids[i], authors[i], texts[i], ts[i], docs[i] = int64(m.Seq), m.ID, m.User.ID, m.Text, m.TS, string(doc)
-	}
-	t.Pages(rid)
-	_, err := t.Exec(t.Ctx, `INSERT INTO messages (room_id, seq, id, ts, updated_at, author_id, text, doc)
-		SELECT $1, s, i, ts, ts, a, x, d::json FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]) AS m(s, i, ts, a, x, d)`,
-		rid, seqs, ids, ts, authors, texts, docs)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_id" {
-		return store.ErrMessageIDTaken
-	}
-	return err
-}
+// appendMessage, insertMessages, stampMessage and storeMessages are messages.go's.
 
 // --- creating rooms ---
 
@@ -405,7 +358,8 @@ func (s *Store) CreateRooms(rooms []store.NewRoom) error {
 			}
 			if r.ID == "" {
 				r.ID = store.NewID()
-			} else if !store.ValidKeyPart(r.ID) || takenIDs[r.ID] {
+			} else if !store.ValidKeyPart(r.ID) || !storable(r.ID) || takenIDs[r.ID] {
+				// (An id of invalid UTF-8, which a bbolt key may be, cannot be stored here.)
 				return store.ErrRoomIDTaken(r.ID)
 			}
 			if r.Type == "" {
@@ -472,7 +426,7 @@ func (s *Store) CreateRooms(rooms []store.NewRoom) error {
 // stringSet runs a query of one text column with one array argument.
 func stringSet(t *Tx, sql string, arg []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	if len(arg) == 0 {
+	if arg = storableOnly(arg); len(arg) == 0 {
 		return out, nil
 	}
 	rows, err := t.Query(t.Ctx, sql, arg)
@@ -497,7 +451,7 @@ func checkRoomCap(t *Tx, uid string, max int) error {
 	if max <= 0 {
 		return nil
 	}
-	u, err := userRecord(t.Ctx, t, uid)
+	u, err := getUser(t.Ctx, t, uid)
 	if err != nil || u.HasRole("admin") {
 		if store.KindOf(err) == store.NotFound {
 			return nil
@@ -524,6 +478,9 @@ func (s *Store) Room(id string) (r *store.Room, err error) {
 
 // roomByName reads the room named name (ignoring case), or ErrRoomNotFound.
 func roomByName(ctx context.Context, db q, name string) (*store.Room, error) {
+	if !storable(name) {
+		return nil, store.ErrRoomNotFound
+	}
 	r := new(store.Room)
 	ok, err := getJSON(ctx, db, r, `SELECT doc FROM rooms WHERE name_key = $1`, store.RoomNameKey(name))
 	if err != nil {
@@ -767,6 +724,9 @@ func (s *Store) UserRooms(uid string, keep func(*store.Room) bool, offset, count
 
 // UserRoomsBy is UserRooms sorted by cmp before the page is cut (nil: by name).
 func (s *Store) UserRoomsBy(uid string, keep func(*store.Room) bool, by func(a, b *store.Room) int, offset, count int) (rooms []store.RoomWithMembers, total int, err error) {
+	if !storable(uid) {
+		return nil, 0, nil
+	}
 	err = s.read(func(ctx context.Context, tx pgx.Tx) error {
 		all, err := roomDocs(ctx, tx, keep, `SELECT r.doc FROM members m JOIN rooms r ON r.id = m.room_id
 			WHERE m.user_id = $1 ORDER BY m.room_id COLLATE "C"`, uid)
@@ -786,6 +746,9 @@ func (s *Store) UserRoomsBy(uid string, keep func(*store.Room) bool, by func(a, 
 
 // UserRoomIDs returns the ids of the rooms uid is a member of.
 func (s *Store) UserRoomIDs(uid string) (ids []string, err error) {
+	if !storable(uid) {
+		return nil, nil
+	}
 	err = s.read(func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id COLLATE "C"`, uid)
 		if err != nil {
@@ -819,7 +782,7 @@ func (s *Store) JoinWithCode(rid, uid, code string) (joined bool, err error) {
 		if err != nil {
 			return err
 		}
-		u, err := userRecord(t.Ctx, t, uid)
+		u, err := getUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}
@@ -848,7 +811,7 @@ func (s *Store) AddMemberBy(rid, uid string, by *store.UserRef) error {
 		if err != nil {
 			return err
 		}
-		u, err := userRecord(t.Ctx, t, uid)
+		u, err := getUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}

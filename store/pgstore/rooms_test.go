@@ -3,10 +3,12 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"rocketlite/store"
 )
@@ -19,12 +21,8 @@ func sqlUser(t *testing.T, st *Store, id, name string, roles ...string) *store.U
 		roles = []string{"user"}
 	}
 	u := &store.User{ID: id, Username: name, Name: strings.ToUpper(name), Roles: roles, Active: true, Type: "user", CreatedAt: st.Now()}
-	doc, err := json.Marshal(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.pool.Exec(context.Background(), `INSERT INTO users (id, username, created_at, doc) VALUES ($1, $2, $3, $4)`,
-		id, name, u.CreatedAt, doc); err != nil {
+	// insertUsers (users.go) keeps the key columns in step, as every user write must.
+	if err := insertUsers(context.Background(), st.pool, []*store.User{u}); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -144,5 +142,138 @@ func TestConcurrentJoinsAndRoomCreation(t *testing.T) {
 	rm, err := st.RoomMembers(store.DirectRoomID([]string{users[0].ID, users[1].ID}))
 	if err != nil || !slices.Equal(rm.Usernames, []string{"usera", "userb"}) {
 		t.Fatalf("direct room = %+v, %v", rm, err)
+	}
+}
+
+// TestImpossibleKeys: a lookup by a key PostgreSQL's text cannot hold (a NUL byte, invalid
+// UTF-8; bbolt keys can) answers not found, not a database error (a 500).
+func TestImpossibleKeys(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ann := sqlUser(t, st, "ann1", "ann")
+	r := &store.Room{Name: "r"}
+	if err := st.CreateRoom(r, nil, ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"a\x00b", "\xff"} {
+		if _, err := st.Room(bad); err != store.ErrRoomNotFound {
+			t.Fatalf("Room(%q): %v", bad, err)
+		}
+		if _, err := st.RoomByName(bad); err != store.ErrRoomNotFound {
+			t.Fatalf("RoomByName(%q): %v", bad, err)
+		}
+		if _, err := st.Join(r.ID, bad); err != store.ErrUserNotFound {
+			t.Fatalf("Join(%q): %v", bad, err)
+		}
+		if m, err := st.Membership(r.ID, bad); err != nil || m != nil {
+			t.Fatalf("Membership(%q): %v %v", bad, m, err)
+		}
+		if ids, err := st.UserRoomIDs(bad); err != nil || ids != nil {
+			t.Fatalf("UserRoomIDs(%q): %v %v", bad, ids, err)
+		}
+		if subs, err := st.Subscriptions(bad, ""); err != nil || subs != nil {
+			t.Fatalf("Subscriptions(%q): %v %v", bad, subs, err)
+		}
+		err := st.CreateRooms([]store.NewRoom{{Room: &store.Room{ID: bad, Name: "x"}}})
+		if store.KindOf(err) != store.Invalid {
+			t.Fatalf("CreateRooms with id %q: %v", bad, err)
+		}
+		err = st.CreateRooms([]store.NewRoom{{Room: &store.Room{Name: "y"}, Members: []string{bad}}})
+		if store.KindOf(err) != store.Invalid {
+			t.Fatalf("CreateRooms with member %q: %v", bad, err)
+		}
+	}
+}
+
+// TestReadMarkOfDeletedRoom: MarkRead does not lock the room, so the room may be deleted
+// between its read and the read mark's insert: that is ErrRoomNotFound, not a database error.
+func TestReadMarkOfDeletedRoom(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	if err := st.write(func(t *Tx) error { return setRead(t, "gone", "u1", 1) }); err != store.ErrRoomNotFound {
+		t.Fatalf("read mark of a room deleted meanwhile: %v", err)
+	}
+}
+
+// TestRoomKeyRaces: a name or id that another transaction takes between a write's check and
+// its insert (the checks cannot see uncommitted rows) gives the checks' own errors, not a
+// database error: the unique indexes decide, and their violation is translated.
+func TestRoomKeyRaces(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	r := &store.Room{Name: "mine"}
+	if err := st.CreateRoom(r, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what, id, name string
+		write          func() error
+		code           string
+	}{
+		{"a new room's name", "T1", "taken1", func() error { return st.CreateRoom(&store.Room{Name: "TAKEN1"}, nil, "") }, "duplicate-name"},
+		{"a new room's id", "T2", "other2", func() error { return st.CreateRoom(&store.Room{ID: "T2", Name: "free2"}, nil, "") }, "invalid-id"},
+		{"a rename", "T3", "taken3", func() error {
+			_, err := st.UpdateRoom(r.ID, func(r *store.Room) error { r.Name = "Taken3"; return nil })
+			return err
+		}, "duplicate-name"},
+	} {
+		ctx := context.Background()
+		tx, err := st.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, name, name_key, type, created_at, doc) VALUES ($1, $2, $2, 'c', now(), '{}')`, c.id, c.name); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.write() }()
+		// The write waits on the uncommitted row's index entry; once that commits, it fails.
+		time.Sleep(200 * time.Millisecond)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = <-done
+		var se *store.Error
+		if !errors.As(err, &se) || se.Kind != store.Invalid || se.Code != c.code {
+			t.Fatalf("%s taken meanwhile: %v, want %s", c.what, err, c.code)
+		}
+	}
+	if got, err := st.Room(r.ID); err != nil || got.Name != "mine" {
+		t.Fatalf("the refused rename changed the room: %+v, %v", got, err)
+	}
+}
+
+// TestOpenDirectRace: a direct-message room that another node creates between this one's
+// lookup and its insert is found, not created twice and not an error.
+func TestOpenDirectRace(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	a, b := sqlUser(t, st, "a1", "a"), sqlUser(t, st, "b1", "b")
+	rid := store.DirectRoomID([]string{a.ID, b.ID})
+	doc, err := json.Marshal(&store.Room{ID: rid, Type: store.Direct, Creator: &store.UserRef{ID: b.ID, Username: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tx, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO rooms (id, type, creator_id, created_at, doc) VALUES ($1, 'd', $2, now(), $3)`, rid, b.ID, doc); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		room    store.RoomWithMembers
+		created bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		room, created, err := st.OpenDirect(a, []string{b.ID})
+		done <- result{room, created, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got.err != nil || got.created || got.room.Creator.ID != b.ID || !slices.Equal(got.room.Usernames, []string{"a", "b"}) {
+		t.Fatalf("OpenDirect racing another node's = %+v %v, %v", got.room, got.created, got.err)
 	}
 }

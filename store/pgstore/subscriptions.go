@@ -6,9 +6,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"rocketlite/store"
 )
@@ -33,6 +35,10 @@ func markSubscription(t *Tx, r *store.Room, uid string, counted uint64, now time
 func setRead(t *Tx, rid, uid string, seq uint64) error {
 	_, err := t.Exec(t.Ctx, `INSERT INTO reads (room_id, user_id, seq) VALUES ($1, $2, $3)
 		ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq`, rid, uid, int64(seq))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" {
+		return store.ErrRoomNotFound // deleted since it was read (the room row is not locked)
+	}
 	return err
 }
 
@@ -96,6 +102,9 @@ func directNames(ctx context.Context, db q, subs []*store.Subscription) error {
 
 // subscriptions reads uid's subscriptions (one room's if rid is not "") in two queries.
 func subscriptions(ctx context.Context, db q, uid, rid string) ([]*store.Subscription, error) {
+	if !storable(uid, rid) {
+		return nil, nil
+	}
 	sql := `SELECT r.doc, m.room_id, m.doc, m.sub_mark FROM members m JOIN rooms r ON r.id = m.room_id
 		WHERE m.user_id = $1 ORDER BY m.room_id COLLATE "C"`
 	args := []any{uid}
@@ -222,6 +231,9 @@ func (s *Store) MarkUnread(rid string, reader *store.User, fromID string) error 
 		unread := uint64(1)
 		from := uint64(0)
 		if fromID != "" {
+			if !storable(fromID) {
+				return store.ErrMsgNotFound
+			}
 			var seq int64
 			err := t.QueryRow(t.Ctx, `SELECT seq FROM messages WHERE id = $1 AND room_id = $2`, fromID, rid).Scan(&seq)
 			if err == pgx.ErrNoRows {

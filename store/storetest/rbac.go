@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"rocketlite/auth"
+	"rocketlite/seed"
 	"rocketlite/store"
 )
 
@@ -314,4 +318,297 @@ func init() {
 			t.Fatalf("HasPermission in a missing room = %v, %v", ok, err)
 		}
 	})
+}
+
+// The tests below need users and rooms.
+func init() {
+	add("UserRoles", func(t *testing.T, open Opener) {
+		clock := NewClock()
+		st := open(t, store.Options{Now: clock.Now})
+		mustRoles(t, st, &store.Role{Name: "admin"}, &store.Role{Name: "user"}, &store.Role{Name: "bot"},
+			&store.Role{Name: "owner", Scope: store.RoomScope})
+		ann := mustUser(t, st, "ann1", "ann")
+		// The role is checked before the user, as bbolt's checks run first.
+		_, err := st.AddUserRole("nobody", "ghost")
+		wantErr(t, "AddUserRole of an unknown role", err, store.NotFound, "invalid-role")
+		_, err = st.AddUserRole("nobody", "bot")
+		wantErr(t, "AddUserRole to an unknown user", err, store.NotFound, store.ErrUserNotFound.Code)
+		_, err = st.AddUserRole(ann.ID, "owner")
+		wantErr(t, "AddUserRole of a room role", err, store.Invalid, "invalid-role-scope")
+		_, err = st.RemoveUserRole(ann.ID, "owner")
+		wantErr(t, "RemoveUserRole of a room role", err, store.Invalid, "invalid-role-scope")
+		_, err = st.RemoveUserRole(ann.ID, "ghost")
+		wantErr(t, "RemoveUserRole of an unknown role", err, store.NotFound, "invalid-role")
+		if u, _ := st.User(ann.ID); !reflect.DeepEqual(u.Roles, []string{"user"}) {
+			t.Fatalf("refusals changed the roles to %v", u.Roles)
+		}
+		clock.Advance(time.Minute)
+		u, err := st.AddUserRole(ann.ID, "bot")
+		if err != nil || !reflect.DeepEqual(u.Roles, []string{"user", "bot"}) || !u.UpdatedAt.Equal(clock.T) {
+			t.Fatalf("AddUserRole = %+v, %v", u, err)
+		}
+		if u, err = st.AddUserRole(ann.ID, "bot"); err != nil || !reflect.DeepEqual(u.Roles, []string{"user", "bot"}) {
+			t.Fatalf("AddUserRole of a role held = %+v, %v", u, err)
+		}
+		if stored, _ := st.User(ann.ID); !reflect.DeepEqual(stored.Roles, []string{"user", "bot"}) {
+			t.Fatalf("stored roles %v", stored.Roles)
+		}
+		wantErr(t, "DeleteRole of a role a user holds", st.DeleteRole("bot"), store.Conflict, "role-in-use")
+		if u, err = st.RemoveUserRole(ann.ID, "bot"); err != nil || !reflect.DeepEqual(u.Roles, []string{"user"}) {
+			t.Fatalf("RemoveUserRole = %+v, %v", u, err)
+		}
+		if u, err = st.RemoveUserRole(ann.ID, "bot"); err != nil || !reflect.DeepEqual(u.Roles, []string{"user"}) {
+			t.Fatalf("RemoveUserRole of a role not held = %+v, %v", u, err)
+		}
+		if err := st.DeleteRole("bot"); err != nil {
+			t.Fatalf("DeleteRole once nobody holds it: %v", err)
+		}
+		// The last active admin keeps the role; with a second admin it can go.
+		if _, err := st.AddUserRole(ann.ID, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = st.RemoveUserRole(ann.ID, "admin")
+		wantErr(t, "RemoveUserRole of the last admin", err, store.Conflict, "last-admin")
+		bob := mustUser(t, st, "bob1", "bob")
+		if _, err := st.AddUserRole(bob.ID, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if u, err = st.RemoveUserRole(ann.ID, "admin"); err != nil || u.HasRole("admin") {
+			t.Fatalf("RemoveUserRole of one of two admins = %+v, %v", u, err)
+		}
+		if errs := st.Check(); errs != nil {
+			t.Fatal(errs)
+		}
+	})
+
+	add("RoomRolesGrantAndHold", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		mustRoles(t, st, &store.Role{Name: "user"}, &store.Role{Name: "owner", Scope: store.RoomScope},
+			&store.Role{Name: "moderator", Scope: store.RoomScope})
+		mustPerm(t, st, "p", "owner")
+		ann, bob := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob")
+		room := &store.Room{Name: "team", Type: store.Private}
+		if err := st.CreateRoom(room, []string{bob.ID}, ann.ID); err != nil {
+			t.Fatal(err)
+		}
+		other := &store.Room{Name: "other", Type: store.Public}
+		if err := st.CreateRoom(other, []string{ann.ID}, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			u    *store.User
+			rid  string
+			want bool
+		}{
+			{ann, room.ID, true},   // owner of the room
+			{ann, "", false},       // a room role does not count globally
+			{ann, other.ID, false}, // nor in a room where the user holds no role
+			{bob, room.ID, false},  // a plain member
+		} {
+			if ok, err := st.HasPermission(tc.u, "p", tc.rid); err != nil || ok != tc.want {
+				t.Fatalf("HasPermission(%s, p, %q) = %v, %v", tc.u.Username, tc.rid, ok, err)
+			}
+		}
+		if err := st.SetRoomRole(room.ID, bob.ID, "moderator", true, ann); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SetPermissionRoles("p", func([]string) []string { return []string{"moderator"} }); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.HasPermission(bob, "p", room.ID); err != nil || !ok {
+			t.Fatalf("a moderator: HasPermission = %v, %v", ok, err)
+		}
+		if ok, err := st.HasPermission(ann, "p", room.ID); err != nil || ok {
+			t.Fatalf("the owner once p went to moderators only: HasPermission = %v, %v", ok, err)
+		}
+		// Held by memberships only, the room roles cannot go.
+		if _, err := st.SetPermissionRoles("p", func([]string) []string { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "DeleteRole of the owner role the creator holds", st.DeleteRole("owner"), store.Conflict, "role-in-use")
+		wantErr(t, "DeleteRole of a role a membership holds", st.DeleteRole("moderator"), store.Conflict, "role-in-use")
+		if err := st.SetRoomRole(room.ID, bob.ID, "moderator", false, ann); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteRole("moderator"); err != nil {
+			t.Fatalf("DeleteRole once nobody holds it: %v", err)
+		}
+	})
+
+	add("Integrations", func(t *testing.T, open Opener) {
+		clock := NewClock()
+		st := open(t, store.Options{Now: clock.Now})
+		mustRoles(t, st, &store.Role{Name: "user"})
+		ann, bob := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob")
+		wantErr(t, "CreateIntegration posting as nobody", st.CreateIntegration(&store.Integration{Type: store.IncomingWebhook, UserID: "nobody"}),
+			store.NotFound, store.ErrUserNotFound.Code)
+		if list, err := st.Integrations(nil); err != nil || len(list) != 0 {
+			t.Fatalf("a refused integration was stored: %v, %v", list, err)
+		}
+		in := &store.Integration{Type: store.IncomingWebhook, Name: "ci", Enabled: true, UserID: ann.ID, Username: "stale",
+			Channels: []string{"#general"}, Alias: "CI", TokenHash: store.HookTokenHash("tok"), CreatedBy: ann.Ref()}
+		if err := st.CreateIntegration(in); err != nil {
+			t.Fatal(err)
+		}
+		if in.ID == "" || in.Username != "ann" || !in.CreatedAt.Equal(clock.T) || !in.UpdatedAt.Equal(clock.T) {
+			t.Fatalf("created %+v", in)
+		}
+		got, err := st.Integration(in.ID)
+		if err != nil || !sameIntegration(got, in) || !got.TokenMatches("tok") {
+			t.Fatalf("Integration = %+v, %v; want %+v", got, err, in)
+		}
+		_, err = st.Integration("nosuch")
+		wantErr(t, "Integration of an unknown id", err, store.NotFound, "invalid-integration")
+		wantErr(t, "CreateIntegration of an existing id", st.CreateIntegration(&store.Integration{ID: in.ID, UserID: bob.ID}),
+			store.Conflict, "duplicate-integration")
+		// Oldest first; at the same time, by id.
+		clock.Advance(time.Second)
+		for _, id := range []string{"zz", "aa"} {
+			if err := st.CreateIntegration(&store.Integration{ID: id, Type: store.OutgoingWebhook, UserID: bob.ID, Enabled: id == "aa"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ids := integrationIDs(t, st, nil); !reflect.DeepEqual(ids, []string{in.ID, "aa", "zz"}) {
+			t.Fatalf("Integrations = %v", ids)
+		}
+		enabledOut := func(i *store.Integration) bool { return i.Type == store.OutgoingWebhook && i.Enabled }
+		if ids := integrationIDs(t, st, enabledOut); !reflect.DeepEqual(ids, []string{"aa"}) {
+			t.Fatalf("Integrations(enabled outgoing) = %v", ids)
+		}
+		// Updates: a refused change or an unknown poster changes nothing.
+		refuse := store.Errorf(store.Invalid, "no", "refused")
+		_, err = st.UpdateIntegration(in.ID, func(i *store.Integration) error { i.Name = "x"; return refuse })
+		wantErr(t, "a refused change", err, store.Invalid, "no")
+		_, err = st.UpdateIntegration(in.ID, func(i *store.Integration) error { i.Name = "x"; i.UserID = "nobody"; return nil })
+		wantErr(t, "a change to an unknown poster", err, store.NotFound, store.ErrUserNotFound.Code)
+		_, err = st.UpdateIntegration("nosuch", func(i *store.Integration) error { return nil })
+		wantErr(t, "UpdateIntegration of an unknown id", err, store.NotFound, "invalid-integration")
+		if got, _ := st.Integration(in.ID); !sameIntegration(got, in) {
+			t.Fatalf("refused updates changed it to %+v", got)
+		}
+		if _, err := st.UpdateUser(bob.ID, func(u *store.User) error { u.Username = "robert"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		up, err := st.UpdateIntegration(in.ID, func(i *store.Integration) error {
+			i.ID, i.Name, i.UserID, i.Username = "other", "ci2", bob.ID, "whatever"
+			return nil
+		})
+		if err != nil || up.ID != in.ID || up.Name != "ci2" || up.UserID != bob.ID || up.Username != "robert" ||
+			!up.UpdatedAt.Equal(clock.T) || !up.CreatedAt.Equal(in.CreatedAt) {
+			t.Fatalf("UpdateIntegration = %+v, %v", up, err)
+		}
+		if got, _ := st.Integration(in.ID); !sameIntegration(got, up) {
+			t.Fatalf("stored %+v, returned %+v", got, up)
+		}
+		if ids := integrationIDs(t, st, nil); !reflect.DeepEqual(ids, []string{in.ID, "aa", "zz"}) {
+			t.Fatalf("an update moved it: %v", ids)
+		}
+		// Removal: check may refuse.
+		_, err = st.RemoveIntegration("aa", func(i *store.Integration) error {
+			if i.ID != "aa" {
+				t.Errorf("check got %s", i.ID)
+			}
+			return refuse
+		})
+		wantErr(t, "a refused removal", err, store.Invalid, "no")
+		removed, err := st.RemoveIntegration("aa", nil)
+		if err != nil || removed.ID != "aa" || removed.Username != "bob" {
+			t.Fatalf("RemoveIntegration = %+v, %v", removed, err)
+		}
+		_, err = st.RemoveIntegration("aa", nil)
+		wantErr(t, "RemoveIntegration again", err, store.NotFound, "invalid-integration")
+		if ids := integrationIDs(t, st, nil); !reflect.DeepEqual(ids, []string{in.ID, "zz"}) {
+			t.Fatalf("Integrations after removal = %v", ids)
+		}
+		if errs := st.Check(); errs != nil {
+			t.Fatal(errs)
+		}
+	})
+
+	add("SeedDefaultAndAdmin", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		h, err := auth.NewHasher(bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := seed.ApplyDefault(st, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := seed.Default()
+		if want := len(def.Roles) + len(def.Permissions) + len(def.Rooms); len(created) != want {
+			t.Fatalf("ApplyDefault created %d things, want %d: %v", len(created), want, created)
+		}
+		if names := roleNames(t, st); len(names) != len(def.Roles) {
+			t.Fatalf("roles %v", names)
+		}
+		for _, p := range def.Permissions {
+			if got := permRoles(t, st, p.ID); !reflect.DeepEqual(got, p.Roles) {
+				t.Fatalf("permission %s has %v, want %v", p.ID, got, p.Roles)
+			}
+		}
+		generated, made, err := seed.EnsureAdmin(st, h, "admin", "")
+		if err != nil || !made || generated == "" {
+			t.Fatalf("EnsureAdmin = %q, %v, %v", generated, made, err)
+		}
+		admin, err := st.UserByUsername("admin")
+		if err != nil || !admin.HasRole("admin") || !admin.Active {
+			t.Fatalf("admin = %+v, %v", admin, err)
+		}
+		if !h.Check(admin.Hash, generated) {
+			t.Fatal("the generated password does not log in")
+		}
+		if m, err := st.Membership("GENERAL", admin.ID); err != nil || m == nil {
+			t.Fatalf("the admin is not in the default room: %v, %v", m, err)
+		}
+		for _, perm := range []string{"access-permissions", "view-c-room", "create-c"} {
+			if ok, err := st.HasPermission(admin, perm, ""); err != nil || !ok {
+				t.Fatalf("admin lacks %s: %v", perm, err)
+			}
+		}
+		// A second start creates nothing: the ledger and the users there are.
+		if created, err = seed.ApplyDefault(st, h); err != nil || len(created) != 0 {
+			t.Fatalf("ApplyDefault again = %v, %v", created, err)
+		}
+		if _, made, err = seed.EnsureAdmin(st, h, "admin", ""); err != nil || made {
+			t.Fatalf("EnsureAdmin again = %v, %v", made, err)
+		}
+		// A default role the operator removed stays removed.
+		if err := st.DeleteRole("leader"); err != nil {
+			t.Fatal(err)
+		}
+		if created, err = seed.ApplyDefault(st, h); err != nil || len(created) != 0 {
+			t.Fatalf("ApplyDefault after a deletion = %v, %v", created, err)
+		}
+		if names := roleNames(t, st); slices.Contains(names, "leader") {
+			t.Fatalf("the deleted role came back: %v", names)
+		}
+		if errs := st.Check(); errs != nil {
+			t.Fatal(errs)
+		}
+	})
+}
+
+func integrationIDs(t *testing.T, st store.Store, keep func(*store.Integration) bool) []string {
+	t.Helper()
+	list, err := st.Integrations(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, i := range list {
+		ids = append(ids, i.ID)
+	}
+	return ids
+}
+
+// sameIntegration compares two integrations, their times by instant.
+func sameIntegration(a, b *store.Integration) bool {
+	if a == nil || b == nil || !a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) {
+		return false
+	}
+	x, y := *a, *b
+	x.CreatedAt, x.UpdatedAt, y.CreatedAt, y.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return reflect.DeepEqual(x, y)
 }

@@ -1,0 +1,129 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"rocketlite/store"
+)
+
+// TestUserRecordsInStep: the columns that lookups, uniqueness and the last-admin check use
+// follow the user's doc through creation and every kind of change.
+func TestUserRecordsInStep(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ctx := context.Background()
+	check := func(id string) {
+		t.Helper()
+		var username, usernameKey, email, emailKey string
+		var active bool
+		var roles []string
+		var doc []byte
+		if err := st.pool.QueryRow(ctx, `SELECT username, username_key, email, email_key, active, roles, doc FROM users WHERE id = $1`, id).
+			Scan(&username, &usernameKey, &email, &emailKey, &active, &roles, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var u store.User
+		if err := json.Unmarshal(doc, &u); err != nil {
+			t.Fatal(err)
+		}
+		if username != u.Username || usernameKey != strings.ToLower(u.Username) || email != u.Email ||
+			emailKey != strings.ToLower(u.Email) || active != u.Active || !slices.Equal(roles, u.Roles) {
+			t.Fatalf("columns %q %q %q %q %v %v out of step with %+v", username, usernameKey, email, emailKey, active, roles, u)
+		}
+	}
+	admin := &store.User{Username: "Root", Email: "Root@X.org", Active: true}
+	ann := &store.User{Username: "ÄNN", Active: true}
+	if err := st.CreateUsers([]*store.User{admin, ann}, false); err != nil {
+		t.Fatal(err)
+	}
+	check(admin.ID)
+	check(ann.ID)
+	for _, change := range []func(u *store.User) error{
+		func(u *store.User) error { u.Username, u.Email = "Änne", "ÄNNE@x.org"; return nil },
+		func(u *store.User) error { u.Roles = append(u.Roles, "admin", "bot"); return nil },
+		func(u *store.User) error { u.Active = false; return nil },
+		func(u *store.User) error { u.Email = ""; return nil },
+	} {
+		if _, err := st.UpdateUser(ann.ID, change); err != nil {
+			t.Fatal(err)
+		}
+		check(ann.ID)
+	}
+}
+
+// TestUserQueriesUseIndexes: what every request and login runs reads one row by an index,
+// not the table (checked on a table large enough for the planner to care).
+func TestUserQueriesUseIndexes(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ctx := context.Background()
+	if _, err := st.pool.Exec(ctx, `INSERT INTO users (id, username, username_key, email, email_key, created_at, doc)
+		SELECT 'u' || i, 'n' || i, 'n' || i, 'e' || i || '@x.org', 'e' || i || '@x.org', now(), '{}' FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, `INSERT INTO tokens (hash, user_id, issued, expires)
+		SELECT sha256(i::text::bytea), 'u' || i, i, i FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, `ANALYZE users; ANALYZE tokens`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		sql   string
+		args  []any
+		index string
+	}{
+		{`SELECT doc FROM users WHERE username_key = $1`, []any{"n5"}, "users_username_key"},
+		{`SELECT doc FROM users WHERE email_key = $1`, []any{"e5@x.org"}, "users_email_key"},
+		{`SELECT t.user_id, t.expires, u.doc FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = $1`, []any{make([]byte, 32)}, "tokens_pkey"},
+		{`SELECT hash, issued, expires FROM tokens WHERE user_id = $1 AND expires <> $2 ORDER BY hash`, []any{"u5", noExpiry}, "tokens_user"},
+		{`SELECT hash FROM tokens WHERE expires <= $1 ORDER BY expires, hash LIMIT $2`, []any{int64(10), 100}, "tokens_expires"},
+		{`SELECT count(*) FROM users WHERE active AND 'admin' = ANY (roles)`, nil, "users_admins"},
+	} {
+		rows, err := st.pool.Query(ctx, `EXPLAIN `+c.sql, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		all := strings.Join(plan, "\n")
+		if !strings.Contains(all, c.index) || strings.Contains(all, "Seq Scan on users") || strings.Contains(all, "Seq Scan on tokens") {
+			t.Errorf("%s: plan does not use %s:\n%s", c.sql, c.index, all)
+		}
+	}
+}
+
+// BenchmarkAuthenticate: what every authenticated request costs the database, from parallel
+// callers (go test -run X -bench Authenticate ./store/pgstore).
+func BenchmarkAuthenticate(b *testing.B) {
+	st := openTest(b, "", store.Options{})
+	u := &store.User{Username: "ann", Active: true, Hash: "h"}
+	if err := st.CreateUser(u, false); err != nil {
+		b.Fatal(err)
+	}
+	h := store.TokenHash{1}
+	if err := st.AddToken(u, h, st.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := st.Authenticate(u.ID, h); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
