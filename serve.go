@@ -78,7 +78,7 @@ type serveConfig struct {
 
 	// Realtime (DDP): socket caps, queue and keep-alive.
 	maxSockets, maxSocketsPerUser, socketQueue int
-	socketPing                                 time.Duration
+	socketPing, socketBatch                    time.Duration
 
 	// Message and read limits, and the collector's memory limit (issue 9).
 	maxMsgBytes, maxMsgDepth int
@@ -185,6 +185,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
 	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
 	durationFlag(fs, &c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
+	durationFlag(fs, &c.socketBatch, "socket-batch", 5*time.Millisecond, "realtime events of the writes committed within this window go to each socket in one write (0: every commit at once)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite [serve] [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n")
 		printFlags(stderr, fs)
@@ -241,6 +242,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-db-size is larger than this machine can map"}
 	case c.maxSockets < 0 || c.maxSocketsPerUser < 0 || c.socketQueue < 1 || c.socketPing < time.Second:
 		return nil, usageError{"--max-sockets and --max-sockets-per-user must be 0 or more, --socket-queue at least 1, --socket-ping at least 1s"}
+	case c.socketBatch < 0 || c.socketBatch > time.Second:
+		return nil, usageError{"--socket-batch must be from 0 to 1s"}
 	case c.maxMsgBytes < 1024:
 		return nil, usageError{"--max-message-size must be at least 1K"}
 	case c.maxMsgDepth < 1:
@@ -459,6 +462,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Realtime: the hub hears every commit of the store; the DDP server shares the REST API's
 	// login and send (realtime.Core), the API serves its sockets and asks it for presence.
 	hub := realtime.NewHub(st, log)
+	hub.SetBatchWindow(cfg.socketBatch)
 	st.SetPublisher(hub)
 	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
 	defer stopHub()

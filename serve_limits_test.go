@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"rocketlite/store"
 )
@@ -51,6 +52,34 @@ func TestServeReadLimitFlags(t *testing.T) {
 		var u usageError
 		if err == nil || (!errors.As(err, &u) && !strings.Contains(err.Error(), "invalid value")) {
 			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// --socket-batch (issue 11): default, environment, flag, bad values.
+func TestServeSocketBatchFlag(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := parseServe(nil, none, io.Discard)
+	if err != nil || c.socketBatch != 5*time.Millisecond {
+		t.Fatalf("default %v %v", c.socketBatch, err)
+	}
+	c, err = parseServe(nil, func(k string) string {
+		if k == "ROCKETLITE_SOCKET_BATCH" {
+			return "0"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || c.socketBatch != 0 {
+		t.Fatalf("env: %v %v", c.socketBatch, err)
+	}
+	if c, err = parseServe([]string{"--socket-batch", "20ms"}, none, io.Discard); err != nil || c.socketBatch != 20*time.Millisecond {
+		t.Fatalf("flag: %v %v", c.socketBatch, err)
+	}
+	for _, v := range []string{"-1ms", "2s", "soon"} {
+		_, err := parseServe([]string{"--socket-batch", v}, none, io.Discard)
+		var u usageError
+		if err == nil || (!errors.As(err, &u) && !strings.Contains(err.Error(), "invalid value")) {
+			t.Errorf("--socket-batch %s: %v", v, err)
 		}
 	}
 }

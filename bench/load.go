@@ -184,7 +184,10 @@ func load(ctx context.Context, c config, out io.Writer) error {
 			}
 		}
 	}
-	if c.workload == "realtime" || c.workload == "idle" {
+	if c.workload == "realtime" || c.workload == "idle" || c.workload == "fanout" {
+		if c.workload == "fanout" {
+			c.rate = 0 // both phases post as fast as -c senders go
+		}
 		return realtimeLoad(ctx, c, cl, sessions, roomID, out)
 	}
 	pick, err := workload(c)

@@ -67,9 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
-	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate) or idle (DDP subscribers only)")
-	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, idle: DDP sockets subscribed to the room")
-	fs.Float64Var(&c.rate, "rate", 100, "realtime: messages posted per second")
+	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate), fanout (REST send rate without, then with -subscribers, in one run), idle (DDP subscribers only) or gotify (the realtime workload against Gotify's /stream at -addr, admin -user/-password)")
+	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, fanout, idle, gotify: websocket subscribers")
+	fs.Float64Var(&c.rate, "rate", 100, "realtime, gotify: messages posted per second (0: as fast as -c senders go)")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "measured duration (at most 10m)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured run before -d")
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.textSize, "text-size", 0, "fill: pad each message's text to at least this many bytes (legal up to 5000 characters)")
 	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
 	fs.BoolVar(&c.attack, "attack", false, "run the attack scenario of issue 9 (one bounded probe per item 1–10) and exit; fails only on a 500 or a server that stops answering")
-	fs.IntVar(&c.serverPID, "server-pid", 0, "attack: the server's process id, to print its memory (optional)")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "attack: the server's process id, to print its memory; realtime, fanout, gotify: to print its CPU time per send (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,8 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-d must be positive and at most %s", maxDuration)
 	case c.warmup < 0 || c.warmup > time.Minute:
 		return errors.New("-warmup must be from 0 to 1m")
-	case c.subscribers < 1 || c.subscribers > 50000 || c.rate <= 0 || c.rate > 10000:
-		return errors.New("-subscribers must be from 1 to 50000 and -rate from above 0 to 10000")
+	case c.subscribers < 1 || c.subscribers > 50000 || c.rate < 0 || c.rate > 10000:
+		return errors.New("-subscribers must be from 1 to 50000 and -rate from 0 to 10000")
 	case c.n < 0 || c.users < 0 || c.sendEvery < 1:
 		return errors.New("-n and -users must not be negative, -send-every must be positive")
 	case c.password == "":
@@ -118,6 +118,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.attack {
 		return attack(ctx, c, stdout)
+	}
+	if c.workload == "gotify" {
+		return gotifyLoad(ctx, c, stdout)
 	}
 	return load(ctx, c, stdout)
 }

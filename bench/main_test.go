@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
 	"rocketlite/handlers"
+	"rocketlite/realtime"
 	"rocketlite/store"
 )
 
@@ -119,5 +124,82 @@ func TestFillAndLoad(t *testing.T) {
 	// A wrong password is an error, not a run.
 	if err := run(context.Background(), []string{"-addr", srv.URL, "-password", "wrong", "-d", "100ms"}, io.Discard, io.Discard); err == nil {
 		t.Error("a refused login still ran")
+	}
+}
+
+// TestRealtimeWorkloads drives the realtime, fanout and idle workloads against the real
+// handlers and realtime server (hub, DDP over websocket) on loopback: every subscriber gets
+// every message, and the reports carry their figures.
+func TestRealtimeWorkloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rt.db")
+	if err := run(context.Background(), []string{"-fill-db", path, "-n", "10", "-users", "3", "-password", "adminpass"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, _ := auth.NewHasher(bcrypt.MinCost)
+	hub := realtime.NewHub(st, zerolog.Nop())
+	hub.SetBatchWindow(5 * time.Millisecond)
+	st.SetPublisher(hub)
+	var rt *realtime.Server
+	api := handlers.New(handlers.Config{Store: st, Hasher: h, Log: zerolog.New(io.Discard),
+		Limits:   handlers.Limits{SendRate: -1, WriteRate: -1},
+		Realtime: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
+		Presence: hub, RealtimeStats: hub.Stats})
+	rt = realtime.New(realtime.Config{Store: st, Hub: hub, Core: api, Log: zerolog.Nop(), MaxSocketsPerUser: 100})
+	srv := httptest.NewServer(api)
+	defer func() {
+		rt.Shutdown(context.Background())
+		srv.Close()
+		st.SetPublisher(nil)
+		hub.Close()
+	}()
+	base := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-subscribers", "20", "-c", "2",
+		"-d", "400ms", "-warmup", "100ms", "-timeout", "1m", "-server-pid", strconv.Itoa(os.Getpid())}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-workload", "realtime", "-rate", "50"}, []string{"missing=0 ", "closed-sockets=0 ", "server-cpu="}},
+		{[]string{"-workload", "realtime", "-rate", "0"}, []string{"missing=0 ", "(max, c=2)"}},
+		{[]string{"-workload", "fanout"}, []string{"alone ", "missing=0 ", "ratio="}},
+		{[]string{"-workload", "idle"}, []string{"idle     sockets=20 ", "closed-by-server=0"}},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append(append([]string{}, base...), tc.args...), &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, out.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: no %q in\n%s", tc.args, w, out.String())
+			}
+		}
+	}
+}
+
+// TestLatencyHistogram: values land in buckets within 1.6 % of themselves, and percentiles
+// come out of the merged counts.
+func TestLatencyHistogram(t *testing.T) {
+	for _, d := range []time.Duration{0, 5 * time.Microsecond, 127 * time.Microsecond, 128 * time.Microsecond,
+		time.Millisecond, 37 * time.Millisecond, 2 * time.Second, time.Minute} {
+		v := histValue(histIndex(d))
+		if v > d || float64(d-v) > 0.016*float64(d)+float64(time.Microsecond) {
+			t.Errorf("%s lands in a bucket of %s", d, v)
+		}
+	}
+	var a, b latHist
+	for i := 1; i <= 99; i++ {
+		a.add(time.Duration(i) * time.Millisecond)
+	}
+	b.add(time.Second)
+	a.merge(&b)
+	if p := a.pct(50); p < 49*time.Millisecond || p > 52*time.Millisecond {
+		t.Errorf("p50 %s", p)
+	}
+	if p := a.pct(100); p < time.Second || p > 1020*time.Millisecond {
+		t.Errorf("max %s", p)
 	}
 }

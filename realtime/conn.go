@@ -1,17 +1,23 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/rs/zerolog"
 
 	"rocketlite/store"
@@ -110,16 +116,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Close codes.
+// Close codes and the waits of a closing handshake.
 const (
-	closeGoingAway  = websocket.StatusGoingAway
-	closeTryLater   = websocket.StatusTryAgainLater
 	shutdownMessage = "server shutting down"
+	// closeTryLater is 1013 (RFC 6455's registry; gobwas/ws names no constant for it).
+	closeTryLater ws.StatusCode = 1013
+	// closeWait is how long a socket that sent a close frame waits for the client's before
+	// the connection is cut.
+	closeWait = 2 * time.Second
 )
 
-var errTooMany = errors.New("too many sockets")
-
+// accept upgrades the request and serves the socket on a goroutine of its own: the
+// request's goroutine returns, so net/http's per-request state (its buffers, the deep
+// stack of the handler chain) is not kept for the life of every socket.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		w.WriteHeader(http.StatusUpgradeRequired)
+		w.Write([]byte(`{"status":"error","message":"This endpoint takes websocket connections only"}` + "\n"))
+		return
+	}
+	if err := s.checkOrigin(r); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		b, _ := json.Marshal(map[string]string{"status": "error", "message": err.Error()})
+		w.Write(append(b, '\n'))
+		return
+	}
 	s.mu.Lock()
 	full := s.closing || (s.cfg.MaxSockets > 0 && len(s.conns) >= s.cfg.MaxSockets)
 	s.mu.Unlock()
@@ -130,28 +155,30 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 		w.Write([]byte(`{"status":"error","message":"Too many open sockets; try again later"}` + "\n"))
 		return
 	}
-	// The listener's read and write timeouts are meant for requests; left on the hijacked
-	// connection they would cut every socket after a minute.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns:  s.patterns,
-		CompressionMode: websocket.CompressionDisabled, // purple reads no compressed frames
-	})
+	// No extensions are negotiated: purple reads no compressed frames, and a compressed
+	// frame could not be shared by every subscriber.
+	nc, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
 	if err != nil {
-		return // Accept answered already
+		if nc != nil {
+			nc.Close() // the upgrader answered the error already
+		}
+		return
 	}
-	ws.SetReadLimit(s.cfg.MaxMessage)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{srv: s, ws: ws, sockjs: sockjs, max: s.cfg.Queue, ctx: ctx, cancel: cancel,
+	// The hijacked bufio buffers are dropped; bytes the client sent right behind its
+	// handshake are read first.
+	var rd io.Reader = nc
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	c := &conn{srv: s, nc: nc, rd: rd, sockjs: sockjs, max: s.cfg.Queue, done: make(chan struct{}), handled: make(chan bool),
 		subs: map[string]*sub{}, addr: s.cfg.Core.ClientAddr(r)}
 	c.lastRead.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.closing || (s.cfg.MaxSockets > 0 && len(s.conns) >= s.cfg.MaxSockets) {
 		s.mu.Unlock()
-		ws.Close(closeTryLater, "too many sockets")
-		cancel()
+		nc.Write(closeFrameOf(kindClose, closeTryLater, "too many sockets").wire)
+		nc.Close()
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -163,17 +190,63 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 
 	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	if sockjs {
-		c.enqueue(frame("o")) // opening frame; writer passes it through unwrapped
+		c.enqueue(rawFrame("o"))
 	}
-	c.enqueue(frame(`{"server_id":"0"}`))
-	c.reader()
+	c.enqueue(ddpFrame([]byte(`{"server_id":"0"}`)))
+	go c.run()
+}
+
+// checkOrigin lets a browser page open a socket only from the server's own host or one of
+// the configured origins (patterns as path.Match); clients that send no Origin pass.
+func (s *Server) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("request Origin %q is not a valid URL with a host", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, p := range s.patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("request Origin %q is not authorized for Host %q", origin, r.Host)
+}
+
+// run serves the socket until it ends, then forgets it.
+func (c *conn) run() {
+	end, code := c.reader()
+	if end != endGone {
+		if end == endClose {
+			// Our close frame (an answer to the client's, or 1009/1002) goes after what
+			// is queued.
+			c.push(closeFrameOf(kindClose, code, ""), true)
+		}
+		// The closing handshake: what the client still sends is dropped until it closes
+		// the connection, or until the writer cuts it closeWait after the close frame (a
+		// connection closed with unread bytes would be reset, and the client might lose
+		// the close frame). The timer bounds a writer stuck on a client that reads nothing.
+		t := time.AfterFunc(2*closeWait, c.kill)
+		var b [512]byte
+		for {
+			if _, err := c.rd.Read(b[:]); err != nil {
+				break
+			}
+		}
+		t.Stop()
+	}
 	c.kill()
-	c.ws.CloseNow()
 	c.flushing.Wait()
+	s := c.srv
 	s.hub.mu.Lock()
 	delete(s.hub.conns, c)
 	s.hub.detachLocked(c)
-	s.hub.mu.Unlock()
+	s.hub.unlock()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -207,28 +280,34 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 }
 
-// conn is one socket.
+// conn is one socket. An idle socket holds one goroutine (its reader, blocked on the
+// two-byte read of the next frame header) and no buffer.
 type conn struct {
-	srv    *Server
-	ws     *websocket.Conn
-	sockjs bool
-	addr   string
-	ctx    context.Context
-	cancel context.CancelFunc
-	once   sync.Once
-	pinger *time.Timer
+	srv     *Server
+	nc      net.Conn
+	rd      io.Reader // nc, behind any bytes read with the handshake
+	sockjs  bool
+	addr    string
+	done    chan struct{} // closed by kill
+	once    sync.Once
+	pinger  *time.Timer
+	hdr     [ws.MaxHeaderSize - 2]byte // the reader's frame header
+	handled chan bool                  // a message's handler is done (false: shutting down)
 
-	// The outgoing queue. No goroutine waits on an idle socket: enqueue starts a flush
+	// The outgoing queue. No goroutine waits on an idle socket: push starts a flush
 	// goroutine when there is something to send, and it ends when the queue is empty.
 	qmu      sync.Mutex
-	queue    []frame
-	spare    []frame
+	queue    []*frame
+	spare    []*frame
 	max      int
 	writing  bool
 	dead     bool
+	closed   bool // a close frame is queued or sent: nothing more is
 	flushing sync.WaitGroup
 
-	lastRead atomic.Int64 // unix nanoseconds of the last message from the client
+	pending []*frame // the hub's frames for this socket in the batch it dispatches; hub.mu
+
+	lastRead atomic.Int64 // unix nanoseconds of the last frame from the client
 	user     atomic.Pointer[store.User]
 	token    atomic.Pointer[store.TokenHash] // the login's token (logout revokes it)
 	away     atomic.Bool
@@ -249,14 +328,11 @@ func (c *conn) uid() string {
 
 // enqueue queues f for the socket without waiting: a socket whose queue is full is too slow
 // and is closed, so that no sender and no other reader ever waits for it.
-func (c *conn) enqueue(f frame) { c.push(f, false) }
+func (c *conn) enqueue(f *frame) { c.push(f, false) }
 
-// closeFrame is the queue's marker for "send a close frame now" (shutdown).
-var closeFrame = frame("\x00close")
-
-func (c *conn) push(f frame, force bool) {
+func (c *conn) push(f *frame, force bool) {
 	c.qmu.Lock()
-	if c.dead {
+	if c.dead || c.closed {
 		c.qmu.Unlock()
 		return
 	}
@@ -265,16 +341,42 @@ func (c *conn) push(f frame, force bool) {
 		c.kill()
 		return
 	}
+	if f.kind == kindClose || f.kind == kindShutdown {
+		c.closed = true
+	}
 	c.queue = append(c.queue, f)
+	c.startFlush()
+	c.qmu.Unlock()
+}
+
+// pushAll queues the hub's frames of one batch under one lock.
+func (c *conn) pushAll(fs []*frame) {
+	c.qmu.Lock()
+	if c.dead || c.closed {
+		c.qmu.Unlock()
+		return
+	}
+	if len(c.queue)+len(fs) > c.max {
+		c.qmu.Unlock()
+		c.kill()
+		return
+	}
+	c.queue = append(c.queue, fs...)
+	c.startFlush()
+	c.qmu.Unlock()
+}
+
+// startFlush starts the flush goroutine if none runs; c.qmu is held.
+func (c *conn) startFlush() {
 	if !c.writing {
 		c.writing = true
 		c.flushing.Add(1)
 		go c.flush()
 	}
-	c.qmu.Unlock()
 }
 
-// flush writes what is queued until the queue is empty.
+// flush writes what is queued until the queue is empty: everything queued meanwhile goes
+// out in one write(2) (up to writeChunk bytes a call), however many frames it holds.
 func (c *conn) flush() {
 	defer c.flushing.Done()
 	for {
@@ -282,13 +384,23 @@ func (c *conn) flush() {
 		batch := c.queue
 		if len(batch) == 0 || c.dead {
 			c.writing = false
+			if cap(c.spare) > 64 {
+				c.spare = nil // an idle socket keeps no big slice of a burst
+			}
 			c.qmu.Unlock()
 			return
 		}
 		c.queue, c.spare = c.spare[:0], nil
 		c.qmu.Unlock()
-		if err := c.write(batch); err != nil {
+		last, err := c.write(batch)
+		if err != nil {
 			c.kill()
+			return
+		}
+		if last == kindClose || last == kindShutdown {
+			// The close frame is out: the client answers with its own and closes the
+			// connection (run waits for that), or it is cut after closeWait.
+			time.AfterFunc(closeWait, c.kill)
 			return
 		}
 		clear(batch)
@@ -309,8 +421,18 @@ func (c *conn) kill() {
 		if c.pinger != nil {
 			c.pinger.Stop()
 		}
-		c.cancel()
+		close(c.done)
+		c.nc.Close()
 	})
+}
+
+func (c *conn) isDead() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // shutdown waits for the message being handled, then queues a close frame behind what is
@@ -319,13 +441,13 @@ func (c *conn) shutdown() {
 	c.methodMu.Lock()
 	c.stopping = true
 	c.methodMu.Unlock()
-	c.push(closeFrame, true)
+	c.push(closeFrameOf(kindShutdown, ws.StatusGoingAway, shutdownMessage), true)
 }
 
 // pingCheck runs every Ping: a socket silent that long gets a ping (and SockJS a heartbeat),
 // one silent twice as long is closed.
 func (c *conn) pingCheck() {
-	if c.ctx.Err() != nil {
+	if c.isDead() {
 		return // killed: no more checks
 	}
 	interval := c.srv.cfg.Ping
@@ -335,9 +457,9 @@ func (c *conn) pingCheck() {
 		c.kill()
 		return
 	case idle >= interval:
-		c.enqueue(frame(`{"msg":"ping"}`))
+		c.enqueue(ddpPing)
 		if c.sockjs {
-			c.enqueue(frame("h"))
+			c.enqueue(sockjsHeartbeat)
 		}
 		c.pinger.Reset(interval)
 	default:
@@ -345,30 +467,112 @@ func (c *conn) pingCheck() {
 	}
 }
 
-func (c *conn) reader() {
+// Frames every socket may get, encoded once.
+var (
+	ddpPing         = ddpFrame([]byte(`{"msg":"ping"}`))
+	sockjsHeartbeat = rawFrame("h")
+)
+
+// How a socket's reader ended.
+type readEnd int
+
+const (
+	endGone     readEnd = iota // the connection failed or was cut, or our close frame was answered: close it now
+	endClose                   // send a close frame of the code given, then close
+	endStopping                // shutdown: its close frame is queued
+)
+
+// reader reads the client's frames and handles each complete text message; control frames
+// are answered here (ping → pong, close → close). Client frames must be masked; a message
+// over the size cap ends the socket with 1009.
+func (c *conn) reader() (readEnd, ws.StatusCode) {
+	var msg []byte
+	var inMessage, text bool
+	limit := c.srv.cfg.MaxMessage
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		h, err := ws.ReadHeaderBuffer(c.rd, c.hdr[:])
 		if err != nil {
-			return
+			return endGone, 0
 		}
 		c.lastRead.Store(time.Now().UnixNano())
-		if typ != websocket.MessageText {
+		if !h.Masked || h.Rsv != 0 || h.OpCode.IsReserved() {
+			return endClose, ws.StatusProtocolError
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > ws.MaxControlFramePayloadSize || !h.Fin {
+				return endClose, ws.StatusProtocolError
+			}
+			p := make([]byte, h.Length)
+			if _, err := io.ReadFull(c.rd, p); err != nil {
+				return endGone, 0
+			}
+			ws.Cipher(p, h.Mask, 0)
+			switch h.OpCode {
+			case ws.OpPing:
+				c.push(wireFrame(kindControl, ws.OpPong, p), true)
+			case ws.OpClose:
+				c.qmu.Lock()
+				answered := c.closed
+				c.qmu.Unlock()
+				if answered {
+					return endGone, 0 // the answer to our close frame
+				}
+				code, _ := ws.ParseCloseFrameData(p)
+				if code.Empty() {
+					code = ws.StatusNormalClosure
+				}
+				return endClose, code
+			}
 			continue
 		}
-		msgs, ok := c.unframe(data)
-		c.methodMu.Lock()
-		if c.stopping {
-			c.methodMu.Unlock()
-			return
+		switch {
+		case h.OpCode == ws.OpContinuation && !inMessage, h.OpCode != ws.OpContinuation && inMessage:
+			return endClose, ws.StatusProtocolError
+		case h.OpCode != ws.OpContinuation:
+			inMessage, text, msg = true, h.OpCode == ws.OpText, nil
 		}
-		if !ok {
-			c.send(errorMsg("Bad request", data))
+		if h.Length > limit-int64(len(msg)) {
+			return endClose, ws.StatusMessageTooBig
 		}
-		for _, m := range msgs {
-			c.handle(m)
+		n := len(msg)
+		msg = slices.Grow(msg, int(h.Length))[:n+int(h.Length)]
+		if _, err := io.ReadFull(c.rd, msg[n:]); err != nil {
+			return endGone, 0
 		}
-		c.methodMu.Unlock()
+		ws.Cipher(msg[n:], h.Mask, 0)
+		if !h.Fin {
+			continue
+		}
+		inMessage = false
+		if !text {
+			continue
+		}
+		// The message is handled on a goroutine of its own while the reader waits: handling
+		// (a login, a method) grows a stack to many KiB, which would stay with the reader of
+		// an idle socket; this way the reader's stack stays at its minimal size.
+		go func(msg []byte) { c.handled <- c.message(msg) }(msg)
+		if !<-c.handled {
+			return endStopping, 0
+		}
+		msg = nil
 	}
+}
+
+// message handles one text message; false when the server is shutting down.
+func (c *conn) message(data []byte) bool {
+	msgs, ok := c.unframe(data)
+	c.methodMu.Lock()
+	defer c.methodMu.Unlock()
+	if c.stopping {
+		return false
+	}
+	if !ok {
+		c.send(errorMsg("Bad request", data))
+	}
+	for _, m := range msgs {
+		c.handle(m)
+	}
+	return true
 }
 
 // unframe returns the DDP messages of one frame: the frame itself on /websocket; on SockJS
@@ -399,66 +603,81 @@ func (c *conn) send(v any) {
 		c.srv.log.Error().Err(err).Msg("realtime: cannot encode a message")
 		return
 	}
-	c.enqueue(b)
+	c.enqueue(ddpFrame(b))
 }
 
-// writeCtx has no deadline: a context that can end costs coder/websocket a timer
-// registration per write, a third of the cost of a delivery. A write stuck on a dead peer
-// ends when kill cancels the reader's context, which closes the connection.
-var writeCtx = context.Background()
+// writeChunk is the most one write(2) carries; a longer batch takes several.
+const writeChunk = 64 << 10
 
-// write sends frames: on /websocket one DDP message per frame; on SockJS one a[…] frame
-// that carries them all ("o", "h" and "c[…]" go as they are).
-func (c *conn) write(batch []frame) error {
-	if !c.sockjs {
-		for _, f := range batch {
-			if &f[0] == &closeFrame[0] {
-				c.ws.Close(closeGoingAway, shutdownMessage)
-				c.kill()
-				return nil
-			}
-			if err := c.ws.Write(writeCtx, websocket.MessageText, f); err != nil {
-				return err
-			}
-		}
-		return nil
+// writeBufs are the flush goroutines' write buffers: an idle socket holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk+4096); return &b }}
+
+// write sends a batch of frames in as few write(2) calls as its size allows: on /websocket
+// one frame per DDP message; on SockJS the DDP messages in a row go as one a[…] frame. It
+// returns the kind of the batch's last frame written (kindClose or kindShutdown end it).
+func (c *conn) write(batch []*frame) (frameKind, error) {
+	bp := writeBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	defer func() { *bp = b[:0]; writeBufs.Put(bp) }()
+	var arr []byte // SockJS: the a[…] payload being gathered
+	var sj *[]byte
+	if c.sockjs {
+		sj = writeBufs.Get().(*[]byte)
+		arr = (*sj)[:0]
+		defer func() { *sj = arr[:0]; writeBufs.Put(sj) }()
 	}
-	var b []byte
-	for _, f := range batch {
-		if &f[0] == &closeFrame[0] {
-			if len(b) > 0 {
-				if err := c.ws.Write(writeCtx, websocket.MessageText, append(b, ']')); err != nil {
-					return err
-				}
-				b = nil
-			}
-			c.ws.Write(writeCtx, websocket.MessageText, []byte(`c[1001,"`+shutdownMessage+`"]`))
-			c.ws.Close(closeGoingAway, shutdownMessage)
-			c.kill()
-			return nil
+	endArray := func() {
+		if len(arr) > 0 {
+			arr = append(arr, ']')
+			b = appendHeader(b, ws.OpText, len(arr))
+			b = append(b, arr...)
+			arr = arr[:0]
 		}
-		if len(f) > 0 && (f[0] == 'o' || f[0] == 'h' || f[0] == 'c') {
-			if len(b) > 0 {
-				if err := c.ws.Write(writeCtx, websocket.MessageText, append(b, ']')); err != nil {
-					return err
-				}
-				b = nil
+	}
+	for _, f := range batch {
+		if len(b) >= writeChunk {
+			if _, err := c.nc.Write(b); err != nil {
+				return 0, err
 			}
-			if err := c.ws.Write(writeCtx, websocket.MessageText, f); err != nil {
-				return err
+			b = b[:0]
+		}
+		switch {
+		case f.kind == kindDDP && c.sockjs:
+			if len(arr) == 0 {
+				arr = append(arr, "a["...)
+			} else {
+				arr = append(arr, ',')
+			}
+			arr = append(arr, f.sockjsString()...)
+			if len(arr) >= writeChunk {
+				endArray()
 			}
 			continue
+		case f.kind == kindShutdown:
+			endArray()
+			if c.sockjs {
+				b = appendHeader(b, ws.OpText, len(sockjsGoingAway))
+				b = append(b, sockjsGoingAway...)
+			}
+			b = append(b, f.wire...)
+			_, err := c.nc.Write(b)
+			return kindShutdown, err
 		}
-		if len(b) == 0 {
-			b = append(b, "a["...)
-		} else {
-			b = append(b, ',')
+		endArray()
+		b = append(b, f.wire...)
+		if f.kind == kindClose {
+			_, err := c.nc.Write(b)
+			return kindClose, err
 		}
-		s, _ := json.Marshal(string(f))
-		b = append(b, s...)
 	}
+	endArray()
 	if len(b) > 0 {
-		return c.ws.Write(writeCtx, websocket.MessageText, append(b, ']'))
+		if _, err := c.nc.Write(b); err != nil {
+			return 0, err
+		}
 	}
-	return nil
+	return batch[len(batch)-1].kind, nil
 }
+
+// sockjsGoingAway is SockJS's close message, sent before the websocket close frame.
+const sockjsGoingAway = `c[1001,"` + shutdownMessage + `"]`

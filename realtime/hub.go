@@ -3,6 +3,8 @@ package realtime
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -31,6 +33,7 @@ type Hub struct {
 	inSig      chan struct{}
 	inClosed   bool
 	overloaded bool
+	window     atomic.Int64 // batch window (SetBatchWindow), nanoseconds
 
 	mu     sync.Mutex // guards everything below; held while a batch of events is dispatched
 	conns  map[*conn]struct{}
@@ -39,6 +42,8 @@ type Hub struct {
 	nsubs  int
 	closed bool
 	done   chan struct{}
+	// touched lists the sockets with frames in their pending list (see emit and unlock).
+	touched []*conn
 	// topicNoted holds the rooms whose topic change in the commit being dispatched came
 	// with a stored room_changed_topic message (no need to make one up).
 	topicNoted map[string]bool
@@ -132,8 +137,16 @@ func (h *Hub) Flush() {
 
 func (h *Hub) run() {
 	defer close(h.done)
+	var last time.Time // when the last round of dispatching started
 	for range h.inSig {
 		for {
+			// At most one round per batch window: commits that arrive meanwhile go out
+			// together, so a socket gets one write for all of them instead of one each.
+			if w := time.Duration(h.window.Load()); w > 0 {
+				if wait := w - time.Since(last); wait > 0 {
+					time.Sleep(wait)
+				}
+			}
 			h.inMu.Lock()
 			items, over, closed := h.inbox, h.overloaded, h.inClosed
 			h.inbox, h.overloaded = nil, false
@@ -152,21 +165,31 @@ func (h *Hub) run() {
 				}
 				break
 			}
+			last = time.Now()
+			h.mu.Lock()
 			for _, it := range items {
 				if it.flush != nil {
+					// Everything before the marker is queued to its sockets first.
+					h.unlock()
 					close(it.flush)
+					h.mu.Lock()
 					continue
 				}
-				h.mu.Lock()
 				clear(h.topicNoted)
 				for i := range it.events {
 					h.dispatch(&it.events[i])
 				}
-				h.mu.Unlock()
 			}
+			h.unlock()
 		}
 	}
 }
+
+// SetBatchWindow sets the hub's batch window: commits published within it are dispatched
+// in one round, each socket getting one write for all their events (0: every commit at
+// once). The first commit after a quiet spell goes out at once; later ones wait at most
+// the window.
+func (h *Hub) SetBatchWindow(d time.Duration) { h.window.Store(int64(d)) }
 
 // Stats reports the open connections and subscriptions (/readyz).
 func (h *Hub) Stats() (sockets, subscriptions int) {
@@ -175,10 +198,7 @@ func (h *Hub) Stats() (sockets, subscriptions int) {
 	return len(h.conns), h.nsubs
 }
 
-// frame is one DDP message encoded once for every connection that gets it.
-type frame []byte
-
-func changed(collection, eventName string, args ...any) frame {
+func changed(collection, eventName string, args ...any) *frame {
 	b, err := json.Marshal(struct {
 		Msg        string `json:"msg"`
 		Collection string `json:"collection"`
@@ -194,7 +214,7 @@ func changed(collection, eventName string, args ...any) frame {
 	if err != nil {
 		return nil
 	}
-	return b
+	return ddpFrame(b)
 }
 
 func subKey(stream, eventName string) string { return stream + "|" + eventName }
@@ -213,12 +233,16 @@ func encodeOnce(v func() any) func() json.RawMessage {
 
 // emit sends the event to every allowed subscriber of stream/eventName; mk builds the frame
 // (once, and only if someone listens). keep, if not nil, filters the subscriptions.
-func (h *Hub) emit(stream, eventName string, keep func(*sub) bool, mk func() frame) {
+//
+// The frame is only noted for each socket; unlock queues each socket's frames of the batch
+// at once, so a batch of commits costs a socket one lock and one wake-up, not one per event.
+// h.mu is held.
+func (h *Hub) emit(stream, eventName string, keep func(*sub) bool, mk func() *frame) {
 	set := h.subs[subKey(stream, eventName)]
 	if len(set) == 0 {
 		return
 	}
-	var f frame
+	var f *frame
 	for s := range set {
 		if !s.allowed || (keep != nil && !keep(s)) {
 			continue
@@ -228,8 +252,29 @@ func (h *Hub) emit(stream, eventName string, keep func(*sub) bool, mk func() fra
 				return
 			}
 		}
-		s.c.enqueue(f)
+		c := s.c
+		if len(c.pending) == 0 {
+			h.touched = append(h.touched, c)
+		}
+		c.pending = append(c.pending, f)
 	}
+}
+
+// unlock queues the frames emitted under h.mu to their sockets and releases h.mu. Every
+// holder of h.mu that may emit releases it with unlock.
+func (h *Hub) unlock() {
+	for i, c := range h.touched {
+		c.pushAll(c.pending)
+		clear(c.pending)
+		if cap(c.pending) > 64 {
+			c.pending = nil // an idle socket keeps no big slice of a burst
+		} else {
+			c.pending = c.pending[:0]
+		}
+		h.touched[i] = nil
+	}
+	h.touched = h.touched[:0]
+	h.mu.Unlock()
 }
 
 func (h *Hub) dispatch(ev *store.Event) {
@@ -238,12 +283,12 @@ func (h *Hub) dispatch(ev *store.Event) {
 		h.message(ev)
 	case store.MessageDeleted:
 		rid := ev.Message.RoomID
-		h.emit(streamRoomMessages, rid, nil, func() frame {
+		h.emit(streamRoomMessages, rid, nil, func() *frame {
 			d := messageOf(ev.Message)
 			d.T, d.Msg = "rm", ""
 			return changed(streamRoomMessages, rid, d)
 		})
-		h.emit(streamNotifyRoom, rid+"/deleteMessage", nil, func() frame {
+		h.emit(streamNotifyRoom, rid+"/deleteMessage", nil, func() *frame {
 			return changed(streamNotifyRoom, rid+"/deleteMessage", map[string]string{"_id": ev.Message.ID})
 		})
 	case store.MemberAdded, store.MemberRemoved:
@@ -260,10 +305,10 @@ func (h *Hub) dispatch(ev *store.Event) {
 		if !in {
 			what = "removed"
 		}
-		h.emit(streamNotifyUser, ev.UserID+"/rooms-changed", nil, func() frame {
+		h.emit(streamNotifyUser, ev.UserID+"/rooms-changed", nil, func() *frame {
 			return changed(streamNotifyUser, ev.UserID+"/rooms-changed", what, roomOf(ev.Room))
 		})
-		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() frame {
+		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() *frame {
 			if !in {
 				return changed(streamNotifyUser, ev.UserID+"/subscriptions-changed", what,
 					map[string]string{"_id": ev.Room.ID + ev.UserID, "rid": ev.Room.ID})
@@ -271,7 +316,7 @@ func (h *Hub) dispatch(ev *store.Event) {
 			return h.subscriptionFrame(ev.UserID, ev.Room.ID, what)
 		})
 	case store.MemberChanged, store.ReadMarked:
-		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() frame {
+		h.emit(streamNotifyUser, ev.UserID+"/subscriptions-changed", nil, func() *frame {
 			return h.subscriptionFrame(ev.UserID, ev.Room.ID, "updated")
 		})
 	case store.RoomChanged:
@@ -279,7 +324,7 @@ func (h *Hub) dispatch(ev *store.Event) {
 		room := encodeOnce(func() any { return roomOf(ev.Room) })
 		for _, us := range h.users {
 			if us.rooms[rid] {
-				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
+				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() *frame {
 					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "updated", room())
 				})
 			}
@@ -294,7 +339,7 @@ func (h *Hub) dispatch(ev *store.Event) {
 		for _, us := range h.users {
 			if us.rooms[rid] {
 				delete(us.rooms, rid)
-				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() frame {
+				h.emit(streamNotifyUser, us.user.ID+"/rooms-changed", nil, func() *frame {
 					return changed(streamNotifyUser, us.user.ID+"/rooms-changed", "removed", room())
 				})
 			}
@@ -332,7 +377,7 @@ func (h *Hub) dispatch(ev *store.Event) {
 		}
 	case store.PermissionsChanged:
 		for _, p := range ev.Permissions {
-			h.emit(streamNotifyAll, "permissions-changed", nil, func() frame {
+			h.emit(streamNotifyAll, "permissions-changed", nil, func() *frame {
 				return changed(streamNotifyAll, "permissions-changed", "updated", permissionDoc{p.ID, p.Roles, date(p.UpdatedAt)})
 			})
 		}
@@ -360,7 +405,7 @@ type permissionDoc struct {
 	UpdatedAt date     `json:"_updatedAt"`
 }
 
-func (h *Hub) subscriptionFrame(uid, rid, what string) frame {
+func (h *Hub) subscriptionFrame(uid, rid, what string) *frame {
 	subs, err := h.st.Subscriptions(uid, rid)
 	if err != nil || len(subs) == 0 {
 		return nil
@@ -387,11 +432,11 @@ func (h *Hub) message(ev *store.Event) {
 		return r0
 	}
 	doc := encodeOnce(func() any { return messageOf(m) })
-	h.emit(streamRoomMessages, rid, nil, func() frame { return changed(streamRoomMessages, rid, doc()) })
+	h.emit(streamRoomMessages, rid, nil, func() *frame { return changed(streamRoomMessages, rid, doc()) })
 	h.emit(streamRoomMessages, myMessages, func(s *sub) bool {
 		us := h.users[s.c.uid()]
 		return us != nil && us.rooms[rid]
-	}, func() frame {
+	}, func() *frame {
 		r := room()
 		if r == nil {
 			return nil
@@ -410,7 +455,7 @@ func (h *Hub) message(ev *store.Event) {
 // as allowed already.
 func (h *Hub) attach(c *conn, u *store.User, perUser int) (bool, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.unlock()
 	us := h.users[u.ID]
 	if us != nil && perUser > 0 && len(us.conns) >= perUser {
 		return false, nil
@@ -434,7 +479,7 @@ func (h *Hub) attach(c *conn, u *store.User, perUser int) (bool, error) {
 // detach forgets c's login and its subscriptions.
 func (h *Hub) detach(c *conn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.unlock()
 	h.detachLocked(c)
 }
 

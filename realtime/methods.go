@@ -546,9 +546,9 @@ func notifyRoom(c *conn, u *store.User, params []json.RawMessage) (any, error) {
 	}
 	h := c.srv.hub
 	h.mu.Lock()
-	h.emit(streamNotifyRoom, ev, func(s *sub) bool { return s.c != c }, func() frame {
+	h.emit(streamNotifyRoom, ev, func(s *sub) bool { return s.c != c }, func() *frame {
 		return changed(streamNotifyRoom, ev, u.Username, typing)
 	})
-	h.mu.Unlock()
+	h.unlock()
 	return true, nil
 }

@@ -85,7 +85,7 @@ func (h *Hub) notify(room *store.Room, m *store.Message) {
 			continue
 		}
 		key := u.ID + "/notification"
-		h.emit(streamNotifyUser, key, nil, func() frame { return changed(streamNotifyUser, key, body()) })
+		h.emit(streamNotifyUser, key, nil, func() *frame { return changed(streamNotifyUser, key, body()) })
 	}
 }
 

@@ -68,21 +68,35 @@ func TestSlowReaderDropped(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// Big messages fill the kernel's socket buffers quickly; then the queue overflows.
-	const n = 300
+	// Big messages fill the kernel's socket buffers quickly; then the queue overflows. They
+	// are posted in rounds of 8, each once the fast reader has had the round before: the
+	// fast reader is never more than a round behind (however slowly this machine runs its
+	// goroutine), while the slow one falls further behind with every round.
+	const n, round = 400, 8
 	big := strings.Repeat("x", 60000)
 	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += 4 {
-				if err := e.st.PostMessage("GENERAL", u, &store.Message{Text: fmt.Sprintf("%d %s", i, big)}); err != nil {
-					t.Error(err)
-					return
+	base := fast.n.Load()
+	for r := 0; r < n; r += round {
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := r + w; i < r+round; i += 4 {
+					if err := e.st.PostMessage("GENERAL", u, &store.Message{Text: fmt.Sprintf("%d %s", i, big)}); err != nil {
+						t.Error(err)
+						return
+					}
 				}
+			}(w)
+		}
+		wg.Wait()
+		deadline := time.Now().Add(waitFor)
+		for fast.n.Load() < base+int64(r) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the fast reader got %d of %d messages", fast.n.Load()-base, r)
 			}
-		}(w)
+			time.Sleep(time.Millisecond)
+		}
 	}
 	wg.Wait()
 	waitStats(1)

@@ -46,7 +46,7 @@ func (h *Hub) announce(us *userState) {
 }
 
 func (h *Hub) emitStatus(u *store.User, p int) {
-	h.emit(streamNotifyLogged, "user-status", nil, func() frame {
+	h.emit(streamNotifyLogged, "user-status", nil, func() *frame {
 		return changed(streamNotifyLogged, "user-status", []any{u.ID, u.Username, p, u.StatusText})
 	})
 }
@@ -66,7 +66,7 @@ func (h *Hub) Presence(uid string) (status string, connected bool) {
 // refresh recomputes a user's presence after one of their sockets changed its away flag.
 func (h *Hub) refresh(uid string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.unlock()
 	if us := h.users[uid]; us != nil {
 		h.announce(us)
 	}

@@ -3,8 +3,11 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"rocketlite/store"
 )
 
 // maxCheckErrors bounds the report, as bbolt's check does.
@@ -35,7 +38,7 @@ var checkStages = []checkStage{
 			WHERE coalesce(doc->>'email', '') <> email LIMIT $1`,
 		`SELECT format('users/%s: active column is %s, record says %s', id, active::text, doc->>'active') FROM users
 			WHERE coalesce(doc->>'active', 'false') <> active::text LIMIT $1`,
-	}, nil},
+	}, checkUserRecords},
 	{"rooms", []string{
 		`SELECT format('rooms/%s: record has id "%s"', id, doc->>'id') FROM rooms
 			WHERE doc->>'id' IS DISTINCT FROM id LIMIT $1`,
@@ -152,6 +155,40 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 		errs = append(errs, s.result(err))
 	}
 	return errs
+}
+
+// checkUserRecords decodes every user and checks the columns computed in Go: the name and
+// e-mail keys (Go's case folding) and the roles (the last-admin count reads them).
+func checkUserRecords(ctx context.Context, tx pgx.Tx, add func(format string, args ...any) bool) error {
+	rows, err := tx.Query(ctx, `SELECT id, username_key, email_key, roles, doc FROM users ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, nameKey, mailKey string
+		var roles []string
+		var doc []byte
+		if err := rows.Scan(&id, &nameKey, &mailKey, &roles, &doc); err != nil {
+			return err
+		}
+		u, err := decodeUser(doc)
+		ok := true
+		switch {
+		case err != nil:
+			ok = add("users/%s: %v", id, err)
+		case nameKey != store.LowerKey(u.Username):
+			ok = add("users/%s: username_key is %q, want %q", id, nameKey, store.LowerKey(u.Username))
+		case mailKey != emailKey(u.Email):
+			ok = add("users/%s: email_key is %q, want %q", id, mailKey, emailKey(u.Email))
+		case !slices.Equal(roles, u.Roles):
+			ok = add("users/%s: roles column is %v, record says %v", id, roles, u.Roles)
+		}
+		if !ok {
+			return nil
+		}
+	}
+	return rows.Err()
 }
 
 // checkRoomRecords decodes every room and checks its name key, which the operations compute

@@ -35,9 +35,10 @@ func checkFixture(t *testing.T) *Store {
 		}
 		return b
 	}
-	ann := &store.User{ID: "ann1", Username: "ann", Name: "Ann", Email: "ann@x.org", Roles: []string{"user"}, Active: true, CreatedAt: now}
-	exec(`INSERT INTO users (id, username, email, active, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ann.ID, ann.Username, ann.Email, ann.Active, now, doc(ann))
+	ann := &store.User{ID: "ann1", Username: "Ann", Name: "Ann", Email: "Ann@x.org", Roles: []string{"user"}, Active: true, CreatedAt: now, Hash: "x"}
+	if err := st.CreateUser(ann, false); err != nil {
+		t.Fatal(err)
+	}
 	room := &store.Room{ID: "GENERAL", Name: "general", Type: store.Public, Msgs: 2, Seq: 2, CreatedAt: now}
 	exec(`INSERT INTO rooms (id, name, name_key, type, msgs, seq, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		room.ID, room.Name, nameKey(room), room.Type, room.Msgs, room.Seq, now, doc(room))
@@ -73,8 +74,12 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 	for _, tc := range []struct {
 		name, breakIt, want string
 	}{
-		{"UserIDMismatch", `UPDATE users SET doc = json_build_object('id', 'other', 'username', 'ann', 'email', 'ann@x.org', 'active', true)`, `record has id "other"`},
+		{"UserIDMismatch", `UPDATE users SET doc = json_build_object('id', 'other', 'username', 'Ann', 'email', 'Ann@x.org', 'active', true, 'roles', json_build_array('user'))`, `record has id "other"`},
 		{"UsernameColumnStale", `UPDATE users SET username = 'anne'`, `username column is "anne"`},
+		{"UsernameKeyStale", `UPDATE users SET username_key = 'Ann'`, `username_key is "Ann", want "ann"`},
+		{"EmailKeyStale", `UPDATE users SET email_key = 'x'`, `email_key is "x", want "ann@x.org"`},
+		{"UserRolesColumnStale", `UPDATE users SET roles = '{admin}'`, "roles column is [admin], record says [user]"},
+		{"UserRecordUndecodable", `UPDATE users SET doc = '{"id":"ann1","username":"Ann","email":"Ann@x.org","active":true,"roles":"user"}'`, "users/ann1: json: cannot unmarshal"},
 		{"EmailColumnStale", `UPDATE users SET email = ''`, "email column"},
 		{"ActiveColumnStale", `UPDATE users SET active = false`, "active column is false"},
 		{"RoomTypeStale", `UPDATE rooms SET type = 'p'`, "type column"},
@@ -85,13 +90,13 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		{"RoomCountWrong", `DELETE FROM messages WHERE seq = 2`, "msgs is 2, but it holds 1 messages"},
 		{"RoomSeqStale", `UPDATE rooms SET seq = 5`, "seq column is 5"},
 		{"MessagePastSeq", `UPDATE messages SET seq = 9 WHERE seq = 2`, "sequence 9 is past"},
-		{"MessageOfMissingRoom", `UPDATE messages SET room_id = 'NOROOM', doc = json_build_object('_id', id, 'rid', 'NOROOM', 'u', json_build_object('_id', 'ann1', 'username', 'ann')) WHERE seq = 2`, `room "NOROOM" does not exist`},
-		{"MessageRoomMismatch", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', 'X', 'u', json_build_object('_id', 'ann1', 'username', 'ann')) WHERE seq = 1`, `record says room "X"`},
+		{"MessageOfMissingRoom", `UPDATE messages SET room_id = 'NOROOM', doc = json_build_object('_id', id, 'rid', 'NOROOM', 'u', json_build_object('_id', 'ann1', 'username', 'Ann')) WHERE seq = 2`, `room "NOROOM" does not exist`},
+		{"MessageRoomMismatch", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', 'X', 'u', json_build_object('_id', 'ann1', 'username', 'Ann')) WHERE seq = 1`, `record says room "X"`},
 		{"MessageIDMismatch", `UPDATE messages SET id = 'mx' WHERE seq = 1`, `record has id "m1", row says "mx"`},
 		{"AuthorIncomplete", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', room_id, 'u', json_build_object('_id', 'ann1')) WHERE seq = 1`, "author reference is incomplete"},
 		{"AuthorColumnStale", `UPDATE messages SET author_id = 'bob' WHERE seq = 1`, `author_id column is "bob"`},
 		{"MemberOfMissingUser", `DELETE FROM users`, "user does not exist"},
-		{"MemberNameStale", `UPDATE members SET doc = '{"u":"annie"}'`, `record names "annie"`},
+		{"MemberNameStale", `UPDATE members SET doc = '{"u":"annie"}'`, `record names "annie", the user is "Ann"`},
 		{"RoleNameMismatch", `UPDATE roles SET doc = '{"name":"boss"}' WHERE name = 'admin'`, `roles/admin: record has name "boss"`},
 		{"PermissionIDMismatch", `UPDATE permissions SET doc = '{"_id":"x","roles":["admin","user"]}' WHERE id = 'view-c-room'`, `record has id "x"`},
 		{"PermissionRolesColumnStale", `UPDATE permissions SET roles = '{admin}' WHERE id = 'view-c-room'`, "roles column is {admin}"},

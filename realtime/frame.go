@@ -1,0 +1,85 @@
+package realtime
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/gobwas/ws"
+)
+
+// frame is one outgoing message, encoded once for every socket that gets it. A server's
+// websocket frames are not masked, so the bytes on the wire are the same for every
+// subscriber: a delivery is a copy of wire into the socket's write buffer, never a new
+// encoding. (One REST send to a room of 1,000 subscribers is 1,000 deliveries.)
+type frame struct {
+	kind frameKind
+	// wire is the whole websocket frame, header then payload; payload() is the DDP message
+	// (or SockJS's own text for kindRaw, the close body for kindClose).
+	wire []byte
+	n    int // header length
+
+	// The payload as a JSON string, for SockJS's a[…] frames; made when first needed.
+	sjOnce sync.Once
+	sj     []byte
+}
+
+type frameKind uint8
+
+const (
+	kindDDP      frameKind = iota // a DDP message
+	kindRaw                       // a text frame sent as it is on both transports (SockJS's o, h)
+	kindControl                   // a control frame sent as it is (pong)
+	kindClose                     // a close frame: the socket ends once it is written
+	kindShutdown                  // shutdown: c[…] on SockJS, a close frame, then wait for the reply
+)
+
+func (f *frame) payload() []byte { return f.wire[f.n:] }
+
+// sockjsString is the payload as a JSON string, an element of SockJS's a[…] array.
+func (f *frame) sockjsString() []byte {
+	f.sjOnce.Do(func() {
+		f.sj, _ = json.Marshal(string(f.payload()))
+	})
+	return f.sj
+}
+
+// wireFrame builds a websocket frame of op around payload.
+func wireFrame(kind frameKind, op ws.OpCode, payload []byte) *frame {
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	n := ws.HeaderSize(h)
+	b := make([]byte, n, n+len(payload))
+	putHeader(b, h)
+	return &frame{kind: kind, wire: append(b, payload...), n: n}
+}
+
+// ddpFrame is one DDP message (already JSON).
+func ddpFrame(msg []byte) *frame { return wireFrame(kindDDP, ws.OpText, msg) }
+
+// rawFrame is a text frame that SockJS does not wrap ("o", "h").
+func rawFrame(s string) *frame { return wireFrame(kindRaw, ws.OpText, []byte(s)) }
+
+func closeFrameOf(kind frameKind, code ws.StatusCode, reason string) *frame {
+	return wireFrame(kind, ws.OpClose, ws.NewCloseFrameBody(code, reason))
+}
+
+// putHeader writes h into b, which is exactly ws.HeaderSize(h) long.
+func putHeader(b []byte, h ws.Header) {
+	w := sliceWriter{b: b[:0]}
+	_ = ws.WriteHeader(&w, h) // cannot fail: the slice has room
+}
+
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// appendHeader appends the header of an unmasked final text frame of n bytes.
+func appendHeader(b []byte, op ws.OpCode, n int) []byte {
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
+	m := ws.HeaderSize(h)
+	b = append(b, make([]byte, m)...)
+	putHeader(b[len(b)-m:], h)
+	return b
+}
