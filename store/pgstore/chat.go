@@ -20,21 +20,29 @@ import (
 
 // resolveMentions sets m.Mentions from its text: existing users, @all and @here (bbolt's
 // resolveMentions). A name that ends a sentence ("@bob.") is tried without its trailing
-// dots. One query looks every candidate up.
+// dots.
 func resolveMentions(ctx context.Context, db q, m *store.Message) error {
-	m.Mentions = nil
-	if m.Type != "" || !strings.Contains(m.Text, "@") {
-		return nil
-	}
-	names := store.MentionNames(m.Text)
+	return resolveAllMentions(ctx, db, []*store.Message{m})
+}
+
+// resolveAllMentions is resolveMentions for several messages, with one query for them all.
+func resolveAllMentions(ctx context.Context, db q, msgs []*store.Message) error {
 	var look []string
-	for _, n := range names {
-		if n == store.MentionAll || n == store.MentionHere {
+	names := make([][]string, len(msgs))
+	for i, m := range msgs {
+		m.Mentions = nil
+		if m.Type != "" || !strings.Contains(m.Text, "@") {
 			continue
 		}
-		look = append(look, n)
-		if t := strings.TrimRight(n, "."); t != n && t != "" {
-			look = append(look, t)
+		names[i] = store.MentionNames(m.Text)
+		for _, n := range names[i] {
+			if n == store.MentionAll || n == store.MentionHere {
+				continue
+			}
+			look = append(look, n)
+			if t := strings.TrimRight(n, "."); t != n && t != "" {
+				look = append(look, t)
+			}
 		}
 	}
 	type ref struct{ id, username string }
@@ -58,21 +66,23 @@ func resolveMentions(ctx context.Context, db q, m *store.Message) error {
 			return err
 		}
 	}
-	for _, name := range names {
-		if name == store.MentionAll || name == store.MentionHere {
-			m.Mentions = append(m.Mentions, store.UserRef{ID: name, Username: name})
-			continue
-		}
-		u, ok := byName[name]
-		if !ok {
-			if t := strings.TrimRight(name, "."); t != name && t != "" {
-				u, ok = byName[t]
+	for i, m := range msgs {
+		for _, name := range names[i] {
+			if name == store.MentionAll || name == store.MentionHere {
+				m.Mentions = append(m.Mentions, store.UserRef{ID: name, Username: name})
+				continue
 			}
+			u, ok := byName[name]
+			if !ok {
+				if t := strings.TrimRight(name, "."); t != name && t != "" {
+					u, ok = byName[t]
+				}
+			}
+			if !ok || slices.ContainsFunc(m.Mentions, func(r store.UserRef) bool { return r.ID == u.id }) {
+				continue
+			}
+			m.Mentions = append(m.Mentions, store.UserRef{ID: u.id, Username: u.username})
 		}
-		if !ok || slices.ContainsFunc(m.Mentions, func(r store.UserRef) bool { return r.ID == u.id }) {
-			continue
-		}
-		m.Mentions = append(m.Mentions, store.UserRef{ID: u.id, Username: u.username})
 	}
 	return nil
 }

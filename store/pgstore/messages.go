@@ -370,29 +370,44 @@ func dbErr(err error) error {
 
 // PostMessage stores m in room rid as written by author (bbolt's PostMessage): the author
 // needs read access, and in a read-only room post-readonly; an archived room refuses. The
-// store sets the room, time and sequence; it keeps m.ID if set and unused.
+// store sets the room, time and sequence; it keeps m.ID if set and unused. Concurrent posts
+// of this node share transactions (sends.go), as bbolt's share commits.
 func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) error {
 	now := ms(s.now())
-	tmid := m.TMID
 	if err := store.ValidMessage(m); err != nil {
 		return err
 	}
-	id := m.ID
-	if id == "" {
-		id = store.NewID()
+	if m.ID != "" && badText(m.ID) {
+		return store.ErrMessageIDTaken // no stored id holds a NUL or invalid UTF-8
 	}
-	m.ID, m.RoomID, m.TS, m.UpdatedAt, m.User = id, rid, now, now, author.Ref()
-	data, err := store.CheckMessageCaps(m, s.maxMsgBytes, s.maxMsgDepth)
-	if err != nil {
+	req := &sendReq{rid: rid, author: author, m: m, id: m.ID, tmid: m.TMID, now: now}
+	if req.id == "" {
+		req.id = store.NewID()
+	}
+	req.reset()
+	var err error
+	if req.data, err = store.CheckMessageCaps(m, s.maxMsgBytes, s.maxMsgDepth); err != nil {
 		return err
 	}
+	if badText(rid) {
+		return store.ErrRoomNotFound
+	}
+	if s.tx != nil || req.tmid != "" {
+		return s.postOne(req)
+	}
+	return s.sends.submit(s, req)
+}
+
+// postOne stores one send in a transaction of its own.
+func (s *Store) postOne(req *sendReq) error {
+	m, author := req.m, req.author
 	return s.write(func(t *Tx) error {
-		m.ID, m.RoomID, m.TS, m.UpdatedAt, m.User, m.TMID = id, rid, now, now, author.Ref(), tmid
+		req.reset()
 		// Mentions first: they need no lock, and the room's lock is held as briefly as can be.
 		if err := resolveMentions(t.Ctx, t, m); err != nil {
 			return err
 		}
-		a, err := readable(t.Ctx, t, rid, author, true)
+		a, err := readable(t.Ctx, t, req.rid, author, true)
 		if err != nil {
 			return err
 		}
@@ -400,7 +415,7 @@ func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) er
 		if err := store.MayWriteRoom(a, r, author); err != nil {
 			return err
 		}
-		enc := data
+		enc := req.data
 		b := &pgx.Batch{}
 		if m.TMID != "" {
 			if err := s.joinThread(t, b, r, m); err != nil {
@@ -415,15 +430,15 @@ func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) er
 		if err := putMessage(t, b, r, m, enc); err != nil {
 			return err
 		}
-		bumped := countArrival(b, a, author, m, now)
+		bumped := countArrival(b, a, author, m, req.now)
 		if err := saveRoomCounts(b, r); err != nil {
 			return err
 		}
-		members, err := sendArrival(t, b, bumped)
+		members, err := runSend(t, b)
 		if err != nil {
 			return err
 		}
-		for _, mb := range members {
+		for _, mb := range members[bumped] {
 			t.Emit(store.Event{Kind: store.MemberChanged, Room: r, UserID: mb.UserID, Member: mb})
 		}
 		t.Emit(store.Event{Kind: store.MessageAdded, Room: r, Message: m})
@@ -431,14 +446,14 @@ func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) er
 	})
 }
 
-// sendArrival sends a send's batch; bumped is the index of its mention bump (-1: none),
-// whose updated memberships it returns.
-func sendArrival(t *Tx, b *pgx.Batch, bumped int) ([]*store.Member, error) {
+// runSend sends a send's batch and returns the memberships that its mention bumps
+// (countArrival, statements returning rows) updated, by the bump's index in b.
+func runSend(t *Tx, b *pgx.Batch) (map[int][]*store.Member, error) {
 	br := t.SendBatch(t.Ctx, b)
 	defer br.Close()
-	var out []*store.Member
-	for i := 0; i < b.Len(); i++ {
-		if i != bumped {
+	out := map[int][]*store.Member{}
+	for i, qq := range b.QueuedQueries {
+		if qq.SQL != bumpSQL {
 			if _, err := br.Exec(); err != nil {
 				return nil, dbErr(err)
 			}
@@ -460,8 +475,8 @@ func sendArrival(t *Tx, b *pgx.Batch, bumped int) ([]*store.Member, error) {
 				rows.Close()
 				return nil, err
 			}
-			mb.RoomID, mb.UserID = b.QueuedQueries[i].Arguments[0].(string), uid
-			out = append(out, mb)
+			mb.RoomID, mb.UserID = qq.Arguments[0].(string), uid
+			out[i] = append(out[i], mb)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -155,3 +155,88 @@ func BenchmarkPGHistory(b *testing.B) {
 		}
 	})
 }
+
+// TestSendBatch: sends that share a transaction are each checked, numbered, counted and
+// answered as on their own: a refused one gets its error while the others commit, and a
+// transaction that fails (an id taken twice) is run again send by send.
+func TestSendBatch(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	alice := &store.User{Username: "alice", Hash: "x", Active: true, Roles: []string{"user"}}
+	bob := &store.User{Username: "bob", Hash: "x", Active: true, Roles: []string{"user"}}
+	if err := st.CreateUsers([]*store.User{alice, bob}, false); err != nil {
+		t.Fatal(err)
+	}
+	pub := &store.Room{Name: "pub", Type: store.Public}
+	priv := &store.Room{Name: "priv", Type: store.Private}
+	if err := st.CreateRooms([]store.NewRoom{{Room: pub, Members: []string{alice.ID, bob.ID}}, {Room: priv, Members: []string{alice.ID}}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	st.SetPublisher(rec)
+	before, _ := st.Room(pub.ID)
+	req := func(rid string, u *store.User, id, text string) *sendReq {
+		r := &sendReq{rid: rid, author: u, m: &store.Message{Text: text}, id: id, now: st.Now()}
+		if r.id == "" {
+			r.id = store.NewID()
+		}
+		r.reset()
+		var err error
+		if r.data, err = store.CheckMessageCaps(r.m, st.maxMsgBytes, st.maxMsgDepth); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	reqs := []*sendReq{req(pub.ID, alice, "", "a1"), req(priv.ID, bob, "", "secret"), req(pub.ID, alice, "", "a2 @bob"),
+		req("nope", alice, "", "lost"), req(pub.ID, bob, "", "b1")}
+	st.postBatch(reqs)
+	for i, want := range []store.Kind{0, store.Forbidden, 0, store.NotFound, 0} {
+		if store.KindOf(reqs[i].err) != want || (want == 0 && reqs[i].err != nil) {
+			t.Fatalf("send %d: %v, want kind %d", i, reqs[i].err, want)
+		}
+	}
+	page, err := st.History(pub.ID, alice, store.HistoryQuery{Count: 10})
+	if err != nil || len(page) != 3 || page[0].Text != "b1" || page[2].Text != "a1" || page[0].Seq != before.Seq+3 {
+		t.Fatalf("history %v %v", page, err)
+	}
+	after, _ := st.Room(pub.ID)
+	if after.Msgs != before.Msgs+3 || after.Seq != before.Seq+3 || after.Counted != before.Counted+3 {
+		t.Fatalf("room counters %+v after %+v", after, before)
+	}
+	sub, err := st.SubscriptionOf(pub.ID, bob.ID)
+	if err != nil || sub.Member.Mentions != 1 || sub.Unread != 0 {
+		t.Fatalf("bob's subscription: %+v %v", sub, err)
+	}
+	// The batch's events, up to a marker posted after it (the rooms' creation may come
+	// through the events table after SetPublisher).
+	if err := st.PostMessage(pub.ID, alice, &store.Message{Text: "marker"}); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []store.EventKind
+	for n := 1; kinds == nil; n++ {
+		evs := rec.wait(t, n)
+		last := evs[len(evs)-1]
+		if last.Message == nil || last.Message.Text != "marker" {
+			continue
+		}
+		for _, ev := range evs[:len(evs)-1] {
+			if ev.Kind == store.MessageAdded || ev.Kind == store.MemberChanged {
+				kinds = append(kinds, ev.Kind)
+			}
+		}
+	}
+	if want := []store.EventKind{store.MessageAdded, store.MemberChanged, store.MessageAdded, store.MessageAdded}; fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+
+	dup := []*sendReq{req(pub.ID, alice, "dup-id", "d1"), req(pub.ID, alice, "dup-id", "d2"), req(pub.ID, bob, "", "ok")}
+	st.postBatch(dup)
+	if dup[0].err != nil || dup[1].err != store.ErrMessageIDTaken || dup[2].err != nil {
+		t.Fatalf("batch with an id twice: %v, %v, %v", dup[0].err, dup[1].err, dup[2].err)
+	}
+	if m, err := st.Message("dup-id", alice); err != nil || m.Text != "d1" {
+		t.Fatalf("the id's message: %+v %v", m, err)
+	}
+	if r, _ := st.Room(pub.ID); r.Msgs != after.Msgs+3 || r.Seq != after.Seq+3 {
+		t.Fatalf("room after the retried batch: msgs %d seq %d", r.Msgs, r.Seq)
+	}
+}

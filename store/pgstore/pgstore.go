@@ -68,6 +68,8 @@ type Store struct {
 	listen    *listener
 	channel   string // the NOTIFY channel of this schema's events
 	closeOnce sync.Once
+
+	sends sender // this node's sends waiting for a shared transaction (sends.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -6,6 +6,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -23,10 +24,11 @@ func markSubscription(t *Tx, r *store.Room, uid string, counted uint64, now time
 		return err
 	}
 	m.Mentions, m.LS, m.Updated = 0, now, now
-	if err := putMember(t, m); err != nil {
+	doc, err := json.Marshal(m)
+	if err != nil {
 		return err
 	}
-	_, err = t.Exec(t.Ctx, `UPDATE members SET sub_mark = $3 WHERE room_id = $1 AND user_id = $2`, r.ID, uid, int64(counted))
+	_, err = t.Exec(t.Ctx, `UPDATE members SET doc = $3, sub_mark = $4 WHERE room_id = $1 AND user_id = $2`, r.ID, uid, doc, int64(counted))
 	return err
 }
 

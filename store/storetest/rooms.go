@@ -830,3 +830,158 @@ func init() {
 		rec.take(t, "refused marks", 0)
 	})
 }
+
+func init() {
+	add("RoomUnreadCounting", func(t *testing.T, open Opener) {
+		// Unread counts come from the room's count and the member's mark: the author's own
+		// messages and system messages are not unread; a member who joins later has read what
+		// came before; mentions count only members named; reading clears both.
+		st := open(t, store.Options{})
+		ann, bob, cy := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob"), mustUser(t, st, "cy1", "cy")
+		r := mustRoom(t, st, &store.Room{Name: "r"}, ann.ID, bob.ID)
+		post := func(u *store.User, text string) *store.Message {
+			t.Helper()
+			m := &store.Message{Text: text}
+			if err := st.PostMessage(r.ID, u, m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		sub := func(u *store.User) *store.Subscription {
+			t.Helper()
+			sub, err := st.SubscriptionOf(r.ID, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sub
+		}
+		first := post(ann, "one")
+		post(ann, "@bob two @cy")
+		mustJoin(t, st, r.ID, cy.ID)
+		post(bob, "three @ann @bob")
+		if got := sub(bob); got.Unread != 0 || got.Member.Mentions != 1 || !got.Alert() {
+			t.Fatalf("bob: unread %d mentions %d", got.Unread, got.Member.Mentions)
+		}
+		if got := sub(ann); got.Unread != 1 || got.Member.Mentions != 1 {
+			t.Fatalf("ann: unread %d mentions %d", got.Unread, got.Member.Mentions)
+		}
+		if got := sub(cy); got.Unread != 1 || got.Member.Mentions != 0 {
+			t.Fatalf("cy joined later: unread %d mentions %d", got.Unread, got.Member.Mentions)
+		}
+		if err := st.MarkRead(r.ID, ann); err != nil {
+			t.Fatal(err)
+		}
+		if got := sub(ann); got.Unread != 0 || got.Member.Mentions != 0 || got.Alert() || got.Member.LS.IsZero() {
+			t.Fatalf("ann after read: %+v", got)
+		}
+		// Unread from the room's last user message, or from a message on (system messages
+		// are not counted); the history's unread view starts there.
+		if err := st.MarkUnread(r.ID, ann, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := sub(ann); got.Unread != 1 {
+			t.Fatalf("ann after MarkUnread: unread %d", got.Unread)
+		}
+		if err := st.MarkUnread(r.ID, ann, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := sub(ann); got.Unread != 3 {
+			t.Fatalf("ann after MarkUnread from the first message: unread %d", got.Unread)
+		}
+		msgs, err := st.History(r.ID, ann, store.HistoryQuery{Count: 10, Unread: true})
+		if err != nil || len(msgs) != 4 || msgs[len(msgs)-1].ID != first.ID {
+			t.Fatalf("unread history: %d messages, %v", len(msgs), err)
+		}
+		wantErr(t, "MarkUnread from another room's message", st.MarkUnread(r.ID, ann, "nope"), store.NotFound, "invalid-message")
+		// In a direct-message room every message counts as a mention of the others.
+		dm, _, err := st.OpenDirect(ann, []string{bob.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PostMessage(dm.ID, ann, &store.Message{Text: "psst"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.SubscriptionOf(dm.ID, bob.ID); err != nil || got.Unread != 1 || got.Member.Mentions != 1 {
+			t.Fatalf("direct: %+v, %v", got, err)
+		}
+		// An archived room refuses posts.
+		if err := st.SetArchived(r.ID, true, ann); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PostMessage(r.ID, ann, &store.Message{Text: "x"}); err != store.ErrRoomArchived {
+			t.Fatalf("post to archived: %v", err)
+		}
+	})
+
+	add("RoomSystemMessagesInHistory", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		u, boss := mustUser(t, st, "u1", "u"), mustUser(t, st, "boss1", "boss")
+		r := mustRoom(t, st, &store.Room{Name: "r"}, boss.ID, u.ID)
+		if err := st.RemoveMember(r.ID, u.ID, boss.Ref()); err != nil {
+			t.Fatal(err)
+		}
+		mustJoin(t, st, r.ID, u.ID)
+		msgs, err := st.History(r.ID, boss, store.HistoryQuery{Count: 10})
+		if err != nil || len(msgs) != 2 || msgs[1].Type != "ru" || msgs[1].Text != "u" || msgs[1].User.ID != boss.ID ||
+			msgs[0].Type != "uj" || msgs[0].User.ID != u.ID {
+			t.Fatalf("history %+v, %v", msgs, err)
+		}
+		// System messages are not found by search.
+		if found, err := st.Search(r.ID, boss, "u", 10); err != nil || len(found) != 0 {
+			t.Fatalf("search found %d system messages, %v", len(found), err)
+		}
+	})
+
+	add("RoomDelete", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		rec := &roomEvents{}
+		st.SetPublisher(rec)
+		ann, bob, cy := mustUser(t, st, "ann1", "ann"), mustUser(t, st, "bob1", "bob"), mustUser(t, st, "cy1", "cy")
+		r := mustRoom(t, st, &store.Room{Name: "doomed"}, bob.ID, ann.ID)
+		keep := mustRoom(t, st, &store.Room{Name: "kept"}, ann.ID)
+		if err := st.PostMessage(r.ID, ann, &store.Message{Text: "bye"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PostMessage(keep.ID, ann, &store.Message{Text: "stay"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkRead(r.ID, cy); err != nil { // a reader who is no member
+			t.Fatal(err)
+		}
+		rec.take(t, "setup", 6)
+		before := st.PageVersion(r.ID)
+		if err := st.DeleteRoom(r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if after := st.PageVersion(r.ID); after <= before {
+			t.Fatalf("page version %d → %d", before, after)
+		}
+		kinds, evs := rec.take(t, "DeleteRoom", 4)
+		if kinds[0] != store.MessageDeleted || kinds[1] != store.MemberRemoved || kinds[2] != store.MemberRemoved || kinds[3] != store.RoomDeleted ||
+			evs[1].UserID != ann.ID || evs[2].UserID != bob.ID || evs[3].Room.ID != r.ID {
+			t.Fatalf("DeleteRoom events %v", kinds)
+		}
+		_, err := st.Room(r.ID)
+		wantErr(t, "a deleted room", err, store.NotFound, "invalid-room")
+		_, err = st.RoomByName("doomed")
+		wantErr(t, "a deleted room's name", err, store.NotFound, "invalid-room")
+		if ids, err := st.UserRoomIDs(bob.ID); err != nil || len(ids) != 0 {
+			t.Fatalf("a member of a deleted room is still in %v, %v", ids, err)
+		}
+		if subs, err := st.Subscriptions(ann.ID, ""); err != nil || len(subs) != 1 || subs[0].Room.ID != keep.ID {
+			t.Fatalf("subscriptions after the deletion: %+v, %v", subs, err)
+		}
+		if msgs, err := st.History(keep.ID, ann, store.HistoryQuery{Count: 10}); err != nil || len(msgs) != 1 {
+			t.Fatalf("the other room's history: %d, %v", len(msgs), err)
+		}
+		wantErr(t, "deleting twice", st.DeleteRoom(r.ID), store.NotFound, "invalid-room")
+		// The name is free again, and the new room starts empty.
+		again := mustRoom(t, st, &store.Room{Name: "Doomed"}, "", cy.ID)
+		if msgs, err := st.History(again.ID, cy, store.HistoryQuery{Count: 10}); err != nil || len(msgs) != 0 {
+			t.Fatalf("history of the new room: %d, %v", len(msgs), err)
+		}
+		if errs := st.Check(); len(errs) != 0 {
+			t.Fatalf("check after the deletion: %v", errs)
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package pgstore
+
+// Group commit of sends. A send locks its room's row (the room's seq, msgs and counted move
+// with it), and PostgreSQL holds a row lock until the commit is on disk: sends to one room,
+// one transaction each, could go no faster than one WAL flush apiece (1-2 ms on an ordinary
+// disk, so a few hundred a second), however many clients wait. So this node's concurrent
+// sends share transactions, as the bbolt store's share commits: one sender goroutine takes
+// every send waiting, runs them in one transaction (their rooms locked once, in id order, so
+// that two nodes' batches cannot deadlock), commits once and answers them all. Each send is
+// still checked, numbered, counted and announced exactly as on its own; one the access rules
+// refuse gets its error while the others commit. Should the transaction fail (a message id
+// taken, say), every send of it is run again on its own, so that each gets its own answer.
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"rocketlite/store"
+)
+
+// maxSendBatch bounds the sends of one transaction.
+const maxSendBatch = 256
+
+type sender struct {
+	mu      sync.Mutex
+	pending []*sendReq
+	running bool
+}
+
+// sendReq is one PostMessage waiting for its transaction.
+type sendReq struct {
+	rid      string
+	author   *store.User
+	m        *store.Message
+	id, tmid string
+	now      time.Time
+	data     []byte // m's record as checked against the caps
+	err      error
+	done     chan struct{}
+}
+
+// reset gives m what the store sets on a send, before (every attempt of) its transaction.
+func (r *sendReq) reset() {
+	m := r.m
+	m.ID, m.RoomID, m.TS, m.UpdatedAt, m.User, m.TMID, m.Seq = r.id, r.rid, r.now, r.now, r.author.Ref(), r.tmid, 0
+}
+
+// submit queues req and waits for its answer; the first send to find no sender running
+// starts one.
+func (sd *sender) submit(s *Store, req *sendReq) error {
+	req.done = make(chan struct{})
+	sd.mu.Lock()
+	sd.pending = append(sd.pending, req)
+	if !sd.running {
+		sd.running = true
+		go sd.run(s)
+	}
+	sd.mu.Unlock()
+	<-req.done
+	return req.err
+}
+
+// run posts the waiting sends, a batch per transaction, until none wait.
+func (sd *sender) run(s *Store) {
+	for {
+		sd.mu.Lock()
+		n := min(len(sd.pending), maxSendBatch)
+		if n == 0 {
+			sd.running = false
+			sd.mu.Unlock()
+			return
+		}
+		batch := sd.pending[:n:n]
+		sd.pending = append([]*sendReq(nil), sd.pending[n:]...)
+		sd.mu.Unlock()
+		s.postBatch(batch)
+		for _, req := range batch {
+			close(req.done)
+		}
+	}
+}
+
+// batchAccessSQL is roomAccessSQL for several (room, user) pairs at once, the rooms locked in
+// id order.
+const batchAccessSQL = `SELECT p.i, r.doc, m.doc, m.sub_mark,
+		(SELECT seq FROM reads WHERE room_id = r.id AND user_id = p.uid),
+		(SELECT roles FROM permissions WHERE id = 'view-c-room'),
+		(SELECT roles FROM permissions WHERE id = 'post-readonly')
+	FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p (rid, uid, i)
+	JOIN rooms r ON r.id = p.rid
+	LEFT JOIN members m ON m.room_id = r.id AND m.user_id = p.uid
+	ORDER BY r.id, p.i
+	FOR UPDATE OF r`
+
+// postBatch posts reqs in one transaction and sets each one's err.
+func (s *Store) postBatch(reqs []*sendReq) {
+	err := s.write(func(t *Tx) error {
+		msgs := make([]*store.Message, len(reqs))
+		rids, uids := make([]string, len(reqs)), make([]string, len(reqs))
+		for i, req := range reqs {
+			req.reset()
+			req.err = nil
+			msgs[i], rids[i], uids[i] = req.m, req.rid, req.author.ID
+		}
+		if err := resolveAllMentions(t.Ctx, t, msgs); err != nil {
+			return err
+		}
+		access, err := batchAccess(t, rids, uids)
+		if err != nil {
+			return err
+		}
+		type posted struct {
+			req  *sendReq
+			room store.Room // the room right after this send, for its events
+			bump int
+		}
+		var done []posted
+		var rooms []*store.Room // in the order first posted to
+		seen := map[*store.Room]bool{}
+		b := &pgx.Batch{}
+		for i, req := range reqs {
+			a := access[i]
+			if a == nil {
+				req.err = store.ErrRoomNotFound
+				continue
+			}
+			if err := store.MayReadRoom(a, a.room, req.author); err != nil {
+				if store.KindOf(err) == 0 {
+					return err
+				}
+				req.err = err
+				continue
+			}
+			if err := store.MayWriteRoom(a, a.room, req.author); err != nil {
+				if store.KindOf(err) == 0 {
+					return err
+				}
+				req.err = err
+				continue
+			}
+			enc := req.data
+			if len(req.m.Mentions) > 0 {
+				if enc, err = store.CheckMessageCaps(req.m, s.maxMsgBytes, s.maxMsgDepth); err != nil {
+					if store.KindOf(err) == 0 {
+						return err
+					}
+					req.err = err
+					continue
+				}
+			}
+			r := a.room
+			if !seen[r] {
+				seen[r] = true
+				rooms = append(rooms, r)
+			}
+			if err := putMessage(t, b, r, req.m, enc); err != nil {
+				return err
+			}
+			bump := countArrival(b, a, req.author, req.m, req.now)
+			done = append(done, posted{req, *r, bump})
+		}
+		for _, r := range rooms {
+			if err := saveRoomCounts(b, r); err != nil {
+				return err
+			}
+		}
+		members, err := runSend(t, b)
+		if err != nil {
+			return err
+		}
+		for _, p := range done {
+			for _, mb := range members[p.bump] {
+				t.Emit(store.Event{Kind: store.MemberChanged, Room: &p.room, UserID: mb.UserID, Member: mb})
+			}
+			t.Emit(store.Event{Kind: store.MessageAdded, Room: &p.room, Message: p.req.m})
+		}
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	if len(reqs) == 1 {
+		reqs[0].err = err
+		return
+	}
+	// The transaction rolled back for one of them, or for all: each goes again on its own.
+	for _, req := range reqs {
+		req.err = s.postOne(req)
+	}
+}
+
+// batchAccess reads and locks the rooms of the pairs (rids[i], uids[i]) with what the access
+// rules need (roomAccess); a pair whose room does not exist is nil. Pairs of one room share
+// its record, so that their sends number on from one another.
+func batchAccess(t *Tx, rids, uids []string) ([]*access, error) {
+	rows, err := t.Query(t.Ctx, batchAccessSQL, rids, uids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*access, len(rids))
+	rooms := map[string]*store.Room{}
+	for rows.Next() {
+		var i int64
+		var roomDoc, memberDoc []byte
+		var subMark, readSeq *int64
+		var view, postRO *[]string
+		if err := rows.Scan(&i, &roomDoc, &memberDoc, &subMark, &readSeq, &view, &postRO); err != nil {
+			return nil, err
+		}
+		i--
+		if i < 0 || int(i) >= len(rids) {
+			return nil, errors.New("pgstore: batch access out of range")
+		}
+		a := &access{facts: facts{t.Ctx, t}, uid: uids[i],
+			perms: map[string]*[]string{store.ViewPublicRooms: view, store.PostReadOnly: postRO}}
+		if r, ok := rooms[rids[i]]; ok {
+			a.room = r
+		} else {
+			a.room = new(store.Room)
+			if err := json.Unmarshal(roomDoc, a.room); err != nil {
+				return nil, err
+			}
+			rooms[rids[i]] = a.room
+		}
+		if memberDoc != nil {
+			a.member = true
+			var m store.Member
+			if err := json.Unmarshal(memberDoc, &m); err != nil {
+				return nil, err
+			}
+			a.roles = m.Roles
+			if subMark != nil {
+				a.subMark = *subMark
+			}
+		}
+		if readSeq != nil {
+			a.readSeq = *readSeq
+		}
+		out[i] = a
+	}
+	return out, rows.Err()
+}
