@@ -14,6 +14,7 @@ import (
 
 	"rocketlite/store"
 	"rocketlite/store/migratetest"
+	"rocketlite/store/pgstore/pgtest"
 )
 
 // filledBolt returns a bbolt file filled with every kind of record (perRoom bulk messages).
@@ -183,5 +184,46 @@ func TestImportBrokenFile(t *testing.T) {
 		if n != 0 && table != "schema_migrations" {
 			t.Errorf("table %s has %d rows after a refused import", table, n)
 		}
+	}
+}
+
+// TestImportTwiceAtOnce: two imports into one database at the same time: one copies, the
+// other waits for it and is refused; the copy is whole.
+func TestImportTwiceAtOnce(t *testing.T) {
+	src, _ := filledBolt(t, 20)
+	dsn := pgtest.DSN(t)
+	a, b := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	want, err := src.ExportCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, st := range []*Store{a, b} {
+		go func() {
+			_, err := st.Import(context.Background(), src.Export, ImportOptions{Want: want, Batch: 5})
+			errs <- err
+		}()
+	}
+	var ok, refused int
+	for range 2 {
+		var ne *NotEmptyError
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.As(err, &ne):
+			refused++
+		default:
+			t.Errorf("Import: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d imports succeeded, %d were refused; want one each", ok, refused)
+	}
+	c, err := a.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c["messages"] != want[store.KindMessage] || c["users"] != want[store.KindUser] {
+		t.Fatalf("after both: %d messages, %d users; the file has %d, %d", c["messages"], c["users"], want[store.KindMessage], want[store.KindUser])
 	}
 }
