@@ -254,7 +254,7 @@ func TestImportCoversSchema(t *testing.T) {
 		written, ok := importColumns[c.Table]
 		if !ok {
 			if first {
-					t.Errorf("table %s: Import does not fill it (import.go: importColumns, or importSkipped with the reason)", c.Table)
+				t.Errorf("table %s: Import does not fill it (import.go: importColumns, or importSkipped with the reason)", c.Table)
 			}
 			continue
 		}
