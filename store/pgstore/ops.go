@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,22 +55,16 @@ var checkStages = []checkStage{
 			WHERE coalesce(doc->>'seq', '0') <> seq::text LIMIT $1`,
 	}, checkRoomRecords},
 	{"messages", []string{
+		`SELECT format('message mark %s/%s/%s/%s: the message does not exist', u.room_id, u.seq, u.kind, u.user_id)
+			FROM message_users u WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.room_id = u.room_id AND m.seq = u.seq) LIMIT $1`,
 		`SELECT format('message %s: room "%s" does not exist', m.id, m.room_id) FROM messages m
 			WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = m.room_id) LIMIT $1`,
 		`SELECT format('message %s: sequence %s is past its room''s %s', m.id, m.seq, r.seq) FROM messages m
 			JOIN rooms r ON r.id = m.room_id WHERE m.seq > r.seq LIMIT $1`,
-		`SELECT format('message %s: record says room "%s", row says "%s"', id, doc->>'rid', room_id) FROM messages
-			WHERE doc->>'rid' IS DISTINCT FROM room_id LIMIT $1`,
-		`SELECT format('messages/%s/%s: record has id "%s", row says "%s"', room_id, seq, doc->>'_id', id) FROM messages
-			WHERE doc->>'_id' IS DISTINCT FROM id LIMIT $1`,
-		`SELECT format('message %s: author reference is incomplete', id) FROM messages
-			WHERE coalesce(doc->'u'->>'_id', '') = '' OR coalesce(doc->'u'->>'username', '') = '' LIMIT $1`,
-		`SELECT format('message %s: author_id column is "%s", record says "%s"', id, author_id, doc->'u'->>'_id') FROM messages
-			WHERE coalesce(doc->'u'->>'_id', '') <> author_id LIMIT $1`,
 		`SELECT format('room %s: msgs is %s, but it holds %s messages', r.id, r.msgs, coalesce(c.n, 0)) FROM rooms r
 			LEFT JOIN (SELECT room_id, count(*) AS n FROM messages GROUP BY room_id) c ON c.room_id = r.id
 			WHERE r.msgs <> coalesce(c.n, 0) LIMIT $1`,
-	}, nil},
+	}, checkMessageRecords},
 	{"memberships", []string{
 		`SELECT format('membership %s/%s: user does not exist', m.room_id, m.user_id) FROM members m
 			WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id) LIMIT $1`,
@@ -155,6 +151,78 @@ func (s *Store) CheckProgress(ctx context.Context, stage func(what string)) []er
 		errs = append(errs, s.result(err))
 	}
 	return errs
+}
+
+// checkMessageRecords decodes every message and checks what the operations derive from it:
+// its key and columns (the search text lower-cased by Go, the thread and pin columns the
+// lists read) and its user marks (stars, mentions). As on bbolt, the author need not exist.
+func checkMessageRecords(ctx context.Context, tx pgx.Tx, add func(format string, args ...any) bool) error {
+	rows, err := tx.Query(ctx, `SELECT m.room_id, m.seq, m.id, m.ts, m.updated_at, m.author_id, m.text, m.type,
+			m.editor_id, m.tmid, m.tcount, m.tlm, m.pinned, m.doc, coalesce(u.marks, '{}')
+		FROM messages m LEFT JOIN (SELECT room_id, seq, array_agg(kind::text || ':' || user_id ORDER BY kind, user_id) AS marks
+			FROM message_users GROUP BY room_id, seq) u USING (room_id, seq)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid, id, author, text, typ, editor, tmid string
+		var seq int64
+		var tcount int
+		var ts, updated time.Time
+		var tlm *time.Time
+		var pinned bool
+		var doc []byte
+		var marks []string
+		if err := rows.Scan(&rid, &seq, &id, &ts, &updated, &author, &text, &typ, &editor, &tmid, &tcount, &tlm, &pinned, &doc, &marks); err != nil {
+			return err
+		}
+		var m store.Message
+		if err := store.DecodeMessage(doc, &m); err != nil {
+			if !add("messages/%s/%d: %v", rid, seq, err) {
+				return nil
+			}
+			continue
+		}
+		kinds, users := userMarks(&m)
+		want := make([]string, len(kinds))
+		for i := range kinds {
+			want[i] = kinds[i] + ":" + users[i]
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		var bad []string
+		for _, c := range []struct {
+			col      string
+			ok       bool
+			got, exp any
+		}{
+			{"id", id == m.ID, id, m.ID},
+			{"room", rid == m.RoomID, rid, m.RoomID},
+			{"ts", ts.Equal(m.TS), ts, m.TS},
+			{"updated_at", updated.Equal(m.UpdatedAt), updated, m.UpdatedAt},
+			{"author_id", author == m.User.ID, author, m.User.ID},
+			{"text", text == searchText(&m), text, searchText(&m)},
+			{"type", typ == m.Type, typ, m.Type},
+			{"editor_id", editor == editorID(&m), editor, editorID(&m)},
+			{"tmid", tmid == m.TMID, tmid, m.TMID},
+			{"tcount", tcount == m.TCount, tcount, m.TCount},
+			{"tlm", (tlm == nil && m.TLM.IsZero()) || (tlm != nil && tlm.Equal(m.TLM)), tlm, m.TLM},
+			{"pinned", pinned == m.Pinned, pinned, m.Pinned},
+			{"marks", slices.Equal(marks, want), marks, want},
+		} {
+			if !c.ok {
+				bad = append(bad, fmt.Sprintf("%s is %v, record says %v", c.col, c.got, c.exp))
+			}
+		}
+		if m.User.ID == "" || m.User.Username == "" {
+			bad = append(bad, "author reference is incomplete")
+		}
+		if len(bad) > 0 && !add("message %s (%s/%d): %s", id, rid, seq, strings.Join(bad, "; ")) {
+			return nil
+		}
+	}
+	return rows.Err()
 }
 
 // checkUserRecords decodes every user and checks the columns computed in Go: the name and

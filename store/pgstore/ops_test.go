@@ -45,9 +45,15 @@ func checkFixture(t *testing.T) *Store {
 	exec(`INSERT INTO members (room_id, user_id, doc) VALUES ($1, $2, $3)`, room.ID, ann.ID,
 		doc(&store.Member{Username: ann.Username, Joined: now}))
 	for seq, id := range []string{"m1", "m2"} {
-		m := &store.Message{ID: id, RoomID: room.ID, Text: "hi", TS: now, User: ann.Ref(), UpdatedAt: now}
-		exec(`INSERT INTO messages (room_id, seq, id, ts, updated_at, author_id, text, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			room.ID, seq+1, id, now, now, ann.ID, m.Text, doc(m))
+		m := &store.Message{ID: id, RoomID: room.ID, Seq: uint64(seq + 1), Text: "Hi @Ann", TS: now, User: ann.Ref(), UpdatedAt: now,
+			Mentions: []store.UserRef{{ID: ann.ID, Username: ann.Username}, {ID: store.MentionAll, Username: "all"}}, Starred: []string{ann.ID}}
+		b := &pgx.Batch{}
+		if err := queueInsert(b, m, doc(m)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.pool.SendBatch(ctx, b).Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, r := range []string{"admin", "user"} {
 		if err := st.AddRole(&store.Role{Name: r}); err != nil {
@@ -91,10 +97,19 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		{"RoomSeqStale", `UPDATE rooms SET seq = 5`, "seq column is 5"},
 		{"MessagePastSeq", `UPDATE messages SET seq = 9 WHERE seq = 2`, "sequence 9 is past"},
 		{"MessageOfMissingRoom", `UPDATE messages SET room_id = 'NOROOM', doc = json_build_object('_id', id, 'rid', 'NOROOM', 'u', json_build_object('_id', 'ann1', 'username', 'Ann')) WHERE seq = 2`, `room "NOROOM" does not exist`},
-		{"MessageRoomMismatch", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', 'X', 'u', json_build_object('_id', 'ann1', 'username', 'Ann')) WHERE seq = 1`, `record says room "X"`},
-		{"MessageIDMismatch", `UPDATE messages SET id = 'mx' WHERE seq = 1`, `record has id "m1", row says "mx"`},
+		{"MessageRoomMismatch", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', 'X', 'ts', ts, '_updatedAt', updated_at, 'msg', 'Hi @Ann', 'u', json_build_object('_id', 'ann1', 'username', 'Ann')) WHERE seq = 1`, "room is GENERAL, record says X"},
+		{"MessageIDMismatch", `UPDATE messages SET id = 'mx' WHERE seq = 1`, "message mx (GENERAL/1): id is mx, record says m1"},
+		{"MessageTextStale", `UPDATE messages SET text = 'Hi @Ann' WHERE seq = 1`, "text is Hi @Ann, record says hi @ann"},
+		{"MessageTypeStale", `UPDATE messages SET type = 'uj' WHERE seq = 1`, "type is uj, record says"},
+		{"MessageThreadStale", `UPDATE messages SET tmid = 'm1', tcount = 2 WHERE seq = 2`, "tmid is m1, record says ; tcount is 2, record says 0"},
+		{"MessagePinStale", `UPDATE messages SET pinned = true WHERE seq = 1`, "pinned is true"},
+		{"MessageTimeStale", `UPDATE messages SET ts = ts + interval '1 second' WHERE seq = 1`, "ts is"},
+		{"MessageMarkMissing", `DELETE FROM message_users WHERE seq = 1 AND kind = 's'`, "marks is [m:ann1], record says [m:ann1 s:ann1]"},
+		{"MessageMarkExtra", `INSERT INTO message_users VALUES ('GENERAL', 'm', 'bob', 2)`, "marks is [m:ann1 m:bob s:ann1]"},
+		{"DanglingMark", `INSERT INTO message_users VALUES ('GENERAL', 's', 'bob', 7)`, "message mark GENERAL/7/s/bob: the message does not exist"},
+		{"MessageRecordUndecodable", `UPDATE messages SET doc = '{"_id":"m1","msg":7}' WHERE seq = 1`, "messages/GENERAL/1: json: cannot unmarshal"},
 		{"AuthorIncomplete", `UPDATE messages SET doc = json_build_object('_id', id, 'rid', room_id, 'u', json_build_object('_id', 'ann1')) WHERE seq = 1`, "author reference is incomplete"},
-		{"AuthorColumnStale", `UPDATE messages SET author_id = 'bob' WHERE seq = 1`, `author_id column is "bob"`},
+		{"AuthorColumnStale", `UPDATE messages SET author_id = 'bob' WHERE seq = 1`, "author_id is bob, record says ann1"},
 		{"MemberOfMissingUser", `DELETE FROM users`, "user does not exist"},
 		{"MemberNameStale", `UPDATE members SET doc = '{"u":"annie"}'`, `record names "annie", the user is "Ann"`},
 		{"RoleNameMismatch", `UPDATE roles SET doc = '{"name":"boss"}' WHERE name = 'admin'`, `roles/admin: record has name "boss"`},

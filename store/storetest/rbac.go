@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -611,4 +612,85 @@ func sameIntegration(a, b *store.Integration) bool {
 	x, y := *a, *b
 	x.CreatedAt, x.UpdatedAt, y.CreatedAt, y.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return reflect.DeepEqual(x, y)
+}
+
+// The check after a workload of every domain: what the operations write is what Check
+// expects (on PostgreSQL, the columns beside each doc, the counters and the references).
+func init() {
+	add("CheckSoundAfterWorkload", func(t *testing.T, open Opener) {
+		clock := NewClock()
+		st := open(t, store.Options{Now: clock.Now})
+		h, err := auth.NewHasher(bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seed.ApplyDefault(st, h); err != nil {
+			t.Fatal(err)
+		}
+		must := func(what string, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+		tick := func() { clock.Advance(time.Second) }
+		ann, bob, cat := &store.User{Username: "Ann", Email: "Ann@X.org", Roles: []string{"user"}, Active: true, Hash: "x"},
+			&store.User{Username: "bob", Roles: []string{"user"}, Active: true, Hash: "x"},
+			&store.User{Username: "cat", Email: "cat@x.org", Roles: []string{"user", "bot"}, Active: true, Hash: "x", Type: "bot"}
+		must("CreateUsers", st.CreateUsers([]*store.User{ann, bob, cat}, true))
+		tick()
+		ann, err = st.UpdateUser(ann.ID, func(u *store.User) error { u.Username, u.Email = "Anna", "anna@x.org"; return nil })
+		must("rename", err)
+		_, err = st.AddUserRole(bob.ID, "admin")
+		must("AddUserRole", err)
+		team := &store.Room{Name: "Team", Type: store.Private}
+		must("CreateRoom", st.CreateRoom(team, []string{bob.ID}, ann.ID))
+		pub := &store.Room{Name: "pub", Type: store.Public}
+		must("CreateRoom", st.CreateRoom(pub, nil, bob.ID))
+		_, err = st.Join(pub.ID, ann.ID)
+		must("Join", err)
+		_, err = st.Join(pub.ID, cat.ID)
+		must("Join", err)
+		must("SetRoomRole", st.SetRoomRole(team.ID, bob.ID, "moderator", true, ann))
+		tick()
+		_, err = st.UpdateRoom(pub.ID, func(r *store.Room) error { r.Name, r.Topic = "Public", "all"; return nil })
+		must("UpdateRoom", err)
+		dm, _, err := st.OpenDirect(ann, []string{bob.ID})
+		must("OpenDirect", err)
+		var ids []string
+		for i, rid := range []string{team.ID, pub.ID, dm.ID, pub.ID, team.ID} {
+			tick()
+			m := &store.Message{Text: fmt.Sprintf("Hello @bob %d", i)}
+			must("PostMessage", st.PostMessage(rid, ann, m))
+			ids = append(ids, m.ID)
+		}
+		reply := &store.Message{Text: "a reply", TMID: ids[1]}
+		must("reply", st.PostMessage(pub.ID, bob, reply))
+		tick()
+		_, err = st.UpdateMessage(ids[0], ann, func(m *store.Message) error { m.Text = "Edited"; return nil })
+		must("UpdateMessage", err)
+		_, err = st.React(ids[1], bob, ":smile:", nil)
+		must("React", err)
+		_, err = st.Star(ids[1], bob, true)
+		must("Star", err)
+		_, err = st.Pin(ids[4], ann, true, func(string) error { return nil })
+		must("Pin", err)
+		_, err = st.DeleteMessage(ids[3], ann, func(*store.Message) error { return nil })
+		must("DeleteMessage", err)
+		must("MarkRead", st.MarkRead(pub.ID, bob))
+		_, err = st.Leave(pub.ID, cat.ID)
+		must("Leave", err)
+		must("SetArchived", st.SetArchived(team.ID, true, ann))
+		_, err = st.CleanHistory(dm.ID, time.Time{}, clock.T.Add(time.Hour), true)
+		must("CleanHistory", err)
+		must("CreateIntegration", st.CreateIntegration(&store.Integration{Type: store.IncomingWebhook, UserID: cat.ID}))
+		must("DeleteUser", st.DeleteUser(cat.ID))
+		other := &store.Room{Name: "gone", Type: store.Public}
+		must("CreateRoom", st.CreateRoom(other, []string{ann.ID}, bob.ID))
+		must("PostMessage", st.PostMessage(other.ID, ann, &store.Message{Text: "bye"}))
+		must("DeleteRoom", st.DeleteRoom(other.ID))
+		if errs := st.Check(); errs != nil {
+			t.Fatalf("Check after the workload: %v", errs)
+		}
+	})
 }
