@@ -227,3 +227,44 @@ func TestImportTwiceAtOnce(t *testing.T) {
 		t.Fatalf("after both: %d messages, %d users; the file has %d, %d", c["messages"], c["users"], want[store.KindMessage], want[store.KindUser])
 	}
 }
+
+// TestImportCoversSchema: every table of the schema is either filled by Import, every column
+// of it, or left empty on purpose. A migration that adds a table or a column beside doc
+// fails here until import.go writes it.
+func TestImportCoversSchema(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	rows, err := st.Pool().Query(context.Background(), `SELECT c.table_name, c.column_name
+		FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+		WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type col struct{ Table, Column string }
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[col])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		first := !seen[c.Table]
+		seen[c.Table] = true
+		if _, skip := importSkipped[c.Table]; skip {
+			continue
+		}
+		written, ok := importColumns[c.Table]
+		if !ok {
+			if first {
+				t.Errorf("table %s: Import does not fill it (import.go: importColumns, or importSkipped with the reason)", c.Table)
+			}
+			continue
+		}
+		if !slices.Contains(written, c.Column) {
+			t.Errorf("column %s.%s: Import does not write it (import.go)", c.Table, c.Column)
+		}
+	}
+	for table := range importColumns {
+		if !seen[table] {
+			t.Errorf("Import writes table %s, which the schema does not have", table)
+		}
+	}
+}
