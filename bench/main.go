@@ -36,18 +36,19 @@ import (
 )
 
 type config struct {
-	addr, user, password, room, workload string
-	conns, n, users, count, chunk        int
-	textSize                             int
-	duration, warmup, timeout            time.Duration
-	userPassword, fillDB                 string
-	sendEvery, subscribers               int
-	rate                                 float64
-	wrkEnv, compact                      bool
-	txid                                 string
-	attack                               bool
-	serverPID                            int
-	cpuProfile                           string
+	addr, subAddr, user, password, room, workload string
+	conns, n, users, count, chunk                 int
+	textSize                                      int
+	duration, warmup, timeout                     time.Duration
+	userPassword, fillDB                          string
+	sendEvery, subscribers                        int
+	rate                                          float64
+	wrkEnv, compact                               bool
+	txid                                          string
+	attack                                        bool
+	serverPID                                     int
+	cpuProfile                                    string
+	subRoom                                       string
 }
 
 const maxDuration = 10 * time.Minute
@@ -66,9 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "http://127.0.0.1:3000", "server address (loopback only)")
+	fs.StringVar(&c.subAddr, "sub-addr", "", "realtime, idle: address of the node the subscribers connect to (default -addr; another node of the same PostgreSQL measures cross-node delivery)")
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
+	fs.StringVar(&c.subRoom, "sub-room", "", "realtime, fanout: public room (name or id) the subscribers listen to, if not -room: sockets attached to another room, which the sends must not reach")
 	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate), fanout (REST send rate without, then with -subscribers, in one run), idle (DDP subscribers only) or gotify (the realtime workload against Gotify's /stream at -addr, admin -user/-password)")
 	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, fanout, idle, gotify: websocket subscribers")
 	fs.Float64Var(&c.rate, "rate", 100, "realtime, gotify: messages posted per second (0: as fast as -c senders go)")
@@ -129,6 +132,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkLoopback(c.addr); err != nil {
 		return err
+	}
+	if c.subAddr != "" {
+		if err := checkLoopback(c.subAddr); err != nil {
+			return err
+		}
 	}
 	if c.attack {
 		return attack(ctx, c, stdout)
