@@ -98,10 +98,11 @@ func (s *Store) Import(ctx context.Context, export func(ctx context.Context, fn 
 		// The planner's statistics of freshly filled tables, so that the first requests
 		// already use the indexes (autovacuum would get there, later).
 		opts.Stage("gathering the planner's statistics, committing")
-		tables := make([]string, 0, len(kindTables))
-		for _, k := range store.RecordKinds {
-			tables = append(tables, pgx.Identifier{kindTables[k]}.Sanitize())
+		tables := make([]string, 0, len(importColumns))
+		for t := range importColumns {
+			tables = append(tables, pgx.Identifier{t}.Sanitize())
 		}
+		slices.Sort(tables)
 		_, err = tx.Exec(ctx, `ANALYZE `+strings.Join(tables, ", "))
 		return err
 	})
@@ -125,9 +126,6 @@ func lockEmpty(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return errors.New("the database has no rocketlite tables")
-	}
 	idents := make([]string, len(names))
 	for i, n := range names {
 		idents[i] = pgx.Identifier{n}.Sanitize()
@@ -137,11 +135,11 @@ func lockEmpty(ctx context.Context, tx pgx.Tx) error {
 	}
 	var full []string
 	for i, n := range names {
-		var any bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+idents[i]+`)`).Scan(&any); err != nil {
+		var has bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+idents[i]+`)`).Scan(&has); err != nil {
 			return err
 		}
-		if any {
+		if has {
 			full = append(full, n)
 		}
 	}
