@@ -119,6 +119,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close codes and the waits of a closing handshake.
 const (
 	shutdownMessage = "server shutting down"
+	// handshakeTimeout bounds the write of the upgrade's answer to a client that reads nothing.
+	handshakeTimeout = 10 * time.Second
 	// closeTryLater is 1013 (RFC 6455's registry; gobwas/ws names no constant for it).
 	closeTryLater ws.StatusCode = 1013
 	// closeWait is how long a socket that sent a close frame waits for the client's before
@@ -157,7 +159,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	// No extensions are negotiated: purple reads no compressed frames, and a compressed
 	// frame could not be shared by every subscriber.
-	nc, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
+	nc, rw, _, err := ws.HTTPUpgrader{Timeout: handshakeTimeout}.Upgrade(r, w)
 	if err != nil {
 		if nc != nil {
 			nc.Close() // the upgrader answered the error already
@@ -174,9 +176,12 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	c := &conn{srv: s, nc: nc, rd: rd, sockjs: sockjs, max: s.cfg.Queue, done: make(chan struct{}), handled: make(chan bool),
 		subs: map[string]*sub{}, addr: s.cfg.Core.ClientAddr(r)}
 	c.lastRead.Store(time.Now().UnixNano())
+	// Before the hub knows the socket: the hub may kill it, and kill stops the timer.
+	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	s.mu.Lock()
 	if s.closing || (s.cfg.MaxSockets > 0 && len(s.conns) >= s.cfg.MaxSockets) {
 		s.mu.Unlock()
+		c.pinger.Stop()
 		nc.Write(closeFrameOf(kindClose, closeTryLater, "too many sockets").wire)
 		nc.Close()
 		return
@@ -188,7 +193,6 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	s.hub.conns[c] = struct{}{}
 	s.hub.mu.Unlock()
 
-	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	if sockjs {
 		c.enqueue(rawFrame("o"))
 	}
