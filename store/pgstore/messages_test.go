@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"rocketlite/store"
 )
@@ -278,5 +279,43 @@ func TestSendBatchPanic(t *testing.T) {
 	}
 	if err := st.PostMessage(r.ID, u, &store.Message{Text: "after"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSendBatchUnavailable: when the database cannot be reached, a batch answers all its
+// sends with the 503 at once rather than trying them one by one (each would wait out the
+// timeout again).
+func TestSendBatchUnavailable(t *testing.T) {
+	st, u, r := filledRoom(t, 0)
+	// Every connection held: a transaction cannot begin before its timeout.
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for int(st.pool.Stat().AcquiredConns()) < int(st.pool.Config().MaxConns) {
+		c, err := st.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	st.timeout = 200 * time.Millisecond
+	var reqs []*sendReq
+	for i := range 5 {
+		req := &sendReq{rid: r.ID, author: u, m: &store.Message{Text: fmt.Sprint(i)}, id: store.NewID(), now: st.Now()}
+		req.reset()
+		reqs = append(reqs, req)
+	}
+	canceled := st.pool.Stat().CanceledAcquireCount()
+	st.postBatch(reqs)
+	for i, req := range reqs {
+		if store.KindOf(req.err) != store.Unavailable {
+			t.Fatalf("send %d: %v, want unavailable", i, req.err)
+		}
+	}
+	if n := st.pool.Stat().CanceledAcquireCount() - canceled; n != 1 {
+		t.Fatalf("%d transactions waited for a connection, want 1 (the batch's)", n)
 	}
 }

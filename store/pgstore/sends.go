@@ -197,8 +197,11 @@ func (s *Store) postBatch(reqs []*sendReq) {
 	if err == nil {
 		return
 	}
-	if len(reqs) == 1 {
-		reqs[0].err = err
+	if len(reqs) == 1 || store.KindOf(err) == store.Unavailable {
+		// The database is not there: sends one by one would each wait out the timeout.
+		for _, req := range reqs {
+			req.err = err
+		}
 		return
 	}
 	// The transaction rolled back for one of them, or for all: each goes again on its own.
