@@ -101,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return interruptible(ctx, func(ctx context.Context) error { return backupCmd(ctx, rest, getenv, stdout, stderr) })
 	case "check":
 		return interruptible(ctx, func(ctx context.Context) error { return checkCmd(ctx, rest, getenv, stdout, stderr) })
+	case "migrate":
+		return interruptible(ctx, func(ctx context.Context) error { return migrateCmd(ctx, rest, getenv, stdout, stderr) })
 	case "version":
 		fmt.Fprintln(stdout, "rocketlite", version)
 		return nil
@@ -151,6 +153,8 @@ Usage:
   rocketlite hook …                     add, list, rm, enable, disable (webhooks)
   rocketlite backup [--db FILE] [--force] OUT   copy the database of a stopped server to OUT
   rocketlite check [--db FILE]          verify a database file (pages and invariants)
+  rocketlite migrate --from FILE --to postgres://…   copy a stopped server's file into an
+                                        empty PostgreSQL database, then verify the counts
   rocketlite version                    print the version (also --version)
   rocketlite help                       this text (also --help)
 

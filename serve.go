@@ -185,7 +185,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.maxSocketsPerUser, "max-sockets-per-user", 20, "most realtime sockets one user may have logged in at once (0: no cap)")
 	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
 	durationFlag(fs, &c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
-	durationFlag(fs, &c.socketBatch, "socket-batch", 5*time.Millisecond, "realtime events of the writes committed within this window go to each socket in one write (0: every commit at once)")
+	durationFlag(fs, &c.socketBatch, "socket-batch", 5*time.Millisecond, "realtime events of the writes committed within this window (up to 4 times it while writes keep coming) go to each socket in one write (0: every commit at once)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite [serve] [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n")
 		printFlags(stderr, fs)

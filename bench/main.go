@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -46,6 +47,7 @@ type config struct {
 	txid                                 string
 	attack                               bool
 	serverPID                            int
+	cpuProfile                           string
 }
 
 const maxDuration = 10 * time.Minute
@@ -87,8 +89,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.txid, "txid", "", "print the last transaction id of this database file (of a stopped server) and exit: commits between two runs")
 	fs.BoolVar(&c.attack, "attack", false, "run the attack scenario of issue 9 (one bounded probe per item 1–10) and exit; fails only on a 500 or a server that stops answering")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "attack: the server's process id, to print its memory; realtime, fanout, gotify: to print its CPU time per send (optional)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the bench tool's own CPU profile to this file (where the load generator's time goes)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -138,14 +138,18 @@ func (h *Hub) Flush() {
 func (h *Hub) run() {
 	defer close(h.done)
 	var last time.Time // when the last round of dispatching started
+	var win time.Duration
 	for range h.inSig {
 		for {
 			// At most one round per batch window: commits that arrive meanwhile go out
 			// together, so a socket gets one write for all of them instead of one each.
-			if w := time.Duration(h.window.Load()); w > 0 {
-				if wait := w - time.Since(last); wait > 0 {
-					time.Sleep(wait)
-				}
+			// While rounds keep finding several events, the window doubles (up to 4
+			// times the configured one): under a stream of writes the sockets' write(2)s,
+			// not the events, are the cost, and the events then wait in queues anyway.
+			base := time.Duration(h.window.Load())
+			win = min(max(win, base), 4*base)
+			if wait := win - time.Since(last); wait > 0 {
+				time.Sleep(wait)
 			}
 			h.inMu.Lock()
 			items, over, closed := h.inbox, h.overloaded, h.inClosed
@@ -166,8 +170,10 @@ func (h *Hub) run() {
 				break
 			}
 			last = time.Now()
+			events := 0
 			h.mu.Lock()
 			for _, it := range items {
+				events += len(it.events)
 				if it.flush != nil {
 					// Everything before the marker is queued to its sockets first.
 					h.unlock()
@@ -181,14 +187,22 @@ func (h *Hub) run() {
 				}
 			}
 			h.unlock()
+			if events >= busyRound {
+				win *= 2
+			} else {
+				win = 0
+			}
 		}
 	}
 }
 
+// busyRound is how many events make a round busy: the next window is twice as long.
+const busyRound = 2
+
 // SetBatchWindow sets the hub's batch window: commits published within it are dispatched
 // in one round, each socket getting one write for all their events (0: every commit at
 // once). The first commit after a quiet spell goes out at once; later ones wait at most
-// the window.
+// the window, or up to 4 times it while every round finds busyRound events or more.
 func (h *Hub) SetBatchWindow(d time.Duration) { h.window.Store(int64(d)) }
 
 // Stats reports the open connections and subscriptions (/readyz).

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"rocketlite/store"
+	"rocketlite/store/pgstore/pgtest"
 )
 
 // TestUserRecordsInStep: the columns that lookups, uniqueness and the last-admin check use
@@ -126,4 +128,97 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestUserChangesReachOtherNodes: a logout, a rename and a deletion on one node reach the
+// publishers of another (which ends the sockets of a revoked token and redraws names), and
+// the other node's next request sees them.
+func TestUserChangesReachOtherNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	rb := newRecorder()
+	b.SetPublisher(rb)
+	mustCreate := func(u *store.User) {
+		t.Helper()
+		if err := a.CreateUser(u, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(&store.User{Username: "root", Active: true})
+	ann := &store.User{Username: "ann", Active: true, Hash: "h"}
+	mustCreate(ann)
+	h1, h2 := store.TokenHash{1}, store.TokenHash{2}
+	for _, h := range []store.TokenHash{h1, h2} {
+		if err := a.AddToken(ann, h, a.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Authenticate(ann.ID, h1); err != nil {
+		t.Fatalf("node b refuses a token of node a: %v", err)
+	}
+	if err := a.RevokeToken(h1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Authenticate(ann.ID, h1); err != store.ErrUnauthorized {
+		t.Fatalf("node b accepts a token revoked on node a: %v", err)
+	}
+	got := rb.wait(t, 1)
+	if ev := got[0]; ev.Kind != store.TokenRevoked || ev.Token != h1 || ev.UserID != ann.ID {
+		t.Fatalf("node b got %+v", ev)
+	}
+	version := b.PageVersion("any-room")
+	if _, err := a.UpdateUser(ann.ID, func(u *store.User) error { u.Username = "anna"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got = rb.wait(t, 2)
+	if ev := got[1]; ev.Kind != store.UserChanged || ev.User == nil || ev.User.Username != "anna" || ev.User.Hash != "" {
+		t.Fatalf("node b got %+v", ev)
+	}
+	if b.PageVersion("any-room") == version {
+		t.Fatal("a rename on node a left node b's cached pages showing the old name")
+	}
+	if u, err := b.UserByUsername("ANNA"); err != nil || u.ID != ann.ID {
+		t.Fatalf("node b: %+v %v", u, err)
+	}
+	if err := a.DeleteUser(ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = rb.wait(t, 4)
+	if got[2].Kind != store.TokenRevoked || got[2].Token != h2 || got[3].Kind != store.UserDeleted || got[3].UserID != ann.ID {
+		t.Fatalf("node b got %+v, %+v", got[2], got[3])
+	}
+	if _, _, err := b.UserByToken(h2); err != store.ErrUnauthorized {
+		t.Fatalf("node b: a deleted user's token: %v", err)
+	}
+}
+
+// TestLastAdminAcrossNodes: two admins demoted at once on two nodes: one is refused, so
+// one active admin always remains.
+func TestLastAdminAcrossNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	nodes := []*Store{openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})}
+	admins := []*store.User{{Username: "a", Roles: []string{"admin"}, Active: true}, {Username: "b", Roles: []string{"admin"}, Active: true}}
+	if err := nodes[0].CreateUsers(admins, false); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = nodes[i].UpdateUser(admins[i].ID, func(u *store.User) error { u.Active = false; return nil })
+			}()
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) || (errs[0] != nil && errs[0] != store.ErrLastAdmin) || (errs[1] != nil && errs[1] != store.ErrLastAdmin) {
+			t.Fatalf("round %d: %v, %v; want one ErrLastAdmin", round, errs[0], errs[1])
+		}
+		for i := range admins {
+			if _, err := nodes[0].UpdateUser(admins[i].ID, func(u *store.User) error { u.Active = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

@@ -288,6 +288,40 @@ func init() {
 		}
 	})
 
+	add("UsersRenameRace", func(t *testing.T, open Opener) {
+		// Two users renamed to one name at once, and a user created with it: one wins, the
+		// others get the store's "taken" errors (never a database error).
+		st := open(t, store.Options{})
+		mustUser(t, st, "", "admin")
+		a, b := mustUser(t, st, "", "a"), mustUser(t, st, "", "b")
+		for round := range 5 {
+			name := fmt.Sprint("name", round)
+			errs := make(chan error, 3)
+			for _, u := range []*store.User{a, b} {
+				go func() {
+					_, err := st.UpdateUser(u.ID, func(u *store.User) error { u.Username = strings.ToUpper(name); return nil })
+					errs <- err
+				}()
+			}
+			go func() { errs <- st.CreateUser(&store.User{Username: name}, false) }()
+			won := 0
+			for range 3 {
+				err := <-errs
+				var e *store.Error
+				switch {
+				case err == nil:
+					won++
+				case errors.As(err, &e) && e.Code == "username-taken":
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d writers took the name", round, won)
+			}
+		}
+	})
+
 	add("UsersUpdate", func(t *testing.T, open Opener) {
 		st, clock := uClock(t, open, store.Options{})
 		mustUser(t, st, "", "admin")
