@@ -225,3 +225,49 @@ func TestMigrateWithoutPostgres(t *testing.T) {
 		t.Fatalf("nopostgres migrate: %v\n%s", err, out)
 	}
 }
+
+// TestMigrateThenServe: a server started on the copy takes the users' old passwords and
+// personal access tokens, and serves the history of the file.
+func TestMigrateThenServe(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	path, f := migrateSource(t, 30)
+	if _, stderr, err := runMigrate(nil, "--from", path, "--to", dsn); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	src, err := store.Open(path, store.Options{ReadOnly: true, Now: f.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	lobby := f.Rooms["lobby"]
+	want, err := src.History(lobby, f.Users["ann"], store.HistoryQuery{Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := start(t, "--db", dsn)
+	login := s.curl("POST", "/api/v1/login", "", "", `{"user":"bob","password":"`+f.Passwords["bob"]+`"}`, "application/json")
+	login.want(t, 200, "")
+	data := login.obj["data"].(map[string]any)
+	uid, tok := data["userId"].(string), data["authToken"].(string)
+	if uid != f.Users["bob"].ID {
+		t.Fatalf("bob logged in as %s, was %s", uid, f.Users["bob"].ID)
+	}
+	s.curl("POST", "/api/v1/login", "", "", `{"user":"bob","password":"wrong"}`, "application/json").want(t, 401, "")
+	h := s.curl("GET", "/api/v1/channels.history?roomId="+lobby+"&count=100", uid, tok, "", "")
+	h.want(t, 200, "")
+	msgs := h.obj["messages"].([]any)
+	if len(msgs) != len(want) || len(want) < 30 {
+		t.Fatalf("history on the copy: %d messages, the file has %d", len(msgs), len(want))
+	}
+	for i, m := range msgs {
+		if id := m.(map[string]any)["_id"]; id != want[i].ID {
+			t.Fatalf("message %d: %v on the copy, %s in the file", i, id, want[i].ID)
+		}
+	}
+	me := s.curl("GET", "/api/v1/me", f.Users["ann"].ID, f.PersonalToken, "", "")
+	me.want(t, 200, "")
+	if me.obj["username"] != "ann" {
+		t.Fatalf("me with ann's personal access token: %s", me.raw)
+	}
+}

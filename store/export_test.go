@@ -44,6 +44,9 @@ func exportAll(t *testing.T, st *store.Bolt) ([]store.Record, map[store.RecordKi
 // each as ExportCounts counts in the buckets.
 func TestExportEveryKind(t *testing.T) {
 	st, f, _ := filled(t)
+	for _, err := range st.Check() {
+		t.Errorf("the filled file is not sound: %v", err)
+	}
 	recs, n := exportAll(t, st)
 	want, err := st.ExportCounts()
 	if err != nil {

@@ -32,12 +32,15 @@ type Fixture struct {
 	Passwords map[string]string      // by username
 	// Tokens are login tokens as clients hold them (live and expired), with their owner.
 	Tokens map[string]string
-	// Live reports which of Tokens still authenticate.
-	Live     map[string]bool
-	Rooms    map[string]string // room name (direct: "ann-bob") → id
-	Meta     map[string]string
-	Messages int // messages in rooms that still exist, system messages included
-	Deleted  int // deleted messages (tombstones)
+	// Live reports which of Tokens still authenticate (by the fixture's clock).
+	Live map[string]bool
+	// PersonalToken is ann's personal access token, which never expires (a server on the
+	// real clock takes it).
+	PersonalToken string
+	Rooms         map[string]string // room name (direct: "ann-bob") → id
+	Meta          map[string]string
+	Messages      int // messages in rooms that still exist, system messages included
+	Deleted       int // deleted messages (tombstones)
 	// BobUnread and BobMentions are bob's subscription to lobby after Fill.
 	BobUnread, BobMentions int
 }
@@ -113,7 +116,7 @@ func Fill(t testing.TB, st store.Store, clock *Clock, perRoom int) *Fixture {
 	f.Live[expired] = false
 	pat := auth.NewToken()
 	must("personal token", st.SetPersonalToken(ann.ID, "monitor", auth.HashToken(pat), pat[len(pat)-6:], false))
-	f.Tokens[pat], f.Live[pat] = ann.ID, true
+	f.Tokens[pat], f.Live[pat], f.PersonalToken = ann.ID, true, pat
 	gone := auth.NewToken() // its name outlives it: a password change revoked every token of eve
 	must("personal token", st.SetPersonalToken(eve.ID, "old-script", auth.HashToken(gone), gone[len(gone)-6:], false))
 	_, err = st.RevokeUserTokens(eve.ID)
