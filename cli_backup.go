@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -180,7 +182,11 @@ func pgDump(ctx context.Context, dsn, out string, force bool, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("a PostgreSQL database is backed up with pg_dump, which is not installed here (Debian: apt-get install postgresql-client)")
 	}
-	cmd := exec.CommandContext(ctx, bin, "--format=custom", "--no-owner", "--file", out, "--dbname", dsn)
+	args, err := pgDumpArgs(dsn)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--format=custom", "--no-owner", "--file", out}, args...)...)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("pg_dump of %s: %w", dbForLog(dsn), err)
@@ -191,4 +197,28 @@ func pgDump(ctx context.Context, dsn, out string, force bool, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s with pg_dump (%d bytes, custom format): restore it with pg_restore --dbname postgres://… %s\n", dbForLog(dsn), out, fi.Size(), out)
 	return nil
+}
+
+// pgDumpArgs turns a pgx address into pg_dump's arguments: libpq refuses the parameters only
+// pgx knows (pool_max_conns and the other pool_* ones), and a search_path parameter, which
+// pgx sends as a setting, becomes the schema to dump.
+func pgDumpArgs(dsn string) ([]string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database address: %v", err)
+	}
+	q := u.Query()
+	var args []string
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	if sp := q.Get("search_path"); sp != "" {
+		q.Del("search_path")
+		schema, _, _ := strings.Cut(sp, ",")
+		args = append(args, "--schema", strings.TrimSpace(schema))
+	}
+	u.RawQuery = q.Encode()
+	return append(args, "--dbname", u.String()), nil
 }

@@ -107,6 +107,12 @@ func verifyAcked(t *testing.T, db string, acks *ackLog) (present int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	return verifyAckedIn(t, st, acks)
+}
+
+// verifyAckedIn is verifyAcked on an open store.
+func verifyAckedIn(t *testing.T, st store.Store, acks *ackLog) (present int) {
+	t.Helper()
 	admin, err := st.UserByUsername("admin")
 	if err != nil {
 		t.Fatal(err)

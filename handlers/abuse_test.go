@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 // Item 2: a failed login with a huge name keeps a key of bounded size, not the name.
 func TestFailedLoginNamesAreNotKept(t *testing.T) {
+	testopen.BoltOnly(t, "on PostgreSQL failed logins per account are rows of login_failures (pgstore's logins_test)")
 	ts := newTestServer(t, withDefaultLimits)
 	long := strings.Repeat("n", 200<<10)
 	for i := 0; i < 12; i++ {
@@ -41,6 +43,7 @@ func TestFailedLoginNamesAreNotKept(t *testing.T) {
 
 // Item 2: entries expire on time, without needing the table to grow past a threshold.
 func TestFailureEntriesExpireOnTime(t *testing.T) {
+	testopen.BoltOnly(t, "on PostgreSQL failed logins per account are rows of login_failures (pgstore's logins_test)")
 	ts := newTestServer(t, withDefaultLimits)
 	for i := 0; i < 20; i++ {
 		ts.do("POST", "/api/login", nil, "user=nobody"+strconv.Itoa(i)+"&password=x").want(t, 401, nil)

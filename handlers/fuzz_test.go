@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 func FuzzDecodeBody(f *testing.F) {
@@ -98,6 +99,7 @@ type fuzzAPI struct {
 
 // newFuzzAPI is the harness without *testing.T: one server for every input of a run.
 func newFuzzAPI(f *testing.F) *fuzzAPI {
+	testopen.BoltOnly(f, "the fuzzer counts bbolt commits")
 	dir, err := os.MkdirTemp("", "rocketlite-fuzz-")
 	if err != nil {
 		f.Fatal(err)

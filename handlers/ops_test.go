@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rocketlite/auth"
+	"rocketlite/store/testopen"
 
 	"rocketlite/seed"
 	"rocketlite/store"
@@ -203,6 +204,7 @@ func TestDatabaseFull(t *testing.T) {
 }
 
 func TestBackupRoute(t *testing.T) {
+	testopen.BoltOnly(t, "GET /api/backup streams the bbolt file; PostgreSQL's answer is tested in TestBackupCheckPostgres")
 	ts := newTestServer(t)
 	ts.createUser("erin", "erinpass")
 	erin := ts.login("erin", "erinpass")

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"os"
+	"rocketlite/store/testopen"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,7 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 // TestSecretsStayOutOfLogsAndFile: passwords and tokens never reach the log or the database
 // file in clear, nor do message bodies reach the log.
 func TestSecretsStayOutOfLogsAndFile(t *testing.T) {
+	testopen.BoltOnly(t, "it reads the database file")
 	ts := newTestServer(t)
 	const pw, wrong, body = "S3cret-Pa55word-xyz", "Wr0ng-Pa55word-abc", "top secret message body 12345"
 	ts.createUser("frank", pw)

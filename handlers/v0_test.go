@@ -17,6 +17,7 @@ import (
 
 	"rocketlite/auth"
 	"rocketlite/store"
+	"rocketlite/store/testopen"
 )
 
 var (
@@ -158,6 +159,7 @@ func TestLogin(t *testing.T) {
 		})
 	}
 	t.Run("OnlyHashAtRest", func(t *testing.T) {
+		testopen.BoltOnly(t, "it reads the database file")
 		data, err := os.ReadFile(ts.path)
 		if err != nil {
 			t.Fatal(err)

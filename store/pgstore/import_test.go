@@ -14,6 +14,7 @@ import (
 
 	"rocketlite/store"
 	"rocketlite/store/migratetest"
+	"rocketlite/store/pgstore/pgtest"
 )
 
 // filledBolt returns a bbolt file filled with every kind of record (perRoom bulk messages).
@@ -182,6 +183,88 @@ func TestImportBrokenFile(t *testing.T) {
 	for table, n := range c {
 		if n != 0 && table != "schema_migrations" {
 			t.Errorf("table %s has %d rows after a refused import", table, n)
+		}
+	}
+}
+
+// TestImportTwiceAtOnce: two imports into one database at the same time: one copies, the
+// other waits for it and is refused; the copy is whole.
+func TestImportTwiceAtOnce(t *testing.T) {
+	src, _ := filledBolt(t, 20)
+	dsn := pgtest.DSN(t)
+	a, b := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	want, err := src.ExportCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, st := range []*Store{a, b} {
+		go func() {
+			_, err := st.Import(context.Background(), src.Export, ImportOptions{Want: want, Batch: 5})
+			errs <- err
+		}()
+	}
+	var ok, refused int
+	for range 2 {
+		var ne *NotEmptyError
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.As(err, &ne):
+			refused++
+		default:
+			t.Errorf("Import: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d imports succeeded, %d were refused; want one each", ok, refused)
+	}
+	c, err := a.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c["messages"] != want[store.KindMessage] || c["users"] != want[store.KindUser] {
+		t.Fatalf("after both: %d messages, %d users; the file has %d, %d", c["messages"], c["users"], want[store.KindMessage], want[store.KindUser])
+	}
+}
+
+// TestImportCoversSchema: every table of the schema is either filled by Import, every column
+// of it, or left empty on purpose. A migration that adds a table or a column beside doc
+// fails here until import.go writes it.
+func TestImportCoversSchema(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	rows, err := st.Pool().Query(context.Background(), `SELECT c.table_name, c.column_name
+		FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+		WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type col struct{ Table, Column string }
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[col])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		first := !seen[c.Table]
+		seen[c.Table] = true
+		if _, skip := importSkipped[c.Table]; skip {
+			continue
+		}
+		written, ok := importColumns[c.Table]
+		if !ok {
+			if first {
+				t.Errorf("table %s: Import does not fill it (import.go: importColumns, or importSkipped with the reason)", c.Table)
+			}
+			continue
+		}
+		if !slices.Contains(written, c.Column) {
+			t.Errorf("column %s.%s: Import does not write it (import.go)", c.Table, c.Column)
+		}
+	}
+	for table := range importColumns {
+		if !seen[table] {
+			t.Errorf("Import writes table %s, which the schema does not have", table)
 		}
 	}
 }

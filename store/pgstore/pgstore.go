@@ -65,6 +65,9 @@ type Store struct {
 	tx     pgx.Tx
 	events *[]store.Event
 
+	// commits counts this node's committed write transactions (tests: nothing was written).
+	commits atomic.Int64
+
 	listen    *listener
 	channel   string // the NOTIFY channel of this schema's events
 	closeOnce sync.Once
@@ -191,6 +194,9 @@ func (s *Store) Describe() map[string]any {
 	return d
 }
 
+// Commits is the number of write transactions this node committed.
+func (s *Store) Commits() int64 { return s.commits.Load() }
+
 // Pool is the connection pool (tools and tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
@@ -294,6 +300,7 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			return appendEvents(ctx, tx, events, s.channel)
 		})
 		if err == nil {
+			s.commits.Add(1)
 			s.pagesChanged(t)
 			break
 		}
@@ -432,7 +439,8 @@ func (s *Store) Counts() (map[string]int, error) {
 	out := map[string]int{}
 	err := s.read(func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT table_name FROM information_schema.tables
-			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'events'`)
+			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+			AND table_name NOT IN ('events', 'login_failures', 'schema_migrations')`)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issue 14's table on this machine: rocketlite on PostgreSQL (synchronous commit on). Starts
+# a throwaway PostgreSQL cluster on loopback (.ci/pg.sh), fills a 1,000,000-message room
+# (bench -fill-db into a bbolt file, then rocketlite migrate into PostgreSQL), then measures
+# with the bench tool: send and newest-50 history on one node, the same on two nodes at
+# once, and cross-node delivery (posts on node A, DDP subscribers on node B). Every server
+# listens on 127.0.0.1 and every load is bounded in time.
+#
+#   bash bench/pg.sh                 # about 8 minutes, most of it the fill
+#   MSGS=100000 DUR=5s bash bench/pg.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-10s}
+CONNS=${CONNS:-64}
+MSGS=${MSGS:-1000000}
+PGPORT=${PGPORT:-25499}
+P1=${P1:-29301}
+P2=${P2:-29302}
+WORK=$(mktemp -d /tmp/rocketlite-pgbench-XXXXXX)
+PGDIR=$WORK/pg
+PASS=measure-admin-pass
+SRVS=()
+cleanup() {
+	for p in "${SRVS[@]}"; do kill "$p" 2>/dev/null || true; done
+	bash .ci/pg.sh "$PGDIR" "$PGPORT" stop >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+chmod 755 "$WORK"
+
+echo "== machine"
+echo "nproc=$(nproc) $(go version | cut -d' ' -f3-4) load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "== build"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$WORK/rocketlite" .
+go build -o "$WORK/bench" ./bench
+
+echo "== PostgreSQL on 127.0.0.1:$PGPORT (throwaway, fsync and synchronous_commit on)"
+DSN=$(bash .ci/pg.sh "$PGDIR" "$PGPORT")
+psql_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
+"$psql_bin" "$DSN" -Atc "SHOW synchronous_commit; SHOW fsync; SELECT version()"
+
+echo "== fill $MSGS messages (bbolt), then rocketlite migrate into PostgreSQL"
+"$WORK/bench" -fill-db "$WORK/fill.db" -n "$MSGS" -users "$CONNS" -password "$PASS"
+t0=$(date +%s%N)
+"$WORK/rocketlite" migrate --from "$WORK/fill.db" --to "$DSN"
+echo "migrate took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+"$psql_bin" "$DSN" -Atc "VACUUM ANALYZE" >/dev/null
+
+serve() { # port [flags...]
+	local port=$1; shift
+	"$WORK/rocketlite" serve --addr "127.0.0.1:$port" --db "$DSN" --send-rate 0 --write-rate 0 --scan-rate 0 \
+		--max-conns 4096 --max-conns-per-addr 4096 --max-sockets 20000 --max-sockets-per-user 0 "$@" \
+		>>"$WORK/server-$port.log" 2>&1 &
+	SRVS+=($!)
+	for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && return; sleep 0.05; done
+	echo "server on $port did not start"; tail -20 "$WORK/server-$port.log"; exit 1
+}
+bench() { "$WORK/bench" -password "$PASS" -users "$CONNS" -timeout 30s "$@"; }
+
+echo "== one node"
+serve "$P1"
+bench -addr "http://127.0.0.1:$P1" -workload history -c "$CONNS" -d 3s >/dev/null # warm-up
+for w in send history; do
+	bench -addr "http://127.0.0.1:$P1" -workload "$w" -c "$CONNS" -d "$DUR"
+done
+echo "-- history with the page cache off (every read goes to PostgreSQL)"
+kill "${SRVS[0]}"; wait "${SRVS[0]}" 2>/dev/null || true; SRVS=()
+serve "$P1" --page-cache 0
+bench -addr "http://127.0.0.1:$P1" -workload history -c "$CONNS" -d "$DUR"
+
+echo "== two nodes on the same PostgreSQL, $((CONNS / 2)) connections each, at the same time"
+serve "$P2" --page-cache 0
+for w in send history; do
+	bench -addr "http://127.0.0.1:$P1" -workload "$w" -c "$((CONNS / 2))" -d "$DUR" >"$WORK/a.out" &
+	a=$!
+	bench -addr "http://127.0.0.1:$P2" -workload "$w" -c "$((CONNS / 2))" -d "$DUR" >"$WORK/b.out"
+	wait "$a"
+	echo "-- $w, node A:"; cat "$WORK/a.out"
+	echo "-- $w, node B:"; cat "$WORK/b.out"
+done
+
+echo "== cross-node delivery: 100 DDP subscribers on node B, 100 messages/s posted on node A"
+bench -addr "http://127.0.0.1:$P1" -sub-addr "http://127.0.0.1:$P2" -workload realtime -subscribers 100 -rate 100 -d "$DUR" -warmup 2s -users 8
+
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
