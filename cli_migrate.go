@@ -22,7 +22,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("rocketlite migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	from := fs.String("from", "rocketlite.db", "the bbolt database `file` to copy (its server stopped)")
-	to := fs.String("to", "", "the empty PostgreSQL database to copy into: postgres://user:password@host/db")
+	to := fs.String("to", "", "the empty PostgreSQL database to copy into, its `address` postgres://user@host/db")
 	batch := fs.Int("batch-rows", 10000, "rows sent to PostgreSQL per COPY")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite migrate --from FILE --to postgres://…\n\n"+

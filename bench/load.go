@@ -60,9 +60,11 @@ type recorder struct {
 }
 
 type client struct {
-	base   string
-	http   *http.Client
-	roomID string
+	base string
+	// subBase, if set, is where the realtime subscribers connect (-sub-addr: another node).
+	subBase string
+	http    *http.Client
+	roomID  string
 }
 
 func (cl *client) do(ctx context.Context, method, path string, s *session, body []byte) (int, []byte, error) {
@@ -145,7 +147,7 @@ func load(ctx context.Context, c config, out io.Writer) error {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
 	defer tr.CloseIdleConnections()
-	cl := &client{base: strings.TrimRight(c.addr, "/"), http: &http.Client{Transport: tr, Timeout: c.timeout}}
+	cl := &client{base: strings.TrimRight(c.addr, "/"), subBase: strings.TrimRight(c.subAddr, "/"), http: &http.Client{Transport: tr, Timeout: c.timeout}}
 
 	admin := &session{username: c.user, password: c.password}
 	if err := cl.login(ctx, admin); err != nil {

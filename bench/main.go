@@ -36,18 +36,18 @@ import (
 )
 
 type config struct {
-	addr, user, password, room, workload string
-	conns, n, users, count, chunk        int
-	textSize                             int
-	duration, warmup, timeout            time.Duration
-	userPassword, fillDB                 string
-	sendEvery, subscribers               int
-	rate                                 float64
-	wrkEnv, compact                      bool
-	txid                                 string
-	attack                               bool
-	serverPID                            int
-	cpuProfile                           string
+	addr, subAddr, user, password, room, workload string
+	conns, n, users, count, chunk                 int
+	textSize                                      int
+	duration, warmup, timeout                     time.Duration
+	userPassword, fillDB                          string
+	sendEvery, subscribers                        int
+	rate                                          float64
+	wrkEnv, compact                               bool
+	txid                                          string
+	attack                                        bool
+	serverPID                                     int
+	cpuProfile                                    string
 }
 
 const maxDuration = 10 * time.Minute
@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "http://127.0.0.1:3000", "server address (loopback only)")
+	fs.StringVar(&c.subAddr, "sub-addr", "", "realtime, idle: address of the node the subscribers connect to (default -addr; another node of the same PostgreSQL measures cross-node delivery)")
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
@@ -129,6 +130,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkLoopback(c.addr); err != nil {
 		return err
+	}
+	if c.subAddr != "" {
+		if err := checkLoopback(c.subAddr); err != nil {
+			return err
+		}
 	}
 	if c.attack {
 		return attack(ctx, c, stdout)

@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
 CONNS=${CONNS:-64}
 MSGS=${MSGS:-1000000}
-PGPORT=${PGPORT:-25499}
-P1=${P1:-29301}
-P2=${P2:-29302}
+PGPORT=${PGPORT:-$((25600 + RANDOM % 300))}
+P1=${P1:-$((27000 + RANDOM % 1000))}
+P2=${P2:-$((P1 + 1))}
 WORK=$(mktemp -d /tmp/rocketlite-pgbench-XXXXXX)
 PGDIR=$WORK/pg
 PASS=measure-admin-pass

@@ -152,7 +152,11 @@ func (s *wsSub) readText() ([]byte, error) {
 func (cl *client) dialSubscriber(ctx context.Context, s *session, rid string) (*wsSub, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	sub, err := dialWS(dctx, "ws"+strings.TrimPrefix(cl.base, "http")+"/websocket")
+	base := cl.base
+	if cl.subBase != "" {
+		base = cl.subBase // another node: cross-node delivery
+	}
+	sub, err := dialWS(dctx, "ws"+strings.TrimPrefix(base, "http")+"/websocket")
 	if err != nil {
 		return nil, err
 	}

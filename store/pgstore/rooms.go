@@ -151,13 +151,14 @@ func runBatch(t *Tx, b *pgx.Batch) error {
 	return br.Close()
 }
 
-// usersByID reads the users with the ids given (those that exist).
+// usersByID reads the users with the ids given (those that exist), for a write that makes
+// them members: their rows stay locked against a rename or deletion (see shareUser).
 func usersByID(ctx context.Context, db q, ids []string) (map[string]*store.User, error) {
 	out := map[string]*store.User{}
 	if ids = storableOnly(ids); len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := db.Query(ctx, `SELECT doc FROM users WHERE id = ANY($1)`, ids)
+	rows, err := db.Query(ctx, `SELECT doc FROM users WHERE id = ANY($1) FOR KEY SHARE`, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -782,7 +783,7 @@ func (s *Store) JoinWithCode(rid, uid, code string) (joined bool, err error) {
 		if err != nil {
 			return err
 		}
-		u, err := getUser(t.Ctx, t, uid)
+		u, err := shareUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}
@@ -811,7 +812,7 @@ func (s *Store) AddMemberBy(rid, uid string, by *store.UserRef) error {
 		if err != nil {
 			return err
 		}
-		u, err := getUser(t.Ctx, t, uid)
+		u, err := shareUser(t.Ctx, t, uid)
 		if err != nil {
 			return err
 		}
@@ -837,7 +838,7 @@ func (s *Store) AddAllUsers(rid string) (added int, err error) {
 		if err != nil {
 			return err
 		}
-		rows, err := t.Query(t.Ctx, `SELECT id, username FROM users WHERE active ORDER BY id COLLATE "C"`)
+		rows, err := t.Query(t.Ctx, `SELECT id, username FROM users WHERE active ORDER BY id COLLATE "C" FOR KEY SHARE`)
 		if err != nil {
 			return err
 		}

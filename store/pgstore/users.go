@@ -52,6 +52,17 @@ func lockUser(ctx context.Context, db q, id string) (*store.User, error) {
 	return scanUser(db.QueryRow(ctx, `SELECT doc FROM users WHERE id = $1 FOR UPDATE`, id))
 }
 
+// shareUser is getUser for a write that copies the user into another record (a
+// membership carries the username): the row is locked against a rename or a deletion
+// (which take it FOR UPDATE) until the transaction ends, so neither can miss the record
+// this transaction adds — bbolt has one writer at a time, and no such race.
+func shareUser(ctx context.Context, db q, id string) (*store.User, error) {
+	if !textOK(id) {
+		return nil, store.ErrUserNotFound
+	}
+	return scanUser(db.QueryRow(ctx, `SELECT doc FROM users WHERE id = $1 FOR KEY SHARE`, id))
+}
+
 // userByName looks a user up by name as the bbolt index does (store.LowerKey).
 func userByName(ctx context.Context, db q, name string) (*store.User, error) {
 	if !textOK(name) {

@@ -222,3 +222,77 @@ func TestLastAdminAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinRacesRenameAndDeletion: a join that reads the user while a rename or a deletion
+// of that user is in flight waits for it, so the membership neither keeps the old name nor
+// outlives the user. (The rename and deletion are held open here between their statements,
+// as a slow commit would hold them.)
+func TestJoinRacesRenameAndDeletion(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ctx := context.Background()
+	mustUser := func(name string) *store.User {
+		u := &store.User{Username: name, Active: true}
+		if err := st.CreateUser(u, false); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	mustUser("root")
+	room := &store.Room{ID: "R", Name: "general", Type: store.Public}
+	if err := st.CreateRoom(room, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// held runs change in a transaction that holds the user's row as UpdateUser and
+	// DeleteUser do, starts a join of the user meanwhile, and commits after a pause.
+	held := func(u *store.User, change func(t *Tx) error) error {
+		tx, err := st.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := lockUser(ctx, tx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := change(&Tx{Tx: tx, Ctx: ctx}); err != nil {
+			t.Fatal(err)
+		}
+		joined := make(chan error, 1)
+		go func() { _, err := st.Join(room.ID, u.ID); joined <- err }()
+		time.Sleep(200 * time.Millisecond) // the join reads the user now
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return <-joined
+	}
+
+	ann := mustUser("ann")
+	err := held(ann, func(t *Tx) error {
+		ann.Username = "anna"
+		if err := putUser(t.Ctx, t, ann); err != nil {
+			return err
+		}
+		return renameInMemberships(t, ann)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.Membership(room.ID, ann.ID); err != nil || m == nil || m.Username != "anna" {
+		t.Fatalf("membership of a user renamed during the join: %+v %v", m, err)
+	}
+
+	bob := mustUser("bob")
+	err = held(bob, func(t *Tx) error {
+		if err := dropMemberships(t, bob.ID); err != nil {
+			return err
+		}
+		_, err := t.Exec(t.Ctx, `DELETE FROM users WHERE id = $1`, bob.ID)
+		return err
+	})
+	if err != store.ErrUserNotFound {
+		t.Fatalf("join of a user deleted meanwhile: %v", err)
+	}
+	var n int
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM members WHERE user_id = $1`, bob.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d memberships outlived their user (%v)", n, err)
+	}
+}
