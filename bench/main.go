@@ -48,6 +48,7 @@ type config struct {
 	attack                                        bool
 	serverPID                                     int
 	cpuProfile                                    string
+	subRoom                                       string
 }
 
 const maxDuration = 10 * time.Minute
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", os.Getenv("ROCKETLITE_BENCH_PASSWORD"), "admin password (default $ROCKETLITE_BENCH_PASSWORD)")
 	fs.StringVar(&c.room, "room", "bench", "room name or id to send to and read from")
+	fs.StringVar(&c.subRoom, "sub-room", "", "realtime, fanout: public room (name or id) the subscribers listen to, if not -room: sockets attached to another room, which the sends must not reach")
 	fs.StringVar(&c.workload, "workload", "send", "send, history, login, mixed (history with one send in -send-every), badjoin (half the connections send, half join a room that does not exist), realtime (DDP subscribers, REST posts at -rate), fanout (REST send rate without, then with -subscribers, in one run), idle (DDP subscribers only) or gotify (the realtime workload against Gotify's /stream at -addr, admin -user/-password)")
 	fs.IntVar(&c.subscribers, "subscribers", 100, "realtime, fanout, idle, gotify: websocket subscribers")
 	fs.Float64Var(&c.rate, "rate", 100, "realtime, gotify: messages posted per second (0: as fast as -c senders go)")

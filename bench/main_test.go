@@ -159,6 +159,9 @@ func TestRealtimeWorkloads(t *testing.T) {
 	}()
 	base := []string{"-addr", srv.URL, "-password", "adminpass", "-users", "3", "-subscribers", "20", "-c", "2",
 		"-d", "400ms", "-warmup", "100ms", "-timeout", "1m", "-server-pid", strconv.Itoa(os.Getpid())}
+	if err := run(context.Background(), append(append([]string{}, base...), "-workload", "fanout", "-sub-room", "no-such-room"), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no-such-room") {
+		t.Fatalf("-sub-room of a missing room: %v", err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -166,6 +169,7 @@ func TestRealtimeWorkloads(t *testing.T) {
 		{[]string{"-workload", "realtime", "-rate", "50"}, []string{"missing=0 ", "closed-sockets=0 ", "server-cpu="}},
 		{[]string{"-workload", "realtime", "-rate", "0"}, []string{"missing=0 ", "(max, c=2)"}},
 		{[]string{"-workload", "fanout"}, []string{"alone ", "missing=0 ", "ratio="}},
+		{[]string{"-workload", "fanout", "-sub-room", "GENERAL"}, []string{"none expected (subscribers of another room) got=0 closed-sockets=0", "ratio="}},
 		{[]string{"-workload", "idle"}, []string{"idle     sockets=20 ", "closed-by-server=0"}},
 	} {
 		var out bytes.Buffer

@@ -362,7 +362,9 @@ func (cl *client) restPoster(sessions []*session, rid string) poster {
 }
 
 // deliveryRun reads subs while phase posts, waits for the deliveries to settle, and reports.
-func deliveryRun(ctx context.Context, c config, subs []*wsSub, post poster, out io.Writer) (sendStats, error) {
+// With elsewhere set, the subscribers listen to another room than the one posted to: none
+// of them should get anything, and the run measures what attached sockets cost the sends.
+func deliveryRun(ctx context.Context, c config, subs []*wsSub, post poster, elsewhere bool, out io.Writer) (sendStats, error) {
 	measureFrom := time.Now().Add(c.warmup)
 	var stopping atomic.Bool
 	var wg sync.WaitGroup
@@ -372,6 +374,9 @@ func deliveryRun(ctx context.Context, c config, subs []*wsSub, post poster, out 
 	}
 	st := postPhase(ctx, c, post, measureFrom)
 	want := int64(st.ok) * int64(len(subs))
+	if elsewhere {
+		want = 0
+	}
 	total := func() (n int64) {
 		for _, s := range subs {
 			n += s.got.Load()
@@ -410,6 +415,13 @@ func deliveryRun(ctx context.Context, c config, subs []*wsSub, post poster, out 
 		mode = strconv.FormatFloat(c.rate, 'f', -1, 64) + "/s"
 	}
 	fmt.Fprintf(out, "sent     ok=%-8d rate=%.1f/s (%s, c=%d) errors=%d %s\n", st.ok, float64(st.ok)/c.duration.Seconds(), mode, c.conns, st.failed, st.cpu)
+	if elsewhere {
+		fmt.Fprintf(out, "delivery none expected (subscribers of another room) got=%d closed-sockets=%d\n", got, broken)
+		if got != 0 || broken != 0 {
+			return st, fmt.Errorf("subscribers of another room got %d messages, %d sockets closed", got, broken)
+		}
+		return st, nil
+	}
 	if got == 0 {
 		return st, fmt.Errorf("no delivery measured (sent %d)", st.ok)
 	}
@@ -431,9 +443,17 @@ func realtimeLoad(ctx context.Context, c config, cl *client, sessions []*session
 		alone = postPhase(ctx, c, post, time.Now().Add(c.warmup))
 		fmt.Fprintf(out, "alone    ok=%-8d req/s=%.0f errors=%d (no subscriber) %s\n", alone.ok, float64(alone.ok)/c.duration.Seconds(), alone.failed, alone.cpu)
 	}
+	subRoom := roomID
+	if c.subRoom != "" {
+		id, err := cl.findRoom(ctx, sessions[0], c.subRoom)
+		if err != nil {
+			return err
+		}
+		subRoom = id
+	}
 	start := time.Now()
 	subs, err := subscribers(ctx, c.subscribers, func(i int) (*wsSub, error) {
-		return cl.dialSubscriber(ctx, sessions[i%len(sessions)], roomID)
+		return cl.dialSubscriber(ctx, sessions[i%len(sessions)], subRoom)
 	})
 	if err != nil {
 		return err
@@ -461,7 +481,7 @@ func realtimeLoad(ctx context.Context, c config, cl *client, sessions []*session
 		fmt.Fprintf(out, "idle     sockets=%d held=%s closed-by-server=%d\n", c.subscribers, c.duration, broken)
 		return nil
 	}
-	with, err := deliveryRun(ctx, c, subs, post, out)
+	with, err := deliveryRun(ctx, c, subs, post, subRoom != roomID, out)
 	if err != nil {
 		return err
 	}
@@ -528,7 +548,7 @@ func gotifyLoad(ctx context.Context, c config, out io.Writer) error {
 			map[string]any{"title": "bench", "message": text, "priority": 1})
 		return err == nil && code == http.StatusOK
 	}
-	_, err = deliveryRun(ctx, c, subs, post, out)
+	_, err = deliveryRun(ctx, c, subs, post, false, out)
 	return err
 }
 

@@ -119,6 +119,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close codes and the waits of a closing handshake.
 const (
 	shutdownMessage = "server shutting down"
+	// handshakeTimeout bounds the write of the upgrade's answer to a client that reads nothing.
+	handshakeTimeout = 10 * time.Second
 	// closeTryLater is 1013 (RFC 6455's registry; gobwas/ws names no constant for it).
 	closeTryLater ws.StatusCode = 1013
 	// closeWait is how long a socket that sent a close frame waits for the client's before
@@ -157,7 +159,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	// No extensions are negotiated: purple reads no compressed frames, and a compressed
 	// frame could not be shared by every subscriber.
-	nc, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
+	nc, rw, _, err := ws.HTTPUpgrader{Timeout: handshakeTimeout}.Upgrade(r, w)
 	if err != nil {
 		if nc != nil {
 			nc.Close() // the upgrader answered the error already

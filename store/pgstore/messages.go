@@ -493,7 +493,7 @@ const bumpSQL = `UPDATE members SET doc = (doc::jsonb || jsonb_build_object(
 	WHERE room_id = $1 AND user_id IN (
 		SELECT user_id FROM members WHERE room_id = $1 AND user_id <> $4
 			AND ($2::text[] IS NULL OR user_id = ANY ($2))
-		ORDER BY user_id LIMIT 50)
+		ORDER BY user_id COLLATE "C" LIMIT 50)
 	RETURNING user_id, doc`
 
 // countArrival counts user message m, just queued in a's room by author, into the
@@ -1034,7 +1034,7 @@ func (s *Store) DeleteMessage(id string, deleter *store.User, check func(m *stor
 		if err := execBatch(t.Ctx, t, b); err != nil {
 			return err
 		}
-		if err := leaveThreads(t, []*store.Message{m}, now); err != nil {
+		if err := leaveThreads(t, []*store.Message{m}, now, nil); err != nil {
 			return err
 		}
 		showNames(m, v.author, v.editor, v.actor, deleter.ID)
@@ -1058,9 +1058,11 @@ func dropMessage(t *Tx, b *pgx.Batch, r *store.Room, m *store.Message, now time.
 	}
 }
 
-// leaveThreads uncounts deleted replies from their threads' first messages, those still
-// there, one reply at a time in the order given (bbolt's leaveThread, with its events).
-func leaveThreads(t *Tx, gone []*store.Message, now time.Time) error {
+// leaveThreads uncounts deleted messages that were replies from their threads' first
+// messages, those still there, one reply at a time in the order given (bbolt's leaveThread,
+// with its events); then (nil: nothing) is called after each message's thread change, for
+// the events that follow it.
+func leaveThreads(t *Tx, gone []*store.Message, now time.Time, then func(m *store.Message)) error {
 	var tmids []string
 	for _, m := range gone {
 		if m.TMID != "" {
@@ -1068,6 +1070,11 @@ func leaveThreads(t *Tx, gone []*store.Message, now time.Time) error {
 		}
 	}
 	if len(tmids) == 0 {
+		if then != nil {
+			for _, m := range gone {
+				then(m)
+			}
+		}
 		return nil
 	}
 	type parent struct {
@@ -1105,7 +1112,10 @@ func leaveThreads(t *Tx, gone []*store.Message, now time.Time) error {
 	}
 	for _, m := range gone {
 		p := parents[m.TMID]
-		if p == nil || p.msg.TCount == 0 {
+		if m.TMID == "" || p == nil || p.msg.TCount == 0 {
+			if then != nil {
+				then(m)
+			}
 			continue
 		}
 		p.msg.TCount--
@@ -1115,6 +1125,9 @@ func leaveThreads(t *Tx, gone []*store.Message, now time.Time) error {
 		ev := *p.msg
 		showNames(&ev, p.author, p.editor, store.AuthorName{Gone: true}, "")
 		t.Emit(store.Event{Kind: store.MessageEdited, Message: &ev})
+		if then != nil {
+			then(m)
+		}
 	}
 	b := &pgx.Batch{}
 	for _, p := range order {
@@ -1218,20 +1231,14 @@ func (s *Store) CleanHistory(rid string, after, before time.Time, inclusive bool
 			}
 			// Events as bbolt emits them: each reply's thread change, then its deletion.
 			msgs := r.Msgs + int64(n)
-			for _, m := range gone {
-				if m.TMID != "" {
-					if err := leaveThreads(t, []*store.Message{m}, now); err != nil {
-						return err
-					}
-				}
+			return leaveThreads(t, gone, now, func(m *store.Message) {
 				if msgs > 0 {
 					msgs--
 				}
 				ev := before
 				ev.Msgs = msgs
 				t.Emit(store.Event{Kind: store.MessageDeleted, Room: &ev, Message: m})
-			}
-			return nil
+			})
 		})
 		removed += n
 		if err != nil || n < cleanChunk {

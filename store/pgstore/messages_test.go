@@ -240,3 +240,24 @@ func TestSendBatch(t *testing.T) {
 		t.Fatalf("room after the retried batch: msgs %d seq %d", r.Msgs, r.Seq)
 	}
 }
+
+// TestCleanHistoryChunks: a clean larger than one chunk goes on chunk after chunk, each its own
+// transaction, and removes exactly the range.
+func TestCleanHistoryChunks(t *testing.T) {
+	defer func(old int) { cleanChunk = old }(cleanChunk)
+	cleanChunk = 4
+	st, u, r := filledRoom(t, 30)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if n, err := st.CleanHistory(r.ID, start.Add(5*time.Second), time.Time{}, true); err != nil || n != 25 {
+		t.Fatalf("clean from 5 s on: %d, %v", n, err)
+	}
+	room, _ := st.Room(r.ID)
+	page, _ := st.History(r.ID, u, store.HistoryQuery{Count: 50})
+	if room.Msgs != 5 || len(page) != 5 || page[0].Seq != 5 {
+		t.Fatalf("after cleaning: msgs %d, %d left, newest seq %d", room.Msgs, len(page), page[0].Seq)
+	}
+	var tombs int
+	if err := st.pool.QueryRow(context.Background(), `SELECT count(*) FROM message_tombstones WHERE room_id = $1`, r.ID).Scan(&tombs); err != nil || tombs != 25 {
+		t.Fatalf("%d tombstones, %v", tombs, err)
+	}
+}
