@@ -25,6 +25,9 @@ done
 	-workload realtime -subscribers 20 -rate 20 -d 1s -warmup 200ms | tee "$work/out"
 grep -q ' missing=0 ' "$work/out" || { echo "bench-smoke: realtime deliveries missing" >&2; exit 1; }
 "$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
+	-workload fanout -subscribers 20 -c 2 -d 1s -warmup 200ms | tee "$work/out"
+grep -q ' missing=0 ' "$work/out" && grep -q ' ratio=' "$work/out" || { echo "bench-smoke: fanout failed" >&2; exit 1; }
+"$work/bench" -addr "http://$addr" -password smoke-admin-pass -users 4 \
 	-workload idle -subscribers 20 -d 1s -warmup 0 | tee "$work/out"
 grep -q '^idle ' "$work/out" || { echo "bench-smoke: no idle result" >&2; exit 1; }
 # The tool refuses anything but loopback.

@@ -176,9 +176,12 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	c := &conn{srv: s, nc: nc, rd: rd, sockjs: sockjs, max: s.cfg.Queue, done: make(chan struct{}), handled: make(chan bool),
 		subs: map[string]*sub{}, addr: s.cfg.Core.ClientAddr(r)}
 	c.lastRead.Store(time.Now().UnixNano())
+	// Before the hub knows the socket: the hub may kill it, and kill stops the timer.
+	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	s.mu.Lock()
 	if s.closing || (s.cfg.MaxSockets > 0 && len(s.conns) >= s.cfg.MaxSockets) {
 		s.mu.Unlock()
+		c.pinger.Stop()
 		nc.Write(closeFrameOf(kindClose, closeTryLater, "too many sockets").wire)
 		nc.Close()
 		return
@@ -190,7 +193,6 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	s.hub.conns[c] = struct{}{}
 	s.hub.mu.Unlock()
 
-	c.pinger = time.AfterFunc(s.cfg.Ping, c.pingCheck)
 	if sockjs {
 		c.enqueue(rawFrame("o"))
 	}
