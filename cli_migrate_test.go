@@ -52,7 +52,7 @@ func TestMigrateCommand(t *testing.T) {
 	progressEvery = 0 // every step reported
 	defer func() { progressEvery = old }()
 	// --to from the environment, as ROCKETLITE_TO; rows sent 5 at a time.
-	stdout, stderr, err := runMigrate(map[string]string{"ROCKETLITE_TO": dsn}, "--from", path, "--batch-rows", "5")
+	stdout, stderr, err := runMigrate(map[string]string{"ROCKETLITE_TO": dsn}, "--from", path, "--batch-rows", "5", "--batch-bytes", "64K")
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, stderr)
 	}
@@ -142,6 +142,9 @@ func TestMigrateUsage(t *testing.T) {
 		{"Argument", nil, []string{"--from", path, "--to", "postgres://a@b/d", "now"}, "takes no argument"},
 		{"Batch", nil, []string{"--from", path, "--to", "postgres://a@b/d", "--batch-rows", "0"}, "--batch-rows must be at least 1"},
 		{"UnknownFlag", nil, []string{"--form", path}, "not defined"},
+		{"BatchBytesSmall", nil, []string{"--from", path, "--to", "postgres://a@b/d", "--batch-bytes", "1K"}, "--batch-bytes must be from 64K to 1G"},
+		{"EnvBatchBytesBig", map[string]string{"ROCKETLITE_BATCH_BYTES": "2G"}, []string{"--from", path, "--to", "postgres://a@b/d"}, "ROCKETLITE_BATCH_BYTES must be from 64K to 1G"},
+		{"BatchBytesNotASize", nil, []string{"--batch-bytes", "lots"}, "is not a size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, err := runMigrate(tc.env, tc.args...)

@@ -84,6 +84,7 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 		{`SELECT hash, issued, expires FROM tokens WHERE user_id = $1 AND expires <> $2 ORDER BY hash`, []any{"u5", noExpiry}, "tokens_user"},
 		{`SELECT hash FROM tokens WHERE expires <= $1 ORDER BY expires, hash LIMIT $2`, []any{int64(10), 100}, "tokens_expires"},
 		{`SELECT count(*) FROM users WHERE active AND 'admin' = ANY (roles)`, nil, "users_admins"},
+		{`SELECT doc FROM users ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2`, []any{100, 50}, "users_id_bytes"},
 	} {
 		rows, err := st.pool.Query(ctx, `EXPLAIN `+c.sql, c.args...)
 		if err != nil {
