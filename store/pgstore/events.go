@@ -272,6 +272,7 @@ func (l *listener) publish(body []byte) {
 			l.s.versions.Changed(ev.Room.ID)
 		}
 	}
+	l.s.cache.apply(events)
 	if p := l.s.publisher.Load(); p != nil {
 		(*p).Publish(events)
 	}

@@ -261,3 +261,22 @@ func TestCleanHistoryChunks(t *testing.T) {
 		t.Fatalf("%d tombstones, %v", tombs, err)
 	}
 }
+
+// TestSendBatchPanic: a batch that panics (a bug) answers each of its sends with an error,
+// commits none of them, and the sender goes on.
+func TestSendBatchPanic(t *testing.T) {
+	st, u, r := filledRoom(t, 0)
+	ok := &sendReq{rid: r.ID, author: u, m: &store.Message{Text: "fine"}, id: store.NewID(), now: st.Now()}
+	ok.reset()
+	bad := &sendReq{rid: r.ID, m: &store.Message{Text: "no author"}, id: store.NewID(), now: st.Now()} // reset panics
+	postSafely(st, []*sendReq{ok, bad})
+	if ok.err == nil || bad.err == nil {
+		t.Fatalf("errors %v, %v", ok.err, bad.err)
+	}
+	if page, _ := st.History(r.ID, u, store.HistoryQuery{Count: 5}); len(page) != 0 {
+		t.Fatalf("a panicked batch committed %v", page)
+	}
+	if err := st.PostMessage(r.ID, u, &store.Message{Text: "after"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -65,6 +65,7 @@ type Store struct {
 	tx     pgx.Tx
 	events *[]store.Event
 
+	cache *readCache // cache.go
 	// commits counts this node's committed write transactions (tests: nothing was written).
 	commits atomic.Int64
 
@@ -91,7 +92,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	s := &Store{pool: pool, now: opts.Now, timeout: opts.Timeout, opts: opts, versions: new(store.PageVersions),
+	s := &Store{pool: pool, now: opts.Now, timeout: opts.Timeout, opts: opts, versions: new(store.PageVersions), cache: newReadCache(),
 		maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
 		maxTokens: capOf(opts.MaxTokensPerUser, store.DefaultMaxTokensPerUser),
 		maxRooms:  capOf(opts.MaxRoomsPerCreator, store.DefaultMaxRoomsPerCreator)}
@@ -301,6 +302,7 @@ func (s *Store) write(fn func(t *Tx) error) error {
 		})
 		if err == nil {
 			s.commits.Add(1)
+			s.cache.apply(events)
 			s.pagesChanged(t)
 			break
 		}
@@ -375,7 +377,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 	var events []store.Event
 	inner := &Store{pool: s.pool, now: s.now, timeout: s.timeout, opts: s.opts, versions: s.versions,
 		maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, maxTokens: s.maxTokens, maxRooms: s.maxRooms,
-		events: &events, channel: s.channel}
+		events: &events, channel: s.channel, cache: s.cache}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Nodes starting together each apply the seed files: one at a time, so that the
 		// second finds the first one's admin and rooms instead of colliding with them.
@@ -390,6 +392,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 	})
 	if err == nil {
 		s.versions.AllChanged()
+		s.cache.flush()
 	}
 	return s.result(err)
 }

@@ -548,7 +548,18 @@ func (s *Store) ReadableRoom(rid string, reader *store.User) (r store.RoomWithMe
 
 // MayRead returns nil if reader may read room rid now.
 func (s *Store) MayRead(rid string, reader *store.User) error {
-	return s.read(func(ctx context.Context, tx pgx.Tx) error { _, err := readableRoom(ctx, tx, rid, reader); return err })
+	// Asked before every cached page and every realtime emit: answered from memory while
+	// nothing that could change the answer happened (cache.go).
+	now := time.Now()
+	if s.tx == nil && s.cache.isReadable(rid, reader.ID, now) {
+		return nil
+	}
+	gen := s.cache.generation()
+	err := s.read(func(ctx context.Context, tx pgx.Tx) error { _, err := readableRoom(ctx, tx, rid, reader); return err })
+	if err == nil && s.tx == nil {
+		s.cache.putReadable(rid, reader.ID, now, gen)
+	}
+	return err
 }
 
 // MayViewPublicRooms returns nil if u may list and read public rooms (view-c-room).

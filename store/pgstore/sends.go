@@ -14,6 +14,7 @@ package pgstore
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -77,11 +78,24 @@ func (sd *sender) run(s *Store) {
 		batch := sd.pending[:n:n]
 		sd.pending = append([]*sendReq(nil), sd.pending[n:]...)
 		sd.mu.Unlock()
-		s.postBatch(batch)
+		postSafely(s, batch)
 		for _, req := range batch {
 			close(req.done)
 		}
 	}
+}
+
+// postSafely is postBatch that turns a panic (a bug) into every send's error: the senders
+// waiting on the batch get an answer, and the sender goes on with the next one.
+func postSafely(s *Store, batch []*sendReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, req := range batch {
+				req.err = fmt.Errorf("pgstore: send failed: %v", p)
+			}
+		}
+	}()
+	s.postBatch(batch)
 }
 
 // batchAccessSQL is roomAccessSQL for several (room, user) pairs at once, the rooms locked in

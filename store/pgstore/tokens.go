@@ -190,7 +190,7 @@ func tokenOwner(ctx context.Context, db q, h store.TokenHash) (owner string, exp
 func (s *Store) Authenticate(uid string, h store.TokenHash) (u *store.User, err error) {
 	now := nanos(s.now())
 	err = s.one(func(ctx context.Context, db q) error {
-		owner, expires, owned, err := tokenOwner(ctx, db, h)
+		owner, expires, owned, err := s.cachedTokenOwner(ctx, db, h)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (s *Store) Authenticate(uid string, h store.TokenHash) (u *store.User, err 
 func (s *Store) UserByToken(h store.TokenHash) (u *store.User, expires time.Time, err error) {
 	now := nanos(s.now())
 	err = s.one(func(ctx context.Context, db q) error {
-		_, exp, owned, err := tokenOwner(ctx, db, h)
+		_, exp, owned, err := s.cachedTokenOwner(ctx, db, h)
 		if err != nil {
 			return err
 		}
