@@ -298,3 +298,48 @@ func TestJoinRacesRenameAndDeletion(t *testing.T) {
 		t.Fatalf("%d memberships outlived their user (%v)", n, err)
 	}
 }
+
+// TestSweepOnTwoNodes: every node runs the sweeper; sweeping at once, they delete each
+// expired token once between them, and never a live one.
+func TestSweepOnTwoNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { return clock }
+	a, b := openTest(t, dsn, store.Options{Now: now, MaxTokensPerUser: -1}), openTest(t, dsn, store.Options{Now: now, MaxTokensPerUser: -1})
+	u := &store.User{Username: "ann", Active: true}
+	if err := a.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	const expired, live = 300, 20
+	if _, err := a.pool.Exec(context.Background(), `INSERT INTO tokens (hash, user_id, issued, expires)
+		SELECT sha256(i::text::bytea), $1, 0, CASE WHEN i <= $2 THEN $3::bigint ELSE $4::bigint END FROM generate_series(1, $5::int) i`,
+		u.ID, expired, clock.UnixNano(), clock.Add(time.Hour).UnixNano(), expired+live); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	swept := make([]int, 2)
+	for i, st := range []*Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := st.SweepTokens(7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+				swept[i] += n
+			}
+		}()
+	}
+	wg.Wait()
+	if swept[0]+swept[1] != expired {
+		t.Fatalf("the nodes swept %d + %d tokens, want %d in all", swept[0], swept[1], expired)
+	}
+	if n, _ := b.TokenCount(); n != live {
+		t.Fatalf("%d tokens left, want the %d live ones", n, live)
+	}
+}
