@@ -343,3 +343,41 @@ func TestSweepOnTwoNodes(t *testing.T) {
 		t.Fatalf("%d tokens left, want the %d live ones", n, live)
 	}
 }
+
+// TestRevokeAllTokensWhileServing: on PostgreSQL the CLI's revoke-tokens --all runs beside
+// serving nodes: every node hears of each token (its sockets end) and stops accepting them at
+// once, even those it had just answered from memory.
+func TestRevokeAllTokensWhileServing(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	node, cli := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	rec := newRecorder()
+	node.SetPublisher(rec)
+	ann := &store.User{Username: "ann", Active: true}
+	bob := &store.User{Username: "bob", Active: true}
+	if err := node.CreateUsers([]*store.User{ann, bob}, false); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[store.TokenHash]*store.User{{3}: ann, {1}: bob, {2}: ann}
+	for h, u := range tokens {
+		if err := node.AddToken(u, h, node.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Authenticate(u.ID, h); err != nil { // now cached
+			t.Fatal(err)
+		}
+	}
+	if n, err := cli.RevokeAllTokens(); err != nil || n != 3 {
+		t.Fatalf("RevokeAllTokens = %d, %v", n, err)
+	}
+	got := rec.wait(t, 3)
+	for i, want := range []store.TokenHash{{1}, {2}, {3}} {
+		if ev := got[i]; ev.Kind != store.TokenRevoked || ev.Token != want || ev.UserID != tokens[want].ID {
+			t.Fatalf("event %d = %+v, want the revocation of %x", i, ev, want[:1])
+		}
+	}
+	for h, u := range tokens {
+		if _, err := node.Authenticate(u.ID, h); err != store.ErrUnauthorized {
+			t.Fatalf("token %x still accepted: %v", h[:1], err)
+		}
+	}
+}
