@@ -71,6 +71,7 @@ type Store struct {
 
 	listen    *listener
 	channel   string // the NOTIFY channel of this schema's events
+	node      string // this process's name in the events table
 	closeOnce sync.Once
 
 	sends sender // this node's sends waiting for a shared transaction (sends.go)
@@ -118,6 +119,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
 	s.channel = channelFor(schema)
+	s.node = store.NewID()
 	if !opts.ReadOnly {
 		if s.listen, err = startListener(ctx, s, cfg.ConnConfig); err != nil {
 			pool.Close()
@@ -298,7 +300,7 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			if err := fn(t); err != nil {
 				return err
 			}
-			return appendEvents(ctx, tx, events, s.channel)
+			return appendEvents(ctx, tx, events, s.channel, s.node)
 		})
 		if err == nil {
 			s.commits.Add(1)
@@ -377,7 +379,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 	var events []store.Event
 	inner := &Store{pool: s.pool, now: s.now, timeout: s.timeout, opts: s.opts, versions: s.versions,
 		maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, maxTokens: s.maxTokens, maxRooms: s.maxRooms,
-		events: &events, channel: s.channel, cache: s.cache}
+		events: &events, channel: s.channel, node: s.node, cache: s.cache}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Nodes starting together each apply the seed files: one at a time, so that the
 		// second finds the first one's admin and rooms instead of colliding with them.
@@ -388,7 +390,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 		if err := fn(inner); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, events, s.channel)
+		return appendEvents(ctx, tx, events, s.channel, s.node)
 	})
 	if err == nil {
 		s.versions.AllChanged()
