@@ -38,6 +38,9 @@ const (
 	UserDeleted                             // UserID
 	PermissionsChanged                      // Permissions
 	TokenRevoked                            // UserID, Token: a login token was revoked or expired
+	// IntegrationsChanged: a webhook was created, changed or removed (no record: a node's
+	// outgoing-hook dispatcher reads them again, whichever node or command changed them).
+	IntegrationsChanged
 )
 
 // Event is one committed change. Its records are copies owned by the event.
