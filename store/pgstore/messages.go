@@ -395,7 +395,7 @@ func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) er
 	if s.tx != nil || req.tmid != "" {
 		return s.postOne(req)
 	}
-	return s.sends.submit(s, req)
+	return s.sends[laneOf(rid)].submit(s, req)
 }
 
 // postOne stores one send in a transaction of its own.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,6 +138,30 @@ func BenchmarkPGPostMessageParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := st.PostMessage(r.ID, u, &store.Message{Text: "hello"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPGPostMessageRooms: 64 senders over 16 rooms (the send lanes commit side by side).
+func BenchmarkPGPostMessageRooms(b *testing.B) {
+	st, u, r := filledRoom(b, 0)
+	rooms := []string{r.ID}
+	for i := 1; i < 16; i++ {
+		room := &store.Room{Name: fmt.Sprint("room", i), Type: store.Public}
+		if err := st.CreateRoom(room, []string{u.ID}, ""); err != nil {
+			b.Fatal(err)
+		}
+		rooms = append(rooms, room.ID)
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rid := rooms[next.Add(1)%int64(len(rooms))]
+		for pb.Next() {
+			if err := st.PostMessage(rid, u, &store.Message{Text: "hello"}); err != nil {
 				b.Fatal(err)
 			}
 		}

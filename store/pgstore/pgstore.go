@@ -74,7 +74,7 @@ type Store struct {
 	node      string // this process's name in the events table
 	closeOnce sync.Once
 
-	sends sender // this node's sends waiting for a shared transaction (sends.go)
+	sends [sendLanes]sender // this node's sends waiting for a shared transaction (sends.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1069,11 +1069,11 @@ func (s *Store) SetRoomRole(rid, uid, role string, add bool, by *store.User) err
 			}
 			return store.ErrNotInRoom
 		}
-		var exists bool
-		if err := t.QueryRow(t.Ctx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)`, role).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
+		// read FOR SHARE (rbac.go): a DeleteRole under way finishes first, then finds the holder
+		if held, err := shareRole(t, role); err != nil || held == nil {
+			if err != nil {
+				return err
+			}
 			return store.ErrRoleNotFound
 		}
 		article := "a"
