@@ -63,6 +63,17 @@ type Publisher interface {
 	Publish(events []Event)
 }
 
+// Publishers hands the events to each publisher in turn (the realtime hub, the outgoing-hook
+// dispatcher).
+type Publishers []Publisher
+
+// Publish calls each publisher's Publish.
+func (ps Publishers) Publish(events []Event) {
+	for _, p := range ps {
+		p.Publish(events)
+	}
+}
+
 // SetPublisher makes p receive the events of the commits from now on (nil: none).
 func (s *Bolt) SetPublisher(p Publisher) {
 	if p == nil {
