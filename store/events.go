@@ -83,13 +83,9 @@ func (s *Bolt) SetPublisher(p Publisher) {
 	s.publisher.Store(&p)
 }
 
-// pending holds the events of write transactions not yet committed. bbolt has one write
-// transaction at a time per file, but several stores (tests) may be open at once.
-var pending sync.Map // *bolt.Tx → *[]Event
-
-// emit records ev in the write transaction tx. The records ev points to must not change
-// afterwards; copies are taken here for the ones transactions keep mutating.
-func emit(tx *bolt.Tx, ev Event) {
+// Owned returns ev with copies of the records it points to (a user's without the password
+// hash), so that the transaction that emitted it may go on changing its own.
+func (ev Event) Owned() Event {
 	if ev.Room != nil {
 		r := *ev.Room
 		ev.Room = &r
@@ -111,6 +107,17 @@ func emit(tx *bolt.Tx, ev Event) {
 		m := *ev.Member
 		ev.Member = &m
 	}
+	return ev
+}
+
+// pending holds the events of write transactions not yet committed. bbolt has one write
+// transaction at a time per file, but several stores (tests) may be open at once.
+var pending sync.Map // *bolt.Tx → *[]Event
+
+// emit records ev in the write transaction tx. The records ev points to must not change
+// afterwards; copies are taken here for the ones transactions keep mutating.
+func emit(tx *bolt.Tx, ev Event) {
+	ev = ev.Owned()
 	v, _ := pending.LoadOrStore(tx, new([]Event))
 	p := v.(*[]Event)
 	*p = append(*p, ev)

@@ -85,7 +85,9 @@ const (
 	DefaultMaxRoomsPerCreator = 1000
 )
 
-func capOf(v, def int) int {
+// CapOf is a cap of Options as a backend applies it: 0 is the default def, a negative value
+// none (0).
+func CapOf(v, def int) int {
 	switch {
 	case v == 0:
 		return def
@@ -175,7 +177,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 		_ = os.Chmod(path, 0o600)
 	}
 	s := &Bolt{db: db, now: opts.Now, versions: new(pageVersions), maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
-		maxTokens: capOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: capOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
+		maxTokens: CapOf(opts.MaxTokensPerUser, DefaultMaxTokensPerUser), maxRooms: CapOf(opts.MaxRoomsPerCreator, DefaultMaxRoomsPerCreator)}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
 	}

@@ -95,8 +95,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, now: opts.Now, timeout: opts.Timeout, opts: opts, versions: new(store.PageVersions), cache: newReadCache(),
 		maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
-		maxTokens: capOf(opts.MaxTokensPerUser, store.DefaultMaxTokensPerUser),
-		maxRooms:  capOf(opts.MaxRoomsPerCreator, store.DefaultMaxRoomsPerCreator)}
+		maxTokens: store.CapOf(opts.MaxTokensPerUser, store.DefaultMaxTokensPerUser),
+		maxRooms:  store.CapOf(opts.MaxRoomsPerCreator, store.DefaultMaxRoomsPerCreator)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -127,16 +127,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 	}
 	return s, nil
-}
-
-func capOf(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0 // no cap
-	}
-	return v
 }
 
 // Close stops following the events table and closes the pool. A Store given to an Atomic
@@ -223,7 +213,7 @@ type Tx struct {
 
 // Emit records ev; it is published after the commit (store.Bolt's emit). The records ev
 // points to are copied here, so the operation may go on changing them.
-func (t *Tx) Emit(ev store.Event) { *t.events = append(*t.events, copyEvent(ev)) }
+func (t *Tx) Emit(ev store.Event) { *t.events = append(*t.events, ev.Owned()) }
 
 // Pages marks that the transaction changes what room rid's pages show.
 func (t *Tx) Pages(rid string) { t.pages = append(t.pages, rid) }
@@ -238,31 +228,6 @@ func (t *Tx) Facts() store.Facts { return facts{t.Ctx, t.Tx} }
 func (t *Tx) Now() time.Time { return ms(t.s.now()) }
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
-func copyEvent(ev store.Event) store.Event {
-	if ev.Room != nil {
-		r := *ev.Room
-		ev.Room = &r
-	}
-	if ev.Before != nil {
-		r := *ev.Before
-		ev.Before = &r
-	}
-	if ev.Message != nil {
-		m := *ev.Message
-		ev.Message = &m
-	}
-	if ev.User != nil {
-		u := *ev.User
-		u.Hash = ""
-		ev.User = &u
-	}
-	if ev.Member != nil {
-		m := *ev.Member
-		ev.Member = &m
-	}
-	return ev
-}
 
 // read runs fn in a read-only transaction (repeatable read: one snapshot for all its
 // statements).
