@@ -193,3 +193,53 @@ func waitListening(t *testing.T, st *Store, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEventsHole: a row whose transaction is still open holds up the rows after it (order);
+// once that transaction commits both go, in order; once it rolls back (a node killed
+// mid-write) the rows after it go without waiting it out.
+func TestEventsHole(t *testing.T) {
+	for _, end := range []string{"commit", "rollback"} {
+		t.Run(end, func(t *testing.T) {
+			st := openTest(t, "", store.Options{})
+			rec := newRecorder()
+			st.SetPublisher(rec)
+			ctx := context.Background()
+			open, err := st.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer open.Rollback(ctx)
+			if err := appendEvents(ctx, open, []store.Event{{Kind: store.UserDeleted, UserID: "first"}}, st.channel, st.node); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.write(func(t *Tx) error { t.Emit(store.Event{Kind: store.UserDeleted, UserID: "second"}); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * gapCheck)
+			rec.mu.Lock()
+			early := len(rec.got)
+			rec.mu.Unlock()
+			if early != 0 {
+				t.Fatalf("%d events published past the hole of an open transaction", early)
+			}
+			ended := time.Now()
+			if end == "commit" {
+				if err := open.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+				got := rec.wait(t, 2)
+				if got[0].UserID != "first" || got[1].UserID != "second" {
+					t.Fatalf("order: %s, %s", got[0].UserID, got[1].UserID)
+				}
+			} else {
+				if err := open.Rollback(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if got := rec.wait(t, 1); got[0].UserID != "second" {
+					t.Fatalf("got %s", got[0].UserID)
+				}
+			}
+			t.Logf("published %v after the %s", time.Since(ended), end)
+		})
+	}
+}

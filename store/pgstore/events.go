@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +26,13 @@ import (
 // table.
 //
 // seq is taken when the row is inserted, not when its transaction commits, so a row may
-// become visible after a later one: the follower stops at a hole in seq and waits for it
-// (gapWait), then takes it for a transaction that rolled back after its insert (or the
-// up to 32 numbers a sequence skips after a crash). Two transactions that touch the same
-// room lock its row, so a room's events are in seq order in any case.
+// become visible after a later one: the follower stops at a hole in seq. The writer holds a
+// transaction-level advisory lock named by its seq until it commits or rolls back, so once a
+// hole is older than gapCheck the follower asks for that lock: held, the write is in flight
+// and the follower waits; free, and the row still absent, its transaction died (a node killed
+// mid-write, a rolled-back commit, the numbers a sequence skips after a crash) and the
+// follower goes on at once. Two transactions that touch the same room lock its row, so a
+// room's events are in seq order in any case.
 
 // wireEvent is a store.Event as the events table keeps it: the fields store.Event's records
 // hide from JSON (a message's seq, a membership's keys) travel beside them.
@@ -89,7 +93,8 @@ func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel,
 		return err
 	}
 	_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
-		SELECT pg_notify($2, '') FROM e`, body, channel, node)
+		SELECT pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`,
+		body, channel, node, lockClass(channel))
 	return err
 }
 
@@ -103,8 +108,17 @@ func channelFor(schema string) string {
 	return c
 }
 
+// lockClass is the advisory lock class of a schema's events (the first half of the key).
+func lockClass(channel string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(channel))
+	return int32(h.Sum32())
+}
+
 const (
-	gapWait   = 2 * time.Second
+	// gapCheck is how old a hole must be before the follower asks whether its writer lives:
+	// the writer takes its lock in the statement that takes the seq, microseconds later.
+	gapCheck  = 50 * time.Millisecond
 	trimEvery = time.Minute
 )
 
@@ -241,10 +255,17 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 			if l.gapAt.IsZero() {
 				l.gapAt = time.Now()
 			}
-			if time.Since(l.gapAt) < gapWait {
+			if time.Since(l.gapAt) < gapCheck {
 				return true, nil
 			}
-			// The hole is a transaction that rolled back after its insert: go on.
+			// Every number of the hole was taken before r's, whose transaction committed:
+			// their writers hold their locks by now, unless they died.
+			for ; l.last+1 < r.seq; l.last++ {
+				dead, err := l.holeDead(ctx, conn, l.last+1)
+				if err != nil || !dead {
+					return true, err // in flight: wait for it
+				}
+			}
 		}
 		l.gapAt = time.Time{}
 		l.last = r.seq
@@ -252,6 +273,22 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		l.publish(r.body, r.node == l.s.node)
 	}
 	return len(got) == batch, nil
+}
+
+// holeDead reports whether the transaction that took seq is gone without its row: nobody
+// holds seq's lock, and the row is still not there.
+func (l *listener) holeDead(ctx context.Context, conn *pgx.Conn, seq int64) (bool, error) {
+	class, key := lockClass(l.s.channel), int32(seq%2147483647)
+	var free bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, key).Scan(&free); err != nil || !free {
+		return false, err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, class, key); err != nil {
+		return false, err
+	}
+	var there bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE seq = $1)`, seq).Scan(&there)
+	return !there, err
 }
 
 // publish hands a row's events on. A row of another node also moves the page versions and
