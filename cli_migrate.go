@@ -24,6 +24,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	from := fs.String("from", "rocketlite.db", "the bbolt database `file` to copy (its server stopped)")
 	to := fs.String("to", "", "the empty PostgreSQL database to copy into, its `address` postgres://user@host/db")
 	batch := fs.Int("batch-rows", 10000, "rows sent to PostgreSQL per COPY")
+	batchBytes := int64(16 << 20)
+	fs.Func("batch-bytes", "row data held before it is sent, in bytes (suffixes K, M, G; default 16M): bounds the memory of the copy", func(s string) (err error) {
+		batchBytes, err = parseSize(s)
+		return err
+	})
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite migrate --from FILE --to postgres://…\n\n"+
 			"Copies every record of a stopped server's bbolt file into an empty PostgreSQL database, in one\n"+
@@ -67,6 +72,8 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return usageError{fmt.Sprintf("%s must be a bbolt database file: migrate copies a file into PostgreSQL (from one PostgreSQL database to another, use pg_dump)", flagSource(fromEnv, "from"))}
 	case *batch < 1:
 		return usageError{fmt.Sprintf("%s must be at least 1", flagSource(fromEnv, "batch-rows"))}
+	case batchBytes < 64<<10 || batchBytes > 1<<30:
+		return usageError{fmt.Sprintf("%s must be from 64K to 1G", flagSource(fromEnv, "batch-bytes"))}
 	}
 	if !postgresBuilt {
 		return errNoPostgres
@@ -106,7 +113,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintf(stderr, "rocketlite migrate: %s\n", what)
 		}
 	}
-	got, err := importPostgres(ctx, *to, src, want, *batch, progress, stage)
+	got, err := importPostgres(ctx, *to, src, want, *batch, int(batchBytes), progress, stage)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("migrate interrupted: nothing was committed, %s is as it was", dbForLog(*to))

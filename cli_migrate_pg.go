@@ -15,7 +15,7 @@ var errNoPostgres error
 
 // importPostgres opens the PostgreSQL database at dsn (applying its schema) and copies src
 // into it, returning the rows of every kind it then holds.
-func importPostgres(ctx context.Context, dsn string, src *store.Bolt, want map[store.RecordKind]int, batch int, progress func(store.RecordKind, int), stage func(string)) (map[store.RecordKind]int, error) {
+func importPostgres(ctx context.Context, dsn string, src *store.Bolt, want map[store.RecordKind]int, batch, batchBytes int, progress func(store.RecordKind, int), stage func(string)) (map[store.RecordKind]int, error) {
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	// ReadOnly: no events to follow (the copy publishes none); Import writes in its own
@@ -25,5 +25,5 @@ func importPostgres(ctx context.Context, dsn string, src *store.Bolt, want map[s
 		return nil, err
 	}
 	defer dst.Close()
-	return dst.Import(ctx, src.Export, pgstore.ImportOptions{Want: want, Batch: batch, Progress: progress, Stage: stage})
+	return dst.Import(ctx, src.Export, pgstore.ImportOptions{Want: want, Batch: batch, BatchBytes: batchBytes, Progress: progress, Stage: stage})
 }

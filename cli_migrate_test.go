@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,7 @@ func TestMigrateCommand(t *testing.T) {
 	progressEvery = 0 // every step reported
 	defer func() { progressEvery = old }()
 	// --to from the environment, as ROCKETLITE_TO; rows sent 5 at a time.
-	stdout, stderr, err := runMigrate(map[string]string{"ROCKETLITE_TO": dsn}, "--from", path, "--batch-rows", "5")
+	stdout, stderr, err := runMigrate(map[string]string{"ROCKETLITE_TO": dsn}, "--from", path, "--batch-rows", "5", "--batch-bytes", "64K")
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, stderr)
 	}
@@ -142,6 +143,9 @@ func TestMigrateUsage(t *testing.T) {
 		{"Argument", nil, []string{"--from", path, "--to", "postgres://a@b/d", "now"}, "takes no argument"},
 		{"Batch", nil, []string{"--from", path, "--to", "postgres://a@b/d", "--batch-rows", "0"}, "--batch-rows must be at least 1"},
 		{"UnknownFlag", nil, []string{"--form", path}, "not defined"},
+		{"BatchBytesSmall", nil, []string{"--from", path, "--to", "postgres://a@b/d", "--batch-bytes", "1K"}, "--batch-bytes must be from 64K to 1G"},
+		{"EnvBatchBytesBig", map[string]string{"ROCKETLITE_BATCH_BYTES": "2G"}, []string{"--from", path, "--to", "postgres://a@b/d"}, "ROCKETLITE_BATCH_BYTES must be from 64K to 1G"},
+		{"BatchBytesNotASize", nil, []string{"--batch-bytes", "lots"}, "is not a size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, err := runMigrate(tc.env, tc.args...)
@@ -269,5 +273,58 @@ func TestMigrateThenServe(t *testing.T) {
 	me.want(t, 200, "")
 	if me.obj["username"] != "ann" {
 		t.Fatalf("me with ann's personal access token: %s", me.raw)
+	}
+}
+
+// cancelOn is a stderr that ends the command's context when a line it prints holds text
+// (what Ctrl-C does at that moment).
+type cancelOn struct {
+	syncBuffer
+	text   string
+	cancel context.CancelCauseFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.syncBuffer.Write(p)
+	if strings.Contains(c.syncBuffer.String(), c.text) {
+		c.cancel(interrupted{os.Interrupt})
+	}
+	return n, err
+}
+
+// TestMigrateInterrupted: Ctrl-C in the middle of the messages leaves the target empty and
+// ready: the next migrate copies everything.
+func TestMigrateInterrupted(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	path, _ := migrateSource(t, 2000)
+	old := progressEvery
+	progressEvery = 0
+	defer func() { progressEvery = old }()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stderr := &cancelOn{text: "rocketlite migrate: messages: ", cancel: cancel}
+	err := run(ctx, []string{"rocketlite", "migrate", "--from", path, "--to", dsn, "--batch-rows", "100"}, noEnv, nil, io.Discard, stderr)
+	var in interrupted
+	if !errors.As(err, &in) || exitCode(err) != 130 {
+		t.Fatalf("interrupted migrate = %v (exit %d)\n%s", err, exitCode(err), stderr.String())
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	dst, err := pgstore.Open(ctx2, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	c, err := dst.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, n := range c {
+		if n != 0 && table != "schema_migrations" {
+			t.Errorf("table %s has %d rows after an interrupted migrate", table, n)
+		}
+	}
+	if _, stderr, err := runMigrate(nil, "--from", path, "--to", dsn); err != nil {
+		t.Fatalf("migrate after the interruption: %v\n%s", err, stderr)
 	}
 }

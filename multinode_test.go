@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -265,5 +266,49 @@ func TestBackupCheckPostgres(t *testing.T) {
 	st, obj, err := call(newClient(), "GET", p.base+"/api/backup", cr, nil)
 	if err != nil || st != 400 || !strings.Contains(fmt.Sprint(obj), "pg_dump") {
 		t.Fatalf("GET /api/backup on PostgreSQL: %d %v %v", st, obj, err)
+	}
+}
+
+// TestMultiNodeOutgoingHook: an outgoing webhook made through node B (and one made by the
+// `hook` command beside the nodes) is delivered by node A, which holds its hooks in memory:
+// the change reaches A as an event.
+func TestMultiNodeOutgoingHook(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	bin := buildBinary(t)
+	got := make(chan string, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Text string `json:"text"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		got <- body.Text
+	}))
+	defer recv.Close()
+	a := startProc(t, nil, bin, "--db", dsn, "--allow-private-webhooks")
+	b := startProc(t, nil, bin, "--db", dsn, "--allow-private-webhooks")
+	admin := loginAdmin(t, newClient(), b.base)
+	if st, obj := v1JSON(t, "POST", b.base+"/api/v1/integrations.create", admin, map[string]any{
+		"type": "webhook-outgoing", "name": "relay", "enabled": true, "username": "admin", "channel": "#general",
+		"event": "sendMessage", "urls": []string{recv.URL + "/hook"}}); st != 200 {
+		t.Fatalf("integrations.create on B: %d %v", st, obj)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		// The hook reaches A within the event's delay; until then A's post is not relayed.
+		text := fmt.Sprintf("relay me %d", i)
+		if st, _, err := call(newClient(), "POST", a.base+"/api/rooms/GENERAL/send", admin, url.Values{"msg": {text}}); err != nil || st != 200 {
+			t.Fatalf("send on A: %d %v", st, err)
+		}
+		select {
+		case m := <-got:
+			if !strings.HasPrefix(m, "relay me") {
+				t.Fatalf("the hook got %q", m)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node A never relayed a post to the hook made on node B\n%s", a.log)
+		}
 	}
 }

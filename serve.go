@@ -481,7 +481,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:              reg,
 		Web:                  webClient(cfg.noWeb),
 		PageCacheBytes:       offIsNegative(cfg.pageCache)})
-	stopIntegrations := startIntegrations(&cfg.integ, sides, st, api, reg, log)
+	stopIntegrations := startIntegrations(&cfg.integ, sides, st, hub, api, reg, log)
 	defer stopIntegrations()
 	if reg != nil {
 		reg.Source(func(w io.Writer) {

@@ -94,7 +94,7 @@ func (s *sideListeners) Close() {
 
 // startIntegrations connects the outgoing-webhook dispatcher to the API and serves the
 // metrics and pprof listeners that are asked for; stop ends them all.
-func startIntegrations(c *integrationsConfig, sides *sideListeners, st store.Store, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func()) {
+func startIntegrations(c *integrationsConfig, sides *sideListeners, st store.Store, hub store.Publisher, api *handlers.API, reg *metrics.Registry, log zerolog.Logger) (stop func()) {
 	retries := c.webhookRetries
 	if retries == 0 {
 		retries = -1 // hooks.Config: zero is the default, negative is none
@@ -102,6 +102,9 @@ func startIntegrations(c *integrationsConfig, sides *sideListeners, st store.Sto
 	d := hooks.New(hooks.Config{Store: st, Poster: api, Log: log.With().Str("from", "webhooks").Logger(),
 		AllowPrivate: c.allowPrivateWebhooks, QueueSize: c.webhookQueue, Timeout: c.webhookTimeout, Retries: retries})
 	api.SetOutgoing(d)
+	// The dispatcher hears the commits too: an outgoing hook changed on another node, or by
+	// `rocketlite hook` beside the running nodes, reaches it as an event (IntegrationsChanged).
+	st.SetPublisher(store.Publishers{hub, d})
 	var servers []*http.Server
 	stop = func() {
 		for _, s := range servers {
@@ -109,6 +112,7 @@ func startIntegrations(c *integrationsConfig, sides *sideListeners, st store.Sto
 			s.Shutdown(ctx)
 			cancel()
 		}
+		st.SetPublisher(hub)
 		d.Close()
 	}
 	if reg != nil && sides.metrics != nil {

@@ -25,6 +25,8 @@ if ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400 -c fsync=on -c synchronous_commit=on" start >/dev/null
 fi
+# A cluster that was running already keeps the port it started with.
+port=$(sed -n 4p "$dir/data/postmaster.pid")
 "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = 'rocketlite_test'" | grep -q 1 ||
   "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres rocketlite_test
 "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d rocketlite_test -Atqc "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null

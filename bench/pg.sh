@@ -4,7 +4,7 @@
 # (bench -fill-db into a bbolt file, then rocketlite migrate into PostgreSQL), then measures
 # with the bench tool: send and newest-50 history on one node, the same on two nodes at
 # once, and cross-node delivery (posts on node A, DDP subscribers on node B). Every server
-# listens on 127.0.0.1 and every load is bounded in time.
+# listens on 127.0.0.1 and every load is bounded in time. Needs wrk (apt-get install wrk).
 #
 #   bash bench/pg.sh                 # about 8 minutes, most of it the fill
 #   MSGS=100000 DUR=5s bash bench/pg.sh
@@ -58,27 +58,43 @@ serve() { # port [flags...]
 }
 bench() { "$WORK/bench" -password "$PASS" -users "$CONNS" -timeout 30s "$@"; }
 
-echo "== one node"
+wrk_run() { # script port [label]
+	wrk -t2 -c"$3" -d"$DUR" --latency -s "bench/wrk/$1.lua" "http://127.0.0.1:$2" 2>&1 |
+		awk -v s="$1" -v p="$2" -v c="$3" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+			'/Requests\/sec/{r=$2} / 50%/{p50=$2} / 99%/{p99=$2} /Non-2xx/{e=$5}
+			 END{printf "wrk %-8s port=%s c=%s req/s=%-9s p50=%-8s p99=%-8s non2xx=%d load=%s\n", s, p, c, r, p50, p99, e, load}'
+}
+
+echo "== one node (wrk, $CONNS connections, $DUR each; the bench tool's own client costs more CPU than wrk's)"
 serve "$P1"
-bench -addr "http://127.0.0.1:$P1" -workload history -c "$CONNS" -d 3s >/dev/null # warm-up
-for w in send history; do
-	bench -addr "http://127.0.0.1:$P1" -workload "$w" -c "$CONNS" -d "$DUR"
-done
+eval "$("$WORK/bench" -addr "http://127.0.0.1:$P1" -password "$PASS" -wrk-env)"
+export RL_UID RL_TOKEN RL_ROOM
+wrk -t2 -c"$CONNS" -d3s -s bench/wrk/history.lua "http://127.0.0.1:$P1" >/dev/null 2>&1 || true # warm-up
+wrk_run send "$P1" "$CONNS"
+wrk_run history "$P1" "$CONNS"
 echo "-- history with the page cache off (every read goes to PostgreSQL)"
 kill "${SRVS[0]}"; wait "${SRVS[0]}" 2>/dev/null || true; SRVS=()
 serve "$P1" --page-cache 0
-bench -addr "http://127.0.0.1:$P1" -workload history -c "$CONNS" -d "$DUR"
+wrk_run history "$P1" "$CONNS"
+kill "${SRVS[0]}"; wait "${SRVS[0]}" 2>/dev/null || true; SRVS=()
 
-echo "== two nodes on the same PostgreSQL, $((CONNS / 2)) connections each, at the same time"
-serve "$P2" --page-cache 0
+echo "== two nodes on the same PostgreSQL, $((CONNS / 2)) connections each, at the same time (page cache on)"
+serve "$P1"
+serve "$P2"
+echo "-- one node alone first, $CONNS connections"
+wrk_run send "$P1" "$CONNS"
 for w in send history; do
-	bench -addr "http://127.0.0.1:$P1" -workload "$w" -c "$((CONNS / 2))" -d "$DUR" >"$WORK/a.out" &
+	echo "-- $w, both nodes, the same room"
+	wrk_run "$w" "$P1" "$((CONNS / 2))" >"$WORK/a.out" &
 	a=$!
-	bench -addr "http://127.0.0.1:$P2" -workload "$w" -c "$((CONNS / 2))" -d "$DUR" >"$WORK/b.out"
-	wait "$a"
-	echo "-- $w, node A:"; cat "$WORK/a.out"
-	echo "-- $w, node B:"; cat "$WORK/b.out"
+	wrk_run "$w" "$P2" "$((CONNS / 2))"
+	wait "$a"; cat "$WORK/a.out"
 done
+echo "-- send, both nodes, node B to another room (GENERAL): no lock shared on the room row"
+wrk_run send "$P1" "$((CONNS / 2))" >"$WORK/a.out" &
+a=$!
+RL_ROOM=GENERAL wrk_run send "$P2" "$((CONNS / 2))"
+wait "$a"; cat "$WORK/a.out"
 
 echo "== cross-node delivery: 100 DDP subscribers on node B, 100 messages/s posted on node A"
 bench -addr "http://127.0.0.1:$P1" -sub-addr "http://127.0.0.1:$P2" -workload realtime -subscribers 100 -rate 100 -d "$DUR" -warmup 2s -users 8

@@ -63,6 +63,7 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	hooks  atomic.Pointer[[]*store.Integration]
+	reload chan struct{} // a webhook changed (Publish): read them again
 	queue  chan *store.Message
 	ctx    context.Context // ends with Close: workers stop and in-flight deliveries are abandoned
 	cancel context.CancelFunc
@@ -90,7 +91,7 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
 	}
-	d := &Dispatcher{cfg: cfg, queue: make(chan *store.Message, cfg.QueueSize)}
+	d := &Dispatcher{cfg: cfg, queue: make(chan *store.Message, cfg.QueueSize), reload: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: d.control}
 	d.client = &http.Client{
@@ -110,6 +111,8 @@ func New(cfg Config) *Dispatcher {
 		},
 	}
 	d.Reload()
+	d.wg.Add(1)
+	go d.reloader()
 	for range cfg.Workers {
 		d.wg.Add(1)
 		go d.worker()
@@ -140,6 +143,34 @@ func (d *Dispatcher) Reload() {
 		return
 	}
 	d.hooks.Store(&list)
+}
+
+// Publish reads the hooks again when an event says a webhook changed (store.IntegrationsChanged:
+// a change made through this node, or on PostgreSQL through any node or a command beside the
+// running nodes). It never blocks: the dispatcher's own goroutine reads them, once more for
+// any changes that come while it does.
+func (d *Dispatcher) Publish(events []store.Event) {
+	for _, ev := range events {
+		if ev.Kind == store.IntegrationsChanged {
+			select {
+			case d.reload <- struct{}{}:
+			default: // a reload is pending already: it will see this change too
+			}
+			return
+		}
+	}
+}
+
+func (d *Dispatcher) reloader() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.reload:
+			d.Reload()
+		}
+	}
 }
 
 // MessagePosted queues a committed message for the hooks that watch its room. It never

@@ -132,6 +132,29 @@ func TestOutgoingDeliversAndPostsReply(t *testing.T) {
 	}
 }
 
+// TestOutgoingReloadsOnIntegrationsChanged: a hook created after the dispatcher started (by
+// another node or a command: nothing calls Reload) is read again from the store's event.
+func TestOutgoingReloadsOnIntegrationsChanged(t *testing.T) {
+	f := newFixture(t)
+	got := make(chan struct{}, 100)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
+	defer recv.Close()
+	d := hooks.New(hooks.Config{Store: f.st, Poster: f.api, Log: zerolog.Nop(), AllowPrivate: true})
+	defer d.Close()
+	f.st.SetPublisher(store.Publishers{d})
+	defer f.st.SetPublisher(nil)
+	f.hook(t, recv.URL)
+	waitFor(t, "a delivery to the hook created meanwhile", func() bool {
+		f.send(t, d, "hello")
+		select {
+		case <-got:
+			return true
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	})
+}
+
 func TestOutgoingRetriesThenGivesUp(t *testing.T) {
 	f := newFixture(t)
 	var calls atomic.Int32

@@ -38,6 +38,9 @@ const (
 	UserDeleted                             // UserID
 	PermissionsChanged                      // Permissions
 	TokenRevoked                            // UserID, Token: a login token was revoked or expired
+	// IntegrationsChanged: a webhook was created, changed or removed (no record: a node's
+	// outgoing-hook dispatcher reads them again, whichever node or command changed them).
+	IntegrationsChanged
 )
 
 // Event is one committed change. Its records are copies owned by the event.
@@ -58,6 +61,17 @@ type Event struct {
 // block and must not write to the store.
 type Publisher interface {
 	Publish(events []Event)
+}
+
+// Publishers hands the events to each publisher in turn (the realtime hub, the outgoing-hook
+// dispatcher).
+type Publishers []Publisher
+
+// Publish calls each publisher's Publish.
+func (ps Publishers) Publish(events []Event) {
+	for _, p := range ps {
+		p.Publish(events)
+	}
 }
 
 // SetPublisher makes p receive the events of the commits from now on (nil: none).

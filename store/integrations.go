@@ -75,6 +75,7 @@ func (s *Bolt) CreateIntegration(in *Integration) error {
 		if b.Get([]byte(in.ID)) != nil {
 			return Errorf(Conflict, "duplicate-integration", "An integration with this id exists")
 		}
+		emit(tx, Event{Kind: IntegrationsChanged})
 		return putJSON(b, []byte(in.ID), in)
 	})
 }
@@ -136,6 +137,7 @@ func (s *Bolt) UpdateIntegration(id string, change func(in *Integration) error) 
 		}
 		i.ID, i.Username, i.UpdatedAt = id, u.Username, s.now()
 		updated = i
+		emit(tx, Event{Kind: IntegrationsChanged})
 		return putJSON(b, []byte(id), i)
 	})
 	return updated, err
@@ -155,6 +157,7 @@ func (s *Bolt) RemoveIntegration(id string, check func(in *Integration) error) (
 			}
 		}
 		removed = i
+		emit(tx, Event{Kind: IntegrationsChanged})
 		return b.Delete([]byte(id))
 	})
 	return removed, err

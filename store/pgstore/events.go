@@ -76,7 +76,7 @@ func (w wireEvent) event() store.Event {
 }
 
 // appendEvents records a transaction's events as its last statement.
-func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel string) error {
+func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel, node string) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -88,8 +88,8 @@ func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel 
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO events (body) VALUES ($1) RETURNING seq)
-		SELECT pg_notify($2, '') FROM e`, body, channel)
+	_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
+		SELECT pg_notify($2, '') FROM e`, body, channel, node)
 	return err
 }
 
@@ -215,18 +215,19 @@ func (l *listener) follow(ctx context.Context) error {
 // hole or a full batch.
 func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err error) {
 	const batch = 1000
-	rows, err := conn.Query(ctx, `SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
+	rows, err := conn.Query(ctx, `SELECT seq, body, node FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
 	if err != nil {
 		return false, err
 	}
 	type row struct {
 		seq  int64
 		body []byte
+		node string
 	}
 	var got []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.seq, &r.body); err != nil {
+		if err := rows.Scan(&r.seq, &r.body, &r.node); err != nil {
 			rows.Close()
 			return false, err
 		}
@@ -248,12 +249,14 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		l.gapAt = time.Time{}
 		l.last = r.seq
 		l.seen.Store(r.seq)
-		l.publish(r.body)
+		l.publish(r.body, r.node == l.s.node)
 	}
 	return len(got) == batch, nil
 }
 
-func (l *listener) publish(body []byte) {
+// publish hands a row's events on. A row of another node also moves the page versions and
+// empties the read cache it may change; this node did that for its own rows at commit.
+func (l *listener) publish(body []byte, own bool) {
 	var ws []wireEvent
 	if err := json.Unmarshal(body, &ws); err != nil {
 		l.log.Error().Err(err).Msg("events table: a row that does not decode; skipped")
@@ -263,6 +266,9 @@ func (l *listener) publish(body []byte) {
 	for i, w := range ws {
 		ev := w.event()
 		events[i] = ev
+		if own {
+			continue
+		}
 		switch {
 		case ev.Kind == store.UserChanged || ev.Kind == store.UserDeleted:
 			l.s.versions.AllChanged()
@@ -271,6 +277,9 @@ func (l *listener) publish(body []byte) {
 		case ev.Room != nil:
 			l.s.versions.Changed(ev.Room.ID)
 		}
+	}
+	if !own {
+		l.s.cache.apply(events)
 	}
 	if p := l.s.publisher.Load(); p != nil {
 		(*p).Publish(events)

@@ -268,3 +268,30 @@ func TestImportCoversSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestImportBatchBytes: big rows (avatars) are sent once their bytes reach BatchBytes, not
+// only every Batch rows, so that the memory of a copy stays bounded; they arrive whole.
+func TestImportBatchBytes(t *testing.T) {
+	src, f := filledBolt(t, 0)
+	for _, name := range []string{"ann", "cy", "eve"} {
+		data := bytes.Repeat([]byte(name), 100<<10/len(name))
+		if err := src.SetAvatar(f.Users[name].ID, &store.Avatar{ContentType: "image/png", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := openTest(t, "", store.Options{Now: f.Clock.Now})
+	var reports []int
+	_, err := dst.Import(context.Background(), src.Export, ImportOptions{Batch: 1 << 20, BatchBytes: 150 << 10,
+		Progress: func(k store.RecordKind, n int) {
+			if k == store.KindAvatar {
+				reports = append(reports, n)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < 2 || reports[len(reports)-1] != 4 {
+		t.Fatalf("avatar batches sent after %v avatars; want at least two batches of the 4", reports)
+	}
+	migratetest.Compare(t, f, src, dst)
+}

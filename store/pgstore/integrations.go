@@ -67,6 +67,7 @@ func (s *Store) CreateIntegration(in *store.Integration) error {
 		if err == nil && !created {
 			err = store.Errorf(store.Conflict, "duplicate-integration", "An integration with this id exists")
 		}
+		t.Emit(store.Event{Kind: store.IntegrationsChanged}) // dropped with the transaction if err
 		return err
 	})
 }
@@ -112,6 +113,7 @@ func (s *Store) UpdateIntegration(id string, change func(in *store.Integration) 
 		}
 		in.ID, in.Username, in.UpdatedAt = id, name, s.now()
 		updated = in
+		t.Emit(store.Event{Kind: store.IntegrationsChanged})
 		_, err = putIntegration(t, in, false)
 		return err
 	})
@@ -131,6 +133,7 @@ func (s *Store) RemoveIntegration(id string, check func(in *store.Integration) e
 			}
 		}
 		removed = in
+		t.Emit(store.Event{Kind: store.IntegrationsChanged})
 		_, err = t.Exec(t.Ctx, `DELETE FROM integrations WHERE id = $1`, id)
 		return err
 	})

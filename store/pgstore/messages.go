@@ -246,12 +246,12 @@ const insertMessageSQL = `INSERT INTO messages (room_id, seq, id, ts, updated_at
 
 // updateMessageSQL rewrites a stored message with every column that follows from its doc.
 const updateMessageSQL = `UPDATE messages SET updated_at = $3, text = $4, doc = $5, editor_id = $6,
-		tmid = $7, tcount = $8, tlm = $9, pinned = $10
+		tmid = $7, tcount = $8, tlm = $9, pinned = $10, type = $11
 	WHERE room_id = $1 AND seq = $2`
 
 func queueUpdate(b *pgx.Batch, m *store.Message, doc []byte) {
 	b.Queue(updateMessageSQL, m.RoomID, int64(m.Seq), m.UpdatedAt, searchText(m), doc, editorID(m),
-		m.TMID, m.TCount, nullTime(m.TLM), m.Pinned)
+		m.TMID, m.TCount, nullTime(m.TLM), m.Pinned, m.Type)
 }
 
 // stampMessage gives m the next place at the end of room r (an id too if it has none): r's
@@ -395,7 +395,7 @@ func (s *Store) PostMessage(rid string, author *store.User, m *store.Message) er
 	if s.tx != nil || req.tmid != "" {
 		return s.postOne(req)
 	}
-	return s.sends.submit(s, req)
+	return s.sends[laneOf(rid)].submit(s, req)
 }
 
 // postOne stores one send in a transaction of its own.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"rocketlite/store"
 )
@@ -142,6 +144,30 @@ func BenchmarkPGPostMessageParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkPGPostMessageRooms: 64 senders over 16 rooms (the send lanes commit side by side).
+func BenchmarkPGPostMessageRooms(b *testing.B) {
+	st, u, r := filledRoom(b, 0)
+	rooms := []string{r.ID}
+	for i := 1; i < 16; i++ {
+		room := &store.Room{Name: fmt.Sprint("room", i), Type: store.Public}
+		if err := st.CreateRoom(room, []string{u.ID}, ""); err != nil {
+			b.Fatal(err)
+		}
+		rooms = append(rooms, room.ID)
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rid := rooms[next.Add(1)%int64(len(rooms))]
+		for pb.Next() {
+			if err := st.PostMessage(rid, u, &store.Message{Text: "hello"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkPGHistory: newest 50 of a room of 100,000 messages, 64 readers.
 func BenchmarkPGHistory(b *testing.B) {
 	st, u, r := filledRoom(b, 100000)
@@ -259,5 +285,62 @@ func TestCleanHistoryChunks(t *testing.T) {
 	var tombs int
 	if err := st.pool.QueryRow(context.Background(), `SELECT count(*) FROM message_tombstones WHERE room_id = $1`, r.ID).Scan(&tombs); err != nil || tombs != 25 {
 		t.Fatalf("%d tombstones, %v", tombs, err)
+	}
+}
+
+// TestSendBatchPanic: a batch that panics (a bug) answers each of its sends with an error,
+// commits none of them, and the sender goes on.
+func TestSendBatchPanic(t *testing.T) {
+	st, u, r := filledRoom(t, 0)
+	ok := &sendReq{rid: r.ID, author: u, m: &store.Message{Text: "fine"}, id: store.NewID(), now: st.Now()}
+	ok.reset()
+	bad := &sendReq{rid: r.ID, m: &store.Message{Text: "no author"}, id: store.NewID(), now: st.Now()} // reset panics
+	postSafely(st, []*sendReq{ok, bad})
+	if ok.err == nil || bad.err == nil {
+		t.Fatalf("errors %v, %v", ok.err, bad.err)
+	}
+	if page, _ := st.History(r.ID, u, store.HistoryQuery{Count: 5}); len(page) != 0 {
+		t.Fatalf("a panicked batch committed %v", page)
+	}
+	if err := st.PostMessage(r.ID, u, &store.Message{Text: "after"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSendBatchUnavailable: when the database cannot be reached, a batch answers all its
+// sends with the 503 at once rather than trying them one by one (each would wait out the
+// timeout again).
+func TestSendBatchUnavailable(t *testing.T) {
+	st, u, r := filledRoom(t, 0)
+	// Every connection held: a transaction cannot begin before its timeout.
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for int(st.pool.Stat().AcquiredConns()) < int(st.pool.Config().MaxConns) {
+		c, err := st.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	st.timeout = 200 * time.Millisecond
+	var reqs []*sendReq
+	for i := range 5 {
+		req := &sendReq{rid: r.ID, author: u, m: &store.Message{Text: fmt.Sprint(i)}, id: store.NewID(), now: st.Now()}
+		req.reset()
+		reqs = append(reqs, req)
+	}
+	canceled := st.pool.Stat().CanceledAcquireCount()
+	st.postBatch(reqs)
+	for i, req := range reqs {
+		if store.KindOf(req.err) != store.Unavailable {
+			t.Fatalf("send %d: %v, want unavailable", i, req.err)
+		}
+	}
+	if n := st.pool.Stat().CanceledAcquireCount() - canceled; n != 1 {
+		t.Fatalf("%d transactions waited for a connection, want 1 (the batch's)", n)
 	}
 }

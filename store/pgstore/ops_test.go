@@ -214,3 +214,26 @@ func TestCheckUnavailable(t *testing.T) {
 		t.Fatalf("check on a lost connection = %v", errs)
 	}
 }
+
+// TestCheckNanosecondTimes: messages appended with times finer than the column keeps
+// (microseconds) are sound; a time off by a whole microsecond is not.
+func TestCheckNanosecondTimes(t *testing.T) {
+	st := checkFixture(t)
+	ann, err := st.User("ann1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC)
+	if err := st.AppendMessages("GENERAL", []*store.Message{{Text: "fine", TS: ts, User: ann.Ref()}}); err != nil {
+		t.Fatal(err)
+	}
+	if errs := st.Check(); errs != nil {
+		t.Fatalf("sub-microsecond times: %v", errs)
+	}
+	if _, err := st.pool.Exec(context.Background(), `UPDATE messages SET ts = ts - interval '1 microsecond' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if errs := st.Check(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "ts is") {
+		t.Fatalf("a time a microsecond off: %v", errs)
+	}
+}

@@ -65,14 +65,16 @@ type Store struct {
 	tx     pgx.Tx
 	events *[]store.Event
 
+	cache *readCache // cache.go
 	// commits counts this node's committed write transactions (tests: nothing was written).
 	commits atomic.Int64
 
 	listen    *listener
 	channel   string // the NOTIFY channel of this schema's events
+	node      string // this process's name in the events table
 	closeOnce sync.Once
 
-	sends sender // this node's sends waiting for a shared transaction (sends.go)
+	sends [sendLanes]sender // this node's sends waiting for a shared transaction (sends.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,7 +93,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	s := &Store{pool: pool, now: opts.Now, timeout: opts.Timeout, opts: opts, versions: new(store.PageVersions),
+	s := &Store{pool: pool, now: opts.Now, timeout: opts.Timeout, opts: opts, versions: new(store.PageVersions), cache: newReadCache(),
 		maxMsgBytes: opts.MaxMessageBytes, maxMsgDepth: opts.MaxMessageDepth,
 		maxTokens: capOf(opts.MaxTokensPerUser, store.DefaultMaxTokensPerUser),
 		maxRooms:  capOf(opts.MaxRoomsPerCreator, store.DefaultMaxRoomsPerCreator)}
@@ -117,6 +119,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
 	s.channel = channelFor(schema)
+	s.node = store.NewID()
 	if !opts.ReadOnly {
 		if s.listen, err = startListener(ctx, s, cfg.ConnConfig); err != nil {
 			pool.Close()
@@ -297,10 +300,11 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			if err := fn(t); err != nil {
 				return err
 			}
-			return appendEvents(ctx, tx, events, s.channel)
+			return appendEvents(ctx, tx, events, s.channel, s.node)
 		})
 		if err == nil {
 			s.commits.Add(1)
+			s.cache.apply(events)
 			s.pagesChanged(t)
 			break
 		}
@@ -375,7 +379,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 	var events []store.Event
 	inner := &Store{pool: s.pool, now: s.now, timeout: s.timeout, opts: s.opts, versions: s.versions,
 		maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, maxTokens: s.maxTokens, maxRooms: s.maxRooms,
-		events: &events, channel: s.channel}
+		events: &events, channel: s.channel, node: s.node, cache: s.cache}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Nodes starting together each apply the seed files: one at a time, so that the
 		// second finds the first one's admin and rooms instead of colliding with them.
@@ -386,10 +390,11 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 		if err := fn(inner); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, events, s.channel)
+		return appendEvents(ctx, tx, events, s.channel, s.node)
 	})
 	if err == nil {
 		s.versions.AllChanged()
+		s.cache.flush()
 	}
 	return s.result(err)
 }

@@ -79,7 +79,9 @@ func (s *Store) DeleteRole(name string) error {
 		if err != nil {
 			return err
 		}
-		err = t.QueryRow(t.Ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE (doc->'roles')::jsonb ? $1)
+		// users.roles is the record's roles (users.go keeps it, Check verifies it); a
+		// membership's room roles are only in its record.
+		err = t.QueryRow(t.Ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE $1 = ANY (roles))
 			OR EXISTS (SELECT 1 FROM members WHERE (doc->'roles')::jsonb ? $1)
 			OR EXISTS (SELECT 1 FROM permissions WHERE $1 = ANY (roles))`, name).Scan(&found)
 		if err != nil {

@@ -105,6 +105,21 @@ func TestGrantWaitsForRoleDeletion(t *testing.T) {
 	if got, _ := st.User(u.ID); !reflect.DeepEqual(got.Roles, []string{"admin"}) {
 		t.Fatalf("roles %v", got.Roles)
 	}
+	// A room role: the membership must not hold it once it is gone.
+	if err := st.AddRole(&store.Role{Name: "spare", Scope: store.RoomScope}); err != nil {
+		t.Fatal(err)
+	}
+	room := &store.Room{Name: "team", Type: store.Private}
+	if err := st.CreateRoom(room, nil, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	err = duringRoleDeletion(t, st, "spare", func() error { return st.SetRoomRole(room.ID, u.ID, "spare", true, u) })
+	if store.KindOf(err) != store.NotFound {
+		t.Fatalf("SetRoomRole of a role deleted meanwhile: %v", err)
+	}
+	if m, _ := st.Membership(room.ID, u.ID); !reflect.DeepEqual(m.Roles, []string{"owner"}) {
+		t.Fatalf("room roles %v", m.Roles)
+	}
 	if errs := st.Check(); errs != nil {
 		t.Fatal(errs)
 	}

@@ -188,7 +188,7 @@ func TestImpossibleKeys(t *testing.T) {
 // between its read and the read mark's insert: that is ErrRoomNotFound, not a database error.
 func TestReadMarkOfDeletedRoom(t *testing.T) {
 	st := openTest(t, "", store.Options{})
-	if err := st.write(func(t *Tx) error { return setRead(t, "gone", "u1", 1) }); err != store.ErrRoomNotFound {
+	if err := st.write(func(t *Tx) error { return writeMarks(t, "gone", "u1", 1, 0, st.Now()) }); err != store.ErrRoomNotFound {
 		t.Fatalf("read mark of a room deleted meanwhile: %v", err)
 	}
 }

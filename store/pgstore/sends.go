@@ -4,9 +4,10 @@ package pgstore
 // with it), and PostgreSQL holds a row lock until the commit is on disk: sends to one room,
 // one transaction each, could go no faster than one WAL flush apiece (1-2 ms on an ordinary
 // disk, so a few hundred a second), however many clients wait. So this node's concurrent
-// sends share transactions, as the bbolt store's share commits: one sender goroutine takes
-// every send waiting, runs them in one transaction (their rooms locked once, in id order, so
-// that two nodes' batches cannot deadlock), commits once and answers them all. Each send is
+// sends share transactions, as the bbolt store's share commits: a sender goroutine takes
+// every send waiting for its share of the rooms, runs them in one transaction (their rooms
+// locked once, in id order, so that two batches cannot deadlock), commits once and answers
+// them all. Each send is
 // still checked, numbered, counted and announced exactly as on its own; one the access rules
 // refuse gets its error while the others commit. Should the transaction fail (a message id
 // taken, say), every send of it is run again on its own, so that each gets its own answer.
@@ -14,6 +15,8 @@ package pgstore
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -24,6 +27,15 @@ import (
 
 // maxSendBatch bounds the sends of one transaction.
 const maxSendBatch = 256
+
+// sendLanes is the number of senders, each with its own share of the rooms (by hash): sends
+// to rooms of different lanes commit side by side (and share the WAL flushes), and a room
+// whose lock is held long (another node's batch, a clean-up) holds up its lane only.
+const sendLanes = 4
+
+var laneSeed = maphash.MakeSeed()
+
+func laneOf(rid string) int { return int(maphash.String(laneSeed, rid) % sendLanes) }
 
 type sender struct {
 	mu      sync.Mutex
@@ -77,11 +89,24 @@ func (sd *sender) run(s *Store) {
 		batch := sd.pending[:n:n]
 		sd.pending = append([]*sendReq(nil), sd.pending[n:]...)
 		sd.mu.Unlock()
-		s.postBatch(batch)
+		postSafely(s, batch)
 		for _, req := range batch {
 			close(req.done)
 		}
 	}
+}
+
+// postSafely is postBatch that turns a panic (a bug) into every send's error: the senders
+// waiting on the batch get an answer, and the sender goes on with the next one.
+func postSafely(s *Store, batch []*sendReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, req := range batch {
+				req.err = fmt.Errorf("pgstore: send failed: %v", p)
+			}
+		}
+	}()
+	s.postBatch(batch)
 }
 
 // batchAccessSQL is roomAccessSQL for several (room, user) pairs at once, the rooms locked in
@@ -183,8 +208,11 @@ func (s *Store) postBatch(reqs []*sendReq) {
 	if err == nil {
 		return
 	}
-	if len(reqs) == 1 {
-		reqs[0].err = err
+	if len(reqs) == 1 || store.KindOf(err) == store.Unavailable {
+		// The database is not there: sends one by one would each wait out the timeout.
+		for _, req := range reqs {
+			req.err = err
+		}
 		return
 	}
 	// The transaction rolled back for one of them, or for all: each goes again on its own.

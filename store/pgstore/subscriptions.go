@@ -6,7 +6,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -16,27 +15,23 @@ import (
 	"rocketlite/store"
 )
 
-// markSubscription sets uid's read mark in r to counted and clears their mentions, if they
-// are a member (a reader of a public room need not be).
-func markSubscription(t *Tx, r *store.Room, uid string, counted uint64, now time.Time) error {
-	m, err := lockMember(t, r.ID, uid)
-	if err != nil || m == nil {
-		return err
+// writeMarks moves uid's marks in room rid in one round trip: the history's unread bound
+// (reads) to readSeq unless it is negative, and, if uid is a member, the subscription's mark
+// to counted with their mentions cleared and their last read at now. The membership is
+// changed by one statement, without reading it first, so that a mention counted meanwhile
+// (a row update of its own) is not lost.
+func writeMarks(t *Tx, rid, uid string, readSeq int64, counted uint64, now time.Time) error {
+	b := &pgx.Batch{}
+	if readSeq >= 0 {
+		b.Queue(`INSERT INTO reads (room_id, user_id, seq) VALUES ($1, $2, $3)
+			ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq`, rid, uid, readSeq)
 	}
-	m.Mentions, m.LS, m.Updated = 0, now, now
-	doc, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = t.Exec(t.Ctx, `UPDATE members SET doc = $3, sub_mark = $4 WHERE room_id = $1 AND user_id = $2`, r.ID, uid, doc, int64(counted))
-	return err
-}
-
-// setRead records that uid has read room rid up to message seq (the history's unread
-// filter).
-func setRead(t *Tx, rid, uid string, seq uint64) error {
-	_, err := t.Exec(t.Ctx, `INSERT INTO reads (room_id, user_id, seq) VALUES ($1, $2, $3)
-		ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq`, rid, uid, int64(seq))
+	// doc's ls and updatedAt as encoding/json writes a time; mentions omitted as zero.
+	at := now.Format(time.RFC3339Nano)
+	b.Queue(`UPDATE members SET sub_mark = $4,
+		doc = ((doc::jsonb - 'mentions') || jsonb_build_object('ls', $3::text, 'updatedAt', $3::text))::json
+		WHERE room_id = $1 AND user_id = $2`, rid, uid, at, int64(counted))
+	err := runBatch(t, b)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" {
 		return store.ErrRoomNotFound // deleted since it was read (the room row is not locked)
@@ -202,10 +197,7 @@ func (s *Store) MarkRead(rid string, reader *store.User) error {
 			return err
 		}
 		t.Emit(store.Event{Kind: store.ReadMarked, Room: r, UserID: reader.ID})
-		if err := setRead(t, rid, reader.ID, r.Seq); err != nil {
-			return err
-		}
-		return markSubscription(t, r, reader.ID, r.Counted, t.Now())
+		return writeMarks(t, rid, reader.ID, int64(r.Seq), r.Counted, t.Now())
 	})
 }
 
@@ -253,13 +245,11 @@ func (s *Store) MarkUnread(rid string, reader *store.User, fromID string) error 
 			unread = uint64(n)
 		}
 		unread = min(unread, r.Counted)
-		if err := markSubscription(t, r, reader.ID, r.Counted-unread, t.Now()); err != nil {
-			return err
-		}
 		t.Emit(store.Event{Kind: store.ReadMarked, Room: r, UserID: reader.ID})
+		readSeq := int64(-1) // from the room's last message: the history's bound stays
 		if from > 0 {
-			return setRead(t, rid, reader.ID, from-1)
+			readSeq = int64(from - 1)
 		}
-		return nil
+		return writeMarks(t, rid, reader.ID, readSeq, r.Counted-unread, t.Now())
 	})
 }

@@ -190,7 +190,7 @@ func tokenOwner(ctx context.Context, db q, h store.TokenHash) (owner string, exp
 func (s *Store) Authenticate(uid string, h store.TokenHash) (u *store.User, err error) {
 	now := nanos(s.now())
 	err = s.one(func(ctx context.Context, db q) error {
-		owner, expires, owned, err := tokenOwner(ctx, db, h)
+		owner, expires, owned, err := s.cachedTokenOwner(ctx, db, h)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (s *Store) Authenticate(uid string, h store.TokenHash) (u *store.User, err 
 func (s *Store) UserByToken(h store.TokenHash) (u *store.User, expires time.Time, err error) {
 	now := nanos(s.now())
 	err = s.one(func(ctx context.Context, db q) error {
-		_, exp, owned, err := tokenOwner(ctx, db, h)
+		_, exp, owned, err := s.cachedTokenOwner(ctx, db, h)
 		if err != nil {
 			return err
 		}
@@ -256,13 +256,36 @@ func (s *Store) RevokeUserTokens(uid string) (n int, err error) {
 	return n, err
 }
 
-// RevokeAllTokens logs every user out and returns how many tokens it deleted. As bbolt's,
-// it emits no event per token: it follows a restore, before clients are served.
+// RevokeAllTokens logs every user out and returns how many tokens it deleted. Unlike bbolt's
+// (run by the CLI on a file no server holds), it publishes each revoked token: on PostgreSQL
+// the nodes keep serving while `rocketlite admin user revoke-tokens --all` runs, and their
+// sockets and cached token owners must learn of it (a TokenRevoked per token, in hash order).
 func (s *Store) RevokeAllTokens() (n int, err error) {
 	err = s.write(func(t *Tx) error {
-		tag, err := t.Exec(t.Ctx, `DELETE FROM tokens`)
-		n = int(tag.RowsAffected())
-		return err
+		n = 0
+		rows, err := t.Query(t.Ctx, `DELETE FROM tokens RETURNING hash, user_id`)
+		if err != nil {
+			return err
+		}
+		type gone struct {
+			h   store.TokenHash
+			uid string
+		}
+		var list []gone
+		var h []byte
+		var uid string
+		if _, err := pgx.ForEachRow(rows, []any{&h, &uid}, func() error {
+			list = append(list, gone{store.TokenHash(h), uid})
+			return nil
+		}); err != nil {
+			return err
+		}
+		slices.SortFunc(list, func(a, b gone) int { return hashLess(a.h, b.h) })
+		for _, g := range list {
+			t.Emit(store.Event{Kind: store.TokenRevoked, UserID: g.uid, Token: g.h})
+		}
+		n = len(list)
+		return nil
 	})
 	return n, err
 }

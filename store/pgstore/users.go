@@ -375,21 +375,20 @@ func (s *Store) UsersBy(cmp func(a, b *store.User) int, offset, count int) (user
 	}
 	err = s.read(func(ctx context.Context, tx pgx.Tx) error {
 		users, total = nil, 0
-		rows, err := tx.Query(ctx, `SELECT doc, count(*) OVER () FROM users ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2`, skip, limit)
-		if err != nil {
-			return err
-		}
-		var doc []byte
-		_, err = pgx.ForEachRow(rows, []any{&doc, &total}, func() error {
-			u, err := decodeUser(doc)
-			users = append(users, u)
+		// The page in id order (an index scan that stops at the page's end) and the count,
+		// in one round trip and one snapshot. (count(*) OVER () would read every row's doc.)
+		b := &pgx.Batch{}
+		b.Queue(`SELECT count(*) FROM users`).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+		b.Queue(`SELECT doc FROM users ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2`, skip, limit).Query(func(rows pgx.Rows) error {
+			var doc []byte
+			_, err := pgx.ForEachRow(rows, []any{&doc}, func() error {
+				u, err := decodeUser(doc)
+				users = append(users, u)
+				return err
+			})
 			return err
 		})
-		if err != nil || total > 0 || skip == 0 {
-			return err
-		}
-		// Past the end no row carries the total.
-		return tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&total)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, 0, err

@@ -84,6 +84,7 @@ func TestUserQueriesUseIndexes(t *testing.T) {
 		{`SELECT hash, issued, expires FROM tokens WHERE user_id = $1 AND expires <> $2 ORDER BY hash`, []any{"u5", noExpiry}, "tokens_user"},
 		{`SELECT hash FROM tokens WHERE expires <= $1 ORDER BY expires, hash LIMIT $2`, []any{int64(10), 100}, "tokens_expires"},
 		{`SELECT count(*) FROM users WHERE active AND 'admin' = ANY (roles)`, nil, "users_admins"},
+		{`SELECT doc FROM users ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2`, []any{100, 50}, "users_id_bytes"},
 	} {
 		rows, err := st.pool.Query(ctx, `EXPLAIN `+c.sql, c.args...)
 		if err != nil {
@@ -159,12 +160,13 @@ func TestUserChangesReachOtherNodes(t *testing.T) {
 	if err := a.RevokeToken(h1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Authenticate(ann.ID, h1); err != store.ErrUnauthorized {
-		t.Fatalf("node b accepts a token revoked on node a: %v", err)
-	}
+	// Node b answered from memory (cache.go) until the revocation's event reaches it.
 	got := rb.wait(t, 1)
 	if ev := got[0]; ev.Kind != store.TokenRevoked || ev.Token != h1 || ev.UserID != ann.ID {
 		t.Fatalf("node b got %+v", ev)
+	}
+	if _, err := b.Authenticate(ann.ID, h1); err != store.ErrUnauthorized {
+		t.Fatalf("node b accepts a token revoked on node a: %v", err)
 	}
 	version := b.PageVersion("any-room")
 	if _, err := a.UpdateUser(ann.ID, func(u *store.User) error { u.Username = "anna"; return nil }); err != nil {
@@ -294,5 +296,88 @@ func TestJoinRacesRenameAndDeletion(t *testing.T) {
 	var n int
 	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM members WHERE user_id = $1`, bob.ID).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d memberships outlived their user (%v)", n, err)
+	}
+}
+
+// TestSweepOnTwoNodes: every node runs the sweeper; sweeping at once, they delete each
+// expired token once between them, and never a live one.
+func TestSweepOnTwoNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { return clock }
+	a, b := openTest(t, dsn, store.Options{Now: now, MaxTokensPerUser: -1}), openTest(t, dsn, store.Options{Now: now, MaxTokensPerUser: -1})
+	u := &store.User{Username: "ann", Active: true}
+	if err := a.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	const expired, live = 300, 20
+	if _, err := a.pool.Exec(context.Background(), `INSERT INTO tokens (hash, user_id, issued, expires)
+		SELECT sha256(i::text::bytea), $1, 0, CASE WHEN i <= $2 THEN $3::bigint ELSE $4::bigint END FROM generate_series(1, $5::int) i`,
+		u.ID, expired, clock.UnixNano(), clock.Add(time.Hour).UnixNano(), expired+live); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	swept := make([]int, 2)
+	for i, st := range []*Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := st.SweepTokens(7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+				swept[i] += n
+			}
+		}()
+	}
+	wg.Wait()
+	if swept[0]+swept[1] != expired {
+		t.Fatalf("the nodes swept %d + %d tokens, want %d in all", swept[0], swept[1], expired)
+	}
+	if n, _ := b.TokenCount(); n != live {
+		t.Fatalf("%d tokens left, want the %d live ones", n, live)
+	}
+}
+
+// TestRevokeAllTokensWhileServing: on PostgreSQL the CLI's revoke-tokens --all runs beside
+// serving nodes: every node hears of each token (its sockets end) and stops accepting them at
+// once, even those it had just answered from memory.
+func TestRevokeAllTokensWhileServing(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	node, cli := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	rec := newRecorder()
+	node.SetPublisher(rec)
+	ann := &store.User{Username: "ann", Active: true}
+	bob := &store.User{Username: "bob", Active: true}
+	if err := node.CreateUsers([]*store.User{ann, bob}, false); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[store.TokenHash]*store.User{{3}: ann, {1}: bob, {2}: ann}
+	for h, u := range tokens {
+		if err := node.AddToken(u, h, node.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Authenticate(u.ID, h); err != nil { // now cached
+			t.Fatal(err)
+		}
+	}
+	if n, err := cli.RevokeAllTokens(); err != nil || n != 3 {
+		t.Fatalf("RevokeAllTokens = %d, %v", n, err)
+	}
+	got := rec.wait(t, 3)
+	for i, want := range []store.TokenHash{{1}, {2}, {3}} {
+		if ev := got[i]; ev.Kind != store.TokenRevoked || ev.Token != want || ev.UserID != tokens[want].ID {
+			t.Fatalf("event %d = %+v, want the revocation of %x", i, ev, want[:1])
+		}
+	}
+	for h, u := range tokens {
+		if _, err := node.Authenticate(u.ID, h); err != store.ErrUnauthorized {
+			t.Fatalf("token %x still accepted: %v", h[:1], err)
+		}
 	}
 }

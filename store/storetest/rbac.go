@@ -694,3 +694,72 @@ func init() {
 		}
 	})
 }
+
+// kindCount counts the events of one kind a store publishes.
+type kindCount struct {
+	kind store.EventKind
+	mu   sync.Mutex
+	n    int
+}
+
+func (k *kindCount) Publish(events []store.Event) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, ev := range events {
+		if ev.Kind == k.kind {
+			k.n++
+		}
+	}
+}
+
+// wait fails unless there are n events, waiting up to 5 s for them (on PostgreSQL they come
+// through the events table) and a little longer for one too many.
+func (k *kindCount) wait(t *testing.T, n int) {
+	t.Helper()
+	get := func() int { k.mu.Lock(); defer k.mu.Unlock(); return k.n }
+	deadline := time.Now().Add(5 * time.Second)
+	for get() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := get(); got != n {
+		t.Fatalf("%d events of kind %d, want %d", got, k.kind, n)
+	}
+}
+
+func init() {
+	// Every node's outgoing-hook dispatcher learns of a webhook change through the events.
+	add("IntegrationsChangedEvents", func(t *testing.T, open Opener) {
+		st := open(t, store.Options{})
+		ev := &kindCount{kind: store.IntegrationsChanged}
+		st.SetPublisher(ev)
+		mustRoles(t, st, &store.Role{Name: "user"})
+		ann := mustUser(t, st, "ann1", "ann")
+		in := &store.Integration{Type: store.OutgoingWebhook, UserID: ann.ID}
+		if err := st.CreateIntegration(in); err != nil {
+			t.Fatal(err)
+		}
+		ev.wait(t, 1)
+		// Refusals publish nothing.
+		if err := st.CreateIntegration(&store.Integration{ID: in.ID, UserID: ann.ID}); err == nil {
+			t.Fatal("a duplicate id was accepted")
+		}
+		if err := st.CreateIntegration(&store.Integration{UserID: "nobody"}); err == nil {
+			t.Fatal("an unknown poster was accepted")
+		}
+		if _, err := st.UpdateIntegration(in.ID, func(i *store.Integration) error { i.UserID = "nobody"; return nil }); err == nil {
+			t.Fatal("an unknown poster was accepted")
+		}
+		if _, err := st.RemoveIntegration(in.ID, func(*store.Integration) error { return store.ErrNoPermission }); err == nil {
+			t.Fatal("a refused removal went through")
+		}
+		ev.wait(t, 1)
+		if _, err := st.UpdateIntegration(in.ID, func(i *store.Integration) error { i.Enabled = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RemoveIntegration(in.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		ev.wait(t, 3)
+	})
+}

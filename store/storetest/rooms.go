@@ -985,3 +985,45 @@ func init() {
 		}
 	})
 }
+
+func init() {
+	add("RoomTypeAndRankChanges", func(t *testing.T, open Opener) {
+		// The public list follows a room's type and its message count as they change.
+		st := open(t, store.Options{})
+		ann := mustUser(t, st, "ann1", "ann")
+		mustRoom(t, st, &store.Room{Name: "a"}, ann.ID)
+		b := mustRoom(t, st, &store.Room{Name: "b"}, ann.ID)
+		public := func() []string {
+			t.Helper()
+			rooms, total, err := st.PublicRooms(0, 0)
+			if err != nil || total != len(rooms) {
+				t.Fatalf("PublicRooms: %d of %d, %v", len(rooms), total, err)
+			}
+			return roomNames(rooms)
+		}
+		if got := public(); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("public %v", got)
+		}
+		if err := st.PostMessage(b.ID, ann, &store.Message{Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := public(); !slices.Equal(got, []string{"b", "a"}) {
+			t.Fatalf("after a post to b: %v", got)
+		}
+		if _, err := st.UpdateRoom(b.ID, func(r *store.Room) error { r.Type = store.Private; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := public(); !slices.Equal(got, []string{"a"}) {
+			t.Fatalf("after b went private: %v", got)
+		}
+		if _, err := st.UpdateRoom(b.ID, func(r *store.Room) error { r.Type, r.Name = store.Public, "c"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := public(); !slices.Equal(got, []string{"c", "a"}) {
+			t.Fatalf("after b came back as c: %v", got)
+		}
+		if r, err := st.RoomByName("c"); err != nil || r.ID != b.ID || r.Type != store.Public || r.Msgs != 1 {
+			t.Fatalf("RoomByName(c) = %+v, %v", r, err)
+		}
+	})
+}
