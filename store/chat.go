@@ -5,7 +5,6 @@ package store
 // replaces the message's marks (marks.go) with its new ones.
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -215,66 +214,19 @@ func (s *Bolt) React(id string, reactor *User, emoji string, on *bool) (*Message
 		return nil, ErrInvalidEmoji
 	}
 	return s.changeMessage(id, reactor, func(tx *bolt.Tx, r *Room, m *Message) error {
-		if r.ReadOnly {
-			if ok, err := hasPermission(tx, reactor, postReadOnly, r.ID); err != nil || !ok {
-				return firstErr(err, ErrNoPermission)
-			}
+		if err := MayReactIn(boltFacts{tx}, r, reactor); err != nil {
+			return err
 		}
-		reactions := make(map[string]*Reaction, len(m.Reactions)+1)
-		for k, v := range m.Reactions {
-			reactions[k] = &Reaction{Usernames: slices.Clone(v.Usernames)}
-		}
-		cur := reactions[emoji]
-		has := cur != nil && slices.Contains(cur.Usernames, reactor.Username)
-		want := !has
-		if on != nil {
-			want = *on
-		}
-		switch {
-		case want && !has:
-			if cur == nil {
-				if len(reactions) >= MaxReactionKinds {
-					return ErrTooManyReactions
-				}
-				cur = &Reaction{}
-				reactions[emoji] = cur
-			}
-			cur.Usernames = append(cur.Usernames, reactor.Username)
-		case !want && has:
-			cur.Usernames = slices.DeleteFunc(cur.Usernames, func(n string) bool { return n == reactor.Username })
-			if len(cur.Usernames) == 0 {
-				delete(reactions, emoji)
-			}
-		}
-		if len(reactions) == 0 {
-			reactions = nil
-		}
-		m.Reactions = reactions
-		return nil
+		return m.ApplyReaction(reactor.Username, emoji, on)
 	})
 }
 
 // Star adds (on) or removes the message to or from starrer's starred messages.
 func (s *Bolt) Star(id string, starrer *User, on bool) (*Message, error) {
 	return s.changeMessage(id, starrer, func(tx *bolt.Tx, r *Room, m *Message) error {
-		starred := slices.DeleteFunc(slices.Clone(m.Starred), func(uid string) bool { return uid == starrer.ID })
-		if on {
-			starred = append(starred, starrer.ID)
-		}
-		if len(starred) == 0 {
-			starred = nil
-		}
-		m.Starred = starred
+		m.ApplyStar(starrer.ID, on)
 		return nil
 	})
-}
-
-// pinAttachment is how a message_pinned system message quotes the pinned message.
-type pinAttachment struct {
-	Text       string    `json:"text"`
-	AuthorName string    `json:"author_name"`
-	AuthorIcon string    `json:"author_icon"`
-	TS         time.Time `json:"ts"`
 }
 
 // Pin pins (on) or unpins message id. may checks the pinner's permission in the message's
@@ -288,28 +240,11 @@ func (s *Bolt) Pin(id string, pinner *User, on bool, may func(rid string) error)
 		if err := may(r.ID); err != nil {
 			return err
 		}
-		if m.Type != "" {
-			return ErrSystemMessage
-		}
 		out = m
-		if m.Pinned == on {
-			return nil
-		}
-		m.Pinned = on
-		if !on {
-			m.PinnedAt, m.PinnedBy = time.Time{}, nil
-			return nil
-		}
-		by := pinner.Ref()
-		m.PinnedAt, m.PinnedBy = now, &UserRef{ID: by.ID, Username: by.Username}
-		// The quote holds the text only, so that it fits the size cap whatever the
-		// pinned message's attachments.
-		att, err := json.Marshal([]pinAttachment{{Text: m.Text, AuthorName: m.User.Username,
-			AuthorIcon: "/avatar/" + m.User.Username, TS: m.TS}})
-		if err != nil {
+		sys, err := m.ApplyPin(pinner, on, now)
+		if err != nil || sys == nil {
 			return err
 		}
-		sys := &Message{Type: "message_pinned", TS: now, User: by, Attachments: att}
 		out = sys
 		return appendMessage(tx, r, sys)
 	})

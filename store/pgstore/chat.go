@@ -216,70 +216,19 @@ func (s *Store) React(id string, reactor *store.User, emoji string, on *bool) (*
 		return nil, store.ErrInvalidEmoji
 	}
 	return s.changeMessage(id, reactor, func(t *Tx, v *visible, m *store.Message) error {
-		if v.room.ReadOnly {
-			ok, err := store.HasPermissionIn(v.access, reactor, store.PostReadOnly, v.room.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return store.ErrNoPermission
-			}
+		if err := store.MayReactIn(v.access, v.room, reactor); err != nil {
+			return err
 		}
-		reactions := make(map[string]*store.Reaction, len(m.Reactions)+1)
-		for k, r := range m.Reactions {
-			reactions[k] = &store.Reaction{Usernames: slices.Clone(r.Usernames)}
-		}
-		cur := reactions[emoji]
-		has := cur != nil && slices.Contains(cur.Usernames, reactor.Username)
-		want := !has
-		if on != nil {
-			want = *on
-		}
-		switch {
-		case want && !has:
-			if cur == nil {
-				if len(reactions) >= store.MaxReactionKinds {
-					return store.ErrTooManyReactions
-				}
-				cur = &store.Reaction{}
-				reactions[emoji] = cur
-			}
-			cur.Usernames = append(cur.Usernames, reactor.Username)
-		case !want && has:
-			cur.Usernames = slices.DeleteFunc(cur.Usernames, func(n string) bool { return n == reactor.Username })
-			if len(cur.Usernames) == 0 {
-				delete(reactions, emoji)
-			}
-		}
-		if len(reactions) == 0 {
-			reactions = nil
-		}
-		m.Reactions = reactions
-		return nil
+		return m.ApplyReaction(reactor.Username, emoji, on)
 	})
 }
 
 // Star adds (on) or removes the message to or from starrer's starred messages.
 func (s *Store) Star(id string, starrer *store.User, on bool) (*store.Message, error) {
 	return s.changeMessage(id, starrer, func(t *Tx, v *visible, m *store.Message) error {
-		starred := slices.DeleteFunc(slices.Clone(m.Starred), func(uid string) bool { return uid == starrer.ID })
-		if on {
-			starred = append(starred, starrer.ID)
-		}
-		if len(starred) == 0 {
-			starred = nil
-		}
-		m.Starred = starred
+		m.ApplyStar(starrer.ID, on)
 		return nil
 	})
-}
-
-// pinAttachment is how a message_pinned system message quotes the pinned message.
-type pinAttachment struct {
-	Text       string    `json:"text"`
-	AuthorName string    `json:"author_name"`
-	AuthorIcon string    `json:"author_icon"`
-	TS         time.Time `json:"ts"`
 }
 
 // Pin pins (on) or unpins message id (bbolt's Pin): may checks the pinner's permission in
@@ -292,28 +241,11 @@ func (s *Store) Pin(id string, pinner *store.User, on bool, may func(rid string)
 		if err := may(v.room.ID); err != nil {
 			return err
 		}
-		if m.Type != "" {
-			return store.ErrSystemMessage
-		}
 		out = m
-		if m.Pinned == on {
-			return nil
-		}
-		m.Pinned = on
-		if !on {
-			m.PinnedAt, m.PinnedBy = time.Time{}, nil
-			return nil
-		}
-		by := pinner.Ref()
-		m.PinnedAt, m.PinnedBy = now, &store.UserRef{ID: by.ID, Username: by.Username}
-		// The quote holds the text only, so that it fits the size cap whatever the pinned
-		// message's attachments.
-		att, err := json.Marshal([]pinAttachment{{Text: m.Text, AuthorName: m.User.Username,
-			AuthorIcon: "/avatar/" + m.User.Username, TS: m.TS}})
-		if err != nil {
+		sys, err := m.ApplyPin(pinner, on, now)
+		if err != nil || sys == nil {
 			return err
 		}
-		sys := &store.Message{Type: "message_pinned", TS: now, User: by, Attachments: att}
 		out = sys
 		return appendMessage(t, v.room, sys)
 	})
