@@ -121,21 +121,28 @@ func scanAccess(row pgx.Row, f facts, uid string) (*access, error) {
 	if err := json.Unmarshal(roomDoc, a.room); err != nil {
 		return nil, err
 	}
-	if memberDoc != nil {
-		a.member = true
-		var m store.Member
-		if err := json.Unmarshal(memberDoc, &m); err != nil {
-			return nil, err
-		}
-		a.roles = m.Roles
-		if subMark != nil {
-			a.subMark = *subMark
-		}
-	}
+	return a, a.setMember(memberDoc, subMark, readSeq)
+}
+
+// setMember fills in the reader's membership (nil memberDoc: none) and read marks as a
+// room's access query returned them.
+func (a *access) setMember(memberDoc []byte, subMark, readSeq *int64) error {
 	if readSeq != nil {
 		a.readSeq = *readSeq
 	}
-	return a, nil
+	if memberDoc == nil {
+		return nil
+	}
+	a.member = true
+	var m store.Member
+	if err := json.Unmarshal(memberDoc, &m); err != nil {
+		return err
+	}
+	a.roles = m.Roles
+	if subMark != nil {
+		a.subMark = *subMark
+	}
+	return nil
 }
 
 // readable is roomAccess with the read rule applied (bbolt's readableRoom).

@@ -255,19 +255,8 @@ func batchAccess(t *Tx, rids, uids []string) ([]*access, error) {
 			}
 			rooms[rids[i]] = a.room
 		}
-		if memberDoc != nil {
-			a.member = true
-			var m store.Member
-			if err := json.Unmarshal(memberDoc, &m); err != nil {
-				return nil, err
-			}
-			a.roles = m.Roles
-			if subMark != nil {
-				a.subMark = *subMark
-			}
-		}
-		if readSeq != nil {
-			a.readSeq = *readSeq
+		if err := a.setMember(memberDoc, subMark, readSeq); err != nil {
+			return nil, err
 		}
 		out[i] = a
 	}
