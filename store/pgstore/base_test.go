@@ -243,3 +243,35 @@ func TestEventsHole(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsTrimmed: events older than KeepEvents are deleted by the listeners; newer ones
+// stay for nodes that fell behind.
+func TestEventsTrimmed(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := openTest(t, dsn, store.Options{})
+	ctx := context.Background()
+	if _, err := a.pool.Exec(ctx, `INSERT INTO events (at, body) VALUES (now() - interval '2 hours', '[]'), (now(), '[]')`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, dsn, Options{KeepEvents: time.Hour, Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var old, recent int
+		if err := a.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE at < now() - interval '1 hour'), count(*) FILTER (WHERE at >= now() - interval '1 hour') FROM events`).Scan(&old, &recent); err != nil {
+			t.Fatal(err)
+		}
+		if recent != 1 {
+			t.Fatalf("%d recent events, want 1 kept", recent)
+		}
+		if old == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the event two hours old was never trimmed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
