@@ -165,18 +165,8 @@ func (a *API) channelsHistory1(c *call) (any, error) {
 		return nil, err
 	}
 	// History comes newest first from the time index: it offers no other sort.
-	lq, err := readList(c.in, 20, historySort)
+	q, lq, err := historyQuery1(c)
 	if err != nil {
-		return nil, err
-	}
-	q := store.HistoryQuery{Count: lq.Count, Offset: lq.Offset}
-	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
-		return nil, err
-	}
-	if q.After, err = timeParam1(c.in, "oldest"); err != nil {
-		return nil, err
-	}
-	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
 	fill := func() (any, error) {
@@ -375,4 +365,22 @@ func (a *API) channelsKick1(c *call) (any, error) {
 		return nil, err
 	}
 	return a.roomAfter1("channel", rid)
+}
+
+// historyQuery1 reads the paging of channels|groups|im.history: count and offset (newest
+// first, the only sort the time index offers), latest and oldest bounds, inclusive; lq keeps
+// the list's fields.
+func historyQuery1(c *call) (q store.HistoryQuery, lq listQuery[struct{}], err error) {
+	if lq, err = readList(c.in, 20, historySort); err != nil {
+		return q, lq, err
+	}
+	q = store.HistoryQuery{Count: lq.Count, Offset: lq.Offset}
+	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
+		return q, lq, err
+	}
+	if q.After, err = timeParam1(c.in, "oldest"); err != nil {
+		return q, lq, err
+	}
+	q.Inclusive, err = c.in.boolean("inclusive", false)
+	return q, lq, err
 }

@@ -93,18 +93,8 @@ func (a *API) roomHistory1(c *call, k *roomKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lq, err := readList(c.in, 20, historySort)
+	q, lq, err := historyQuery1(c)
 	if err != nil {
-		return nil, err
-	}
-	q := store.HistoryQuery{Count: lq.Count, Offset: lq.Offset}
-	if q.Before, err = timeParam1(c.in, "latest"); err != nil {
-		return nil, err
-	}
-	if q.After, err = timeParam1(c.in, "oldest"); err != nil {
-		return nil, err
-	}
-	if q.Inclusive, err = c.in.boolean("inclusive", false); err != nil {
 		return nil, err
 	}
 	msgs, err := a.st.History(r.ID, c.user, q)
