@@ -79,7 +79,9 @@ func (w wireEvent) event() store.Event {
 	return ev
 }
 
-// appendEvents records a transaction's events as its last statement.
+// appendEvents records a transaction's events as its last statement. The row names its node
+// (0060_events_node.sql) for whoever reads the table; the listeners no longer tell rows apart
+// by it (publish).
 func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel, node string) error {
 	if len(events) == 0 {
 		return nil
@@ -229,19 +231,18 @@ func (l *listener) follow(ctx context.Context) error {
 // hole or a full batch.
 func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err error) {
 	const batch = 1000
-	rows, err := conn.Query(ctx, `SELECT seq, body, node FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
+	rows, err := conn.Query(ctx, `SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
 	if err != nil {
 		return false, err
 	}
 	type row struct {
 		seq  int64
 		body []byte
-		node string
 	}
 	var got []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.seq, &r.body, &r.node); err != nil {
+		if err := rows.Scan(&r.seq, &r.body); err != nil {
 			rows.Close()
 			return false, err
 		}
@@ -270,7 +271,7 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		l.gapAt = time.Time{}
 		l.last = r.seq
 		l.seen.Store(r.seq)
-		l.publish(r.body, r.node == l.s.node)
+		l.publish(r.body)
 	}
 	return len(got) == batch, nil
 }
@@ -291,9 +292,11 @@ func (l *listener) holeDead(ctx context.Context, conn *pgx.Conn, seq int64) (boo
 	return !there, err
 }
 
-// publish hands a row's events on. A row of another node also moves the page versions and
-// empties the read cache it may change; this node did that for its own rows at commit.
-func (l *listener) publish(body []byte, own bool) {
+// publish hands a row's events on, after moving the page versions and emptying the read
+// cache they may change. The writer did that for its own rows at commit, but the listener may
+// read a row before the writer's goroutine gets there: a hub checking a kicked member's
+// subscription must not get the answer cached before the kick.
+func (l *listener) publish(body []byte) {
 	var ws []wireEvent
 	if err := json.Unmarshal(body, &ws); err != nil {
 		l.log.Error().Err(err).Msg("events table: a row that does not decode; skipped")
@@ -303,9 +306,6 @@ func (l *listener) publish(body []byte, own bool) {
 	for i, w := range ws {
 		ev := w.event()
 		events[i] = ev
-		if own {
-			continue
-		}
 		switch {
 		case ev.Kind == store.UserChanged || ev.Kind == store.UserDeleted:
 			l.s.versions.AllChanged()
@@ -315,9 +315,7 @@ func (l *listener) publish(body []byte, own bool) {
 			l.s.versions.Changed(ev.Room.ID)
 		}
 	}
-	if !own {
-		l.s.cache.apply(events)
-	}
+	l.s.cache.apply(events)
 	if p := l.s.publisher.Load(); p != nil {
 		(*p).Publish(events)
 	}

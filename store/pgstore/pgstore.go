@@ -68,6 +68,8 @@ type Store struct {
 	cache *readCache // cache.go
 	// commits counts this node's committed write transactions (tests: nothing was written).
 	commits atomic.Int64
+	// afterCommit, in tests, runs between a write's commit and its cache and page changes.
+	afterCommit func()
 
 	listen    *listener
 	channel   string // the NOTIFY channel of this schema's events
@@ -269,6 +271,9 @@ func (s *Store) write(fn func(t *Tx) error) error {
 		})
 		if err == nil {
 			s.commits.Add(1)
+			if s.afterCommit != nil {
+				s.afterCommit()
+			}
 			s.cache.apply(events)
 			s.pagesChanged(t)
 			break
