@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,6 +63,23 @@ type Event struct {
 type Publisher interface {
 	Publish(events []Event)
 }
+
+// Signaler carries what is not stored — which users have sockets open, who is typing — between
+// the processes that share one database. Only the PostgreSQL backend has it: a file has one
+// process.
+type Signaler interface {
+	// Signal sends payload (text of at most MaxSignal bytes) to the other nodes, best effort:
+	// a node that is not listening at that moment misses it.
+	Signal(ctx context.Context, payload []byte) error
+	// SetSignalHandler makes h receive the other nodes' payloads with their sender's name,
+	// from the listener's goroutine (h must not block). After the listener (re)connected,
+	// when payloads may have been missed, h is called with node "" and no payload.
+	SetSignalHandler(h func(node string, payload []byte))
+}
+
+// MaxSignal is the largest payload Signal takes (PostgreSQL's NOTIFY takes under 8000 bytes,
+// with the sender's name).
+const MaxSignal = 7000
 
 // Publishers hands the events to each publisher in turn (the realtime hub, the outgoing-hook
 // dispatcher).

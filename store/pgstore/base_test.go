@@ -209,7 +209,8 @@ func TestEventsHole(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer open.Rollback(ctx)
-			if err := appendEvents(ctx, open, []store.Event{{Kind: store.UserDeleted, UserID: "first"}}, st.channel, st.node); err != nil {
+			seq, err := st.appendEvents(ctx, open, []store.Event{{Kind: store.UserDeleted, UserID: "first"}})
+			if err != nil {
 				t.Fatal(err)
 			}
 			if err := st.write(func(t *Tx) error { t.Emit(store.Event{Kind: store.UserDeleted, UserID: "second"}); return nil }); err != nil {
@@ -227,6 +228,7 @@ func TestEventsHole(t *testing.T) {
 				if err := open.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
+				st.own.done(seq) // as write does after a commit
 				got := rec.wait(t, 2)
 				if got[0].UserID != "first" || got[1].UserID != "second" {
 					t.Fatalf("order: %s, %s", got[0].UserID, got[1].UserID)
@@ -235,6 +237,7 @@ func TestEventsHole(t *testing.T) {
 				if err := open.Rollback(ctx); err != nil {
 					t.Fatal(err)
 				}
+				st.own.done(seq)
 				if got := rec.wait(t, 1); got[0].UserID != "second" {
 					t.Fatalf("got %s", got[0].UserID)
 				}

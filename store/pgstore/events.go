@@ -79,12 +79,11 @@ func (w wireEvent) event() store.Event {
 	return ev
 }
 
-// appendEvents records a transaction's events as its last statement. The row names its node
-// (0060_events_node.sql) for whoever reads the table; the listeners no longer tell rows apart
-// by it (publish).
-func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel, node string) error {
+// appendEvents records a transaction's events as its last statement and returns their seq
+// (0: no events), which stays in s.own until the writer has applied them here (ownRows).
+func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event) (int64, error) {
 	if len(events) == 0 {
-		return nil
+		return 0, nil
 	}
 	ws := make([]wireEvent, len(events))
 	for i, ev := range events {
@@ -92,18 +91,75 @@ func appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event, channel,
 	}
 	body, err := json.Marshal(ws)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
-		SELECT pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`,
-		body, channel, node, lockClass(channel))
-	return err
+	var seq int64
+	err = tx.QueryRow(ctx, `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
+		SELECT e.seq, pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`,
+		body, s.channel, s.node, lockClass(s.channel)).Scan(&seq, nil, nil)
+	if err == nil {
+		s.own.add(seq)
+	}
+	return seq, err
+}
+
+// ownRows are this node's events rows between their insert and the moment their writer, having
+// committed, moved the page versions and emptied the read cache they change. The listener may
+// read such a row first (the writer's goroutine can be slow to run again); it waits for them,
+// so that a hub checking a kicked member's subscription never gets the answer cached before the
+// kick, and a client fetching history on hearing of a message never gets the page of before it.
+type ownRows struct {
+	mu      sync.Mutex
+	pending map[int64]chan struct{}
+}
+
+func (o *ownRows) add(seq int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pending == nil {
+		o.pending = map[int64]chan struct{}{}
+	}
+	o.pending[seq] = make(chan struct{})
+}
+
+// done marks seq applied (or rolled back); 0 is no row.
+func (o *ownRows) done(seq int64) {
+	if seq == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ch, ok := o.pending[seq]; ok {
+		close(ch)
+		delete(o.pending, seq)
+	}
+}
+
+// wait returns true once seq is applied, false if it still was not after max.
+func (o *ownRows) wait(seq int64, max time.Duration) bool {
+	o.mu.Lock()
+	ch, ok := o.pending[seq]
+	o.mu.Unlock()
+	if !ok {
+		return true
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // channelFor is the NOTIFY channel of a schema: notifications are database-wide, and each
 // schema (a test's, another deployment's) is its own cluster of nodes.
-func channelFor(schema string) string {
-	c := "rocketlite_events_" + schema
+func channelFor(schema string) string { return channelName("rocketlite_events_", schema) }
+
+// channelName is prefix+schema within PostgreSQL's 63 bytes for a name.
+func channelName(prefix, schema string) string {
+	c := prefix + schema
 	if len(c) > 63 {
 		c = c[:63]
 	}
@@ -184,9 +240,13 @@ func (l *listener) follow(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{l.s.channel}.Sanitize()); err != nil {
-		return err
+	for _, ch := range []string{l.s.channel, l.s.sigChannel} {
+		if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return err
+		}
 	}
+	// Signals sent while this connection was not listening are lost: their receiver asks again.
+	l.s.signalled("", nil)
 	poll := l.s.opts.Poll
 	if poll <= 0 {
 		poll = 500 * time.Millisecond
@@ -213,9 +273,23 @@ func (l *listener) follow(ctx context.Context) error {
 		if more {
 			wait = 5 * time.Millisecond // a hole to wait for, or a long backlog
 		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		_, err = conn.WaitForNotification(wctx)
-		cancel()
+		if err := l.wait(ctx, conn, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// wait returns at the first notification of an event, or after d. Signals that come in the
+// meantime go to their handler: they have no row to read.
+func (l *listener) wait(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		n, err := conn.WaitForNotification(wctx)
+		if err == nil && n.Channel == l.s.sigChannel {
+			l.s.received(n.Payload)
+			continue
+		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -224,6 +298,7 @@ func (l *listener) follow(ctx context.Context) error {
 				return err
 			}
 		}
+		return nil
 	}
 }
 
@@ -231,18 +306,19 @@ func (l *listener) follow(ctx context.Context) error {
 // hole or a full batch.
 func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err error) {
 	const batch = 1000
-	rows, err := conn.Query(ctx, `SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
+	rows, err := conn.Query(ctx, `SELECT seq, body, node FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, l.last, batch)
 	if err != nil {
 		return false, err
 	}
 	type row struct {
 		seq  int64
 		body []byte
+		node string
 	}
 	var got []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.seq, &r.body); err != nil {
+		if err := rows.Scan(&r.seq, &r.body, &r.node); err != nil {
 			rows.Close()
 			return false, err
 		}
@@ -271,7 +347,9 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		l.gapAt = time.Time{}
 		l.last = r.seq
 		l.seen.Store(r.seq)
-		l.publish(r.body)
+		// A row of this node whose writer has not applied it yet is waited for (ownRows);
+		// should the writer take over a second, the listener applies it too.
+		l.publish(r.body, r.node == l.s.node && l.s.own.wait(r.seq, time.Second))
 	}
 	return len(got) == batch, nil
 }
@@ -292,11 +370,9 @@ func (l *listener) holeDead(ctx context.Context, conn *pgx.Conn, seq int64) (boo
 	return !there, err
 }
 
-// publish hands a row's events on, after moving the page versions and emptying the read
-// cache they may change. The writer did that for its own rows at commit, but the listener may
-// read a row before the writer's goroutine gets there: a hub checking a kicked member's
-// subscription must not get the answer cached before the kick.
-func (l *listener) publish(body []byte) {
+// publish hands a row's events on. Unless its writer applied them on this node already (own),
+// it first moves the page versions and empties the read cache they may change.
+func (l *listener) publish(body []byte, own bool) {
 	var ws []wireEvent
 	if err := json.Unmarshal(body, &ws); err != nil {
 		l.log.Error().Err(err).Msg("events table: a row that does not decode; skipped")
@@ -306,6 +382,9 @@ func (l *listener) publish(body []byte) {
 	for i, w := range ws {
 		ev := w.event()
 		events[i] = ev
+		if own {
+			continue
+		}
 		switch {
 		case ev.Kind == store.UserChanged || ev.Kind == store.UserDeleted:
 			l.s.versions.AllChanged()
@@ -315,7 +394,9 @@ func (l *listener) publish(body []byte) {
 			l.s.versions.Changed(ev.Room.ID)
 		}
 	}
-	l.s.cache.apply(events)
+	if !own {
+		l.s.cache.apply(events)
+	}
 	if p := l.s.publisher.Load(); p != nil {
 		(*p).Publish(events)
 	}

@@ -66,15 +66,19 @@ type Store struct {
 	events *[]store.Event
 
 	cache *readCache // cache.go
+	own   ownRows    // this node's events rows not yet applied here (events.go)
 	// commits counts this node's committed write transactions (tests: nothing was written).
 	commits atomic.Int64
 	// afterCommit, in tests, runs between a write's commit and its cache and page changes.
 	afterCommit func()
 
-	listen    *listener
-	channel   string // the NOTIFY channel of this schema's events
-	node      string // this process's name in the events table
-	closeOnce sync.Once
+	listen  *listener
+	channel string // the NOTIFY channel of this schema's events
+	// sigChannel carries the nodes' signals (signals.go); signal is their receiver here.
+	sigChannel string
+	signal     atomic.Pointer[func(node string, payload []byte)]
+	node       string // this process's name in the events table
+	closeOnce  sync.Once
 
 	sends [sendLanes]sender // this node's sends waiting for a shared transaction (sends.go)
 }
@@ -121,6 +125,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
 	s.channel = channelFor(schema)
+	s.sigChannel = channelName("rocketlite_signals_", schema)
 	s.node = store.NewID()
 	if !opts.ReadOnly {
 		if s.listen, err = startListener(ctx, s, cfg.ConnConfig); err != nil {
@@ -262,12 +267,14 @@ func (s *Store) write(fn func(t *Tx) error) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		var events []store.Event
 		t := &Tx{Ctx: ctx, events: &events, s: s}
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var seq int64
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
 			t.Tx = tx
 			if err := fn(t); err != nil {
 				return err
 			}
-			return appendEvents(ctx, tx, events, s.channel, s.node)
+			seq, err = s.appendEvents(ctx, tx, events)
+			return err
 		})
 		if err == nil {
 			s.commits.Add(1)
@@ -276,9 +283,9 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			}
 			s.cache.apply(events)
 			s.pagesChanged(t)
-			break
 		}
-		if !retryable(err) {
+		s.own.done(seq)
+		if err == nil || !retryable(err) {
 			break
 		}
 	}
@@ -347,10 +354,11 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 	}
 	ctx := context.Background()
 	var events []store.Event
+	var seq int64
 	inner := &Store{pool: s.pool, now: s.now, timeout: s.timeout, opts: s.opts, versions: s.versions,
 		maxMsgBytes: s.maxMsgBytes, maxMsgDepth: s.maxMsgDepth, maxTokens: s.maxTokens, maxRooms: s.maxRooms,
 		events: &events, channel: s.channel, node: s.node, cache: s.cache}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
 		// Nodes starting together each apply the seed files: one at a time, so that the
 		// second finds the first one's admin and rooms instead of colliding with them.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(atomicLock)); err != nil {
@@ -360,12 +368,14 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 		if err := fn(inner); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, events, s.channel, s.node)
+		seq, err = s.appendEvents(ctx, tx, events)
+		return err
 	})
 	if err == nil {
 		s.versions.AllChanged()
 		s.cache.flush()
 	}
+	s.own.done(seq)
 	return s.result(err)
 }
 
