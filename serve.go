@@ -78,7 +78,7 @@ type serveConfig struct {
 
 	// Realtime (DDP): socket caps, queue and keep-alive.
 	maxSockets, maxSocketsPerUser, socketQueue int
-	socketPing, socketBatch                    time.Duration
+	socketPing, socketBatch, nodeTimeout       time.Duration
 
 	// Message and read limits, and the collector's memory limit (issue 9).
 	maxMsgBytes, maxMsgDepth int
@@ -186,6 +186,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.socketQueue, "socket-queue", 256, "realtime messages queued for one socket; a socket further behind is closed as too slow")
 	durationFlag(fs, &c.socketPing, "socket-ping", 25*time.Second, "a realtime socket silent this long is pinged, and closed after twice as long")
 	durationFlag(fs, &c.socketBatch, "socket-batch", 5*time.Millisecond, "realtime events of the writes committed within this window (up to 4 times it while writes keep coming) go to each socket in one write (0: every commit at once)")
+	durationFlag(fs, &c.nodeTimeout, "node-timeout", 30*time.Second, "with several nodes on PostgreSQL: a node not heard from this long (killed, cut off) is taken for gone, and its users' presence with it; nodes send a heartbeat every third of it")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: rocketlite [serve] [flags]\n\nFlags (each also read from its environment variable; a flag wins):\n")
 		printFlags(stderr, fs)
@@ -244,6 +245,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, usageError{"--max-sockets and --max-sockets-per-user must be 0 or more, --socket-queue at least 1, --socket-ping at least 1s"}
 	case c.socketBatch < 0 || c.socketBatch > time.Second:
 		return nil, usageError{"--socket-batch must be from 0 to 1s"}
+	case c.nodeTimeout < time.Second:
+		return nil, usageError{"--node-timeout must be at least 1s"}
 	case c.maxMsgBytes < 1024:
 		return nil, usageError{"--max-message-size must be at least 1K"}
 	case c.maxMsgDepth < 1:
@@ -464,6 +467,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hub := realtime.NewHub(st, log)
 	hub.SetBatchWindow(cfg.socketBatch)
 	st.SetPublisher(hub)
+	if sg, ok := st.(store.Signaler); ok {
+		hub.JoinPeers(sg, cfg.nodeTimeout)
+	}
 	stopHub := sync.OnceFunc(func() { st.SetPublisher(nil); hub.Close() })
 	defer stopHub()
 	var rt *realtime.Server

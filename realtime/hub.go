@@ -44,6 +44,12 @@ type Hub struct {
 	done   chan struct{}
 	// touched lists the sockets with frames in their pending list (see emit and unlock).
 	touched []*conn
+	// peers, with several nodes on one database, shares presence and typing (peers.go);
+	// remote is what the other nodes said of their users' presence, shown the presence last
+	// announced of every user connected anywhere.
+	peers  *peers
+	remote map[string]*remotePresence
+	shown  map[string]int
 	// topicNoted holds the rooms whose topic change in the commit being dispatched came
 	// with a stored room_changed_topic message (no need to make one up).
 	topicNoted map[string]bool
@@ -59,7 +65,7 @@ type userState struct {
 	user     *store.User // current record (roles, status), for access checks and presence
 	conns    map[*conn]struct{}
 	rooms    map[string]bool // rooms the user is a member of
-	presence int             // last presence announced (statusOffline …)
+	presence int             // presence from this node's sockets (statusOffline …)
 }
 
 // sub is one DDP subscription of a connection.
@@ -76,7 +82,7 @@ type sub struct {
 func NewHub(st store.Store, log zerolog.Logger) *Hub {
 	h := &Hub{st: st, log: log, inSig: make(chan struct{}, 1), conns: map[*conn]struct{}{},
 		users: map[string]*userState{}, subs: map[string]map[*sub]struct{}{}, done: make(chan struct{}),
-		topicNoted: map[string]bool{}}
+		topicNoted: map[string]bool{}, remote: map[string]*remotePresence{}, shown: map[string]int{}}
 	go h.run()
 	return h
 }
@@ -118,6 +124,13 @@ func (h *Hub) put(it hubItem) {
 
 // Close stops the hub's goroutine; the store must publish no more (SetPublisher(nil)).
 func (h *Hub) Close() {
+	h.mu.Lock()
+	p := h.peers
+	h.mu.Unlock()
+	if p != nil {
+		p.sig.SetSignalHandler(nil)
+		p.close()
+	}
 	h.inMu.Lock()
 	h.inClosed = true
 	h.inMu.Unlock()
@@ -360,6 +373,9 @@ func (h *Hub) dispatch(ev *store.Event) {
 		}
 		h.recheckRoom(rid)
 	case store.UserChanged:
+		if r := h.remote[ev.User.ID]; r != nil {
+			r.user.Username, r.user.StatusText = ev.User.Username, ev.User.StatusText
+		}
 		us := h.users[ev.User.ID]
 		if us == nil {
 			return

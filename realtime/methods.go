@@ -549,6 +549,9 @@ func notifyRoom(c *conn, u *store.User, params []json.RawMessage) (any, error) {
 	h.emit(streamNotifyRoom, ev, func(s *sub) bool { return s.c != c }, func() *frame {
 		return changed(streamNotifyRoom, ev, u.Username, typing)
 	})
+	if h.peers != nil {
+		h.peers.send(peerMsg{K: "t", E: ev, N: u.Username, T: typing})
+	}
 	h.unlock()
 	return true, nil
 }

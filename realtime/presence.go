@@ -35,14 +35,51 @@ func (h *Hub) presenceOf(us *userState) int {
 	return statusAway
 }
 
-// announce recomputes the user's presence and tells stream-notify-logged when it changed.
+// announce recomputes the user's presence on this node, tells the other nodes when it changed,
+// and shows the result.
 func (h *Hub) announce(us *userState) {
 	p := h.presenceOf(us)
-	if p == us.presence {
+	if p != us.presence {
+		us.presence = p
+		if h.peers != nil {
+			h.peers.send(presenceMsg(us.user, p))
+		}
+	}
+	h.show(us.user.ID, us)
+}
+
+// presenceRank orders presences for combining what the nodes say of a user: a status the user
+// chose is the same on every node, so only online against away is a real choice.
+var presenceRank = [...]int{statusOffline: 0, statusAway: 1, statusBusy: 2, statusOnline: 3}
+
+// show tells stream-notify-logged when a user's presence over every node changed; us is the
+// user's state on this node (nil: no socket here). h.mu is held.
+func (h *Hub) show(uid string, us *userState) {
+	p, u := statusOffline, (*store.User)(nil)
+	if us != nil {
+		p, u = us.presence, us.user
+	}
+	if r := h.remote[uid]; r != nil {
+		for _, q := range r.nodes {
+			if presenceRank[q] > presenceRank[p] {
+				p = q
+			}
+		}
+		if u == nil {
+			u = &r.user
+		}
+	}
+	if p == h.shown[uid] {
 		return
 	}
-	us.presence = p
-	h.emitStatus(us.user, p)
+	if p == statusOffline {
+		delete(h.shown, uid)
+	} else {
+		h.shown[uid] = p
+	}
+	if u != nil {
+		h.emitStatus(u, p)
+	}
 }
 
 func (h *Hub) emitStatus(u *store.User, p int) {
@@ -51,16 +88,14 @@ func (h *Hub) emitStatus(u *store.User, p int) {
 	})
 }
 
-// Presence returns the user's presence ("online", "away", "busy" or "offline") and their
-// status message, for REST's users.getPresence, users.getStatus, users.info and users.list.
+// Presence returns the user's presence over every node ("online", "away", "busy" or
+// "offline") and whether they are connected anywhere, for REST's users.getPresence,
+// users.getStatus, users.info and users.list.
 func (h *Hub) Presence(uid string) (status string, connected bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	us := h.users[uid]
-	if us == nil {
-		return "offline", false
-	}
-	return statusNames[us.presence], true
+	p, ok := h.shown[uid]
+	return statusNames[p], ok
 }
 
 // refresh recomputes a user's presence after one of their sockets changed its away flag.
