@@ -83,3 +83,28 @@ func TestServeSocketBatchFlag(t *testing.T) {
 		}
 	}
 }
+
+// --node-timeout: default, environment, flag, bad values.
+func TestServeNodeTimeoutFlag(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := parseServe(nil, none, io.Discard)
+	if err != nil || c.nodeTimeout != 30*time.Second {
+		t.Fatalf("default %v %v", c.nodeTimeout, err)
+	}
+	c, err = parseServe(nil, func(k string) string {
+		if k == "ROCKETLITE_NODE_TIMEOUT" {
+			return "10s"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || c.nodeTimeout != 10*time.Second {
+		t.Fatalf("env: %v %v", c.nodeTimeout, err)
+	}
+	for _, v := range []string{"0", "500ms", "-1s", "soon"} {
+		_, err := parseServe([]string{"--node-timeout", v}, none, io.Discard)
+		var u usageError
+		if err == nil || (!errors.As(err, &u) && !strings.Contains(err.Error(), "invalid value")) {
+			t.Errorf("--node-timeout %s: %v", v, err)
+		}
+	}
+}
