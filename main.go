@@ -143,7 +143,8 @@ func interruptible(ctx context.Context, fn func(ctx context.Context) error) erro
 	return ctx.Err()
 }
 
-const usage = `rocketlite: a Rocket.Chat REST API server on one bbolt file.
+const usage = `rocketlite: a Rocket.Chat-compatible chat server (REST and realtime) on one bbolt file,
+or on PostgreSQL for several nodes (--db postgres://…).
 
 Usage:
   rocketlite [serve] [flags]            serve the API (rocketlite serve -h lists the flags)
@@ -152,14 +153,15 @@ Usage:
   rocketlite permission …               list, grant, revoke
   rocketlite hook …                     add, list, rm, enable, disable (webhooks)
   rocketlite backup [--db FILE] [--force] OUT   copy the database of a stopped server to OUT
-  rocketlite check [--db FILE]          verify a database file (pages and invariants)
+                                        (on PostgreSQL: pg_dump, while the nodes serve)
+  rocketlite check [--db FILE]          verify a database (pages and invariants)
   rocketlite migrate --from FILE --to postgres://…   copy a stopped server's file into an
                                         empty PostgreSQL database, then verify the counts
   rocketlite version                    print the version (also --version)
   rocketlite help                       this text (also --help)
 
-The user, role, permission and hook commands work on the file of a stopped server
-(rocketlite user help lists them). Every command's -h lists its flags; every flag can also be
+The user, role, permission and hook commands work on the file of a stopped server, or on
+PostgreSQL beside running nodes (rocketlite user help lists them). Every command's -h lists its flags; every flag can also be
 set as ROCKETLITE_<NAME> in the environment (--token-ttl: ROCKETLITE_TOKEN_TTL).
 `
 
