@@ -228,7 +228,7 @@ func TestEventsHole(t *testing.T) {
 				if err := open.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
-				st.own.done(seq) // as write does after a commit
+				st.own.done(seq, true) // as write does after a commit
 				got := rec.wait(t, 2)
 				if got[0].UserID != "first" || got[1].UserID != "second" {
 					t.Fatalf("order: %s, %s", got[0].UserID, got[1].UserID)
@@ -237,7 +237,7 @@ func TestEventsHole(t *testing.T) {
 				if err := open.Rollback(ctx); err != nil {
 					t.Fatal(err)
 				}
-				st.own.done(seq)
+				st.own.done(seq, false)
 				if got := rec.wait(t, 1); got[0].UserID != "second" {
 					t.Fatalf("got %s", got[0].UserID)
 				}

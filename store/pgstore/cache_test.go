@@ -154,3 +154,56 @@ func TestOwnEventsSeeTheirWrite(t *testing.T) {
 		t.Fatal("the listener published the removal while the cache still let the removed member read")
 	}
 }
+
+// TestOwnEventsFromMemory: the listener hands on this node's own events as the writer made
+// them, without decoding their row (with two nodes, each would otherwise decode every event
+// of both); another node's events are decoded from the row.
+func TestOwnEventsFromMemory(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openTest(t, dsn, store.Options{}), openTest(t, dsn, store.Options{})
+	u := &store.User{ID: "U1", Username: "ann", Name: "Ann", Roles: []string{"user"}, Active: true, Type: "user", Hash: "x"}
+	if err := a.CreateUser(u, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateRoom(&store.Room{ID: "R1", Name: "ops", Type: store.Public}, []string{"U1"}, "U1"); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, a)
+	caughtUp(t, b)
+	decodedA, decodedB := a.listen.decoded.Load(), b.listen.decoded.Load()
+	got := make(chan string, 2)
+	for _, st := range []*Store{a, b} {
+		st.SetPublisher(publishFunc(func(evs []store.Event) {
+			for _, ev := range evs {
+				if ev.Kind == store.MessageAdded {
+					got <- ev.Message.Text
+				}
+			}
+		}))
+	}
+	if err := a.PostMessage("R1", u, &store.Message{ID: "M1", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case text := <-got:
+			if text != "hello" {
+				t.Fatalf("event of %q", text)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the message's event did not reach both nodes")
+		}
+	}
+	if d := a.listen.decoded.Load() - decodedA; d != 0 {
+		t.Fatalf("the writing node decoded %d rows of its own", d)
+	}
+	if d := b.listen.decoded.Load() - decodedB; d != 1 {
+		t.Fatalf("the other node decoded %d rows, want 1", d)
+	}
+	a.own.mu.Lock()
+	left := len(a.own.pending)
+	a.own.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d own rows left behind", left)
+	}
+}

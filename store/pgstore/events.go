@@ -98,58 +98,85 @@ func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, events []store.Even
 		SELECT e.seq, pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`,
 		body, s.channel, s.node, lockClass(s.channel)).Scan(&seq, nil, nil)
 	if err == nil {
-		s.own.add(seq)
+		s.own.add(seq, events)
 	}
 	return seq, err
 }
 
-// ownRows are this node's events rows between their insert and the moment their writer, having
-// committed, moved the page versions and emptied the read cache they change. The listener may
-// read such a row first (the writer's goroutine can be slow to run again); it waits for them,
-// so that a hub checking a kicked member's subscription never gets the answer cached before the
-// kick, and a client fetching history on hearing of a message never gets the page of before it.
+// ownRows are this node's events rows between their insert and the moment the listener reads
+// them. Their writer, having committed, moves the page versions and empties the read cache the
+// events change, then marks the row done; the listener, which may read the row first (the
+// writer's goroutine can be slow to run again), waits for that, so that a hub checking a
+// kicked member's subscription never gets the answer cached before the kick, and a client
+// fetching history on hearing of a message never gets the page of before it. The listener then
+// hands on the writer's events as they are, without decoding the row.
 type ownRows struct {
 	mu      sync.Mutex
-	pending map[int64]chan struct{}
+	pending map[int64]*ownRow
 }
 
-func (o *ownRows) add(seq int64) {
+type ownRow struct {
+	events []store.Event
+	done   chan struct{} // closed once the writer applied them
+}
+
+// maxOwnRows bounds the rows kept for a listener that fell behind: past it, it decodes them.
+const maxOwnRows = 10_000
+
+func (o *ownRows) add(seq int64, events []store.Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.pending == nil {
-		o.pending = map[int64]chan struct{}{}
+		o.pending = map[int64]*ownRow{}
 	}
-	o.pending[seq] = make(chan struct{})
+	if len(o.pending) < maxOwnRows {
+		o.pending[seq] = &ownRow{events: events, done: make(chan struct{})}
+	}
 }
 
-// done marks seq applied (or rolled back); 0 is no row.
-func (o *ownRows) done(seq int64) {
+// done tells the listener that seq (0: no row) committed and was applied here; a write that
+// did not commit, or whose commit is in doubt, drops its row, which the listener decodes and
+// applies should it turn up.
+func (o *ownRows) done(seq int64, committed bool) {
 	if seq == 0 {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if ch, ok := o.pending[seq]; ok {
-		close(ch)
+	r, ok := o.pending[seq]
+	if !ok {
+		return
+	}
+	if committed {
+		close(r.done)
+	} else {
 		delete(o.pending, seq)
 	}
 }
 
-// wait returns true once seq is applied, false if it still was not after max.
-func (o *ownRows) wait(seq int64, max time.Duration) bool {
+// take returns seq's events once its writer applied them (waiting at most max), or false if
+// the listener must decode and apply the row itself.
+func (o *ownRows) take(seq int64, max time.Duration) ([]store.Event, bool) {
 	o.mu.Lock()
-	ch, ok := o.pending[seq]
+	r, ok := o.pending[seq]
 	o.mu.Unlock()
 	if !ok {
-		return true
+		return nil, false
 	}
 	t := time.NewTimer(max)
 	defer t.Stop()
 	select {
-	case <-ch:
-		return true
+	case <-r.done:
 	case <-t.C:
-		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.pending, seq)
+	select {
+	case <-r.done:
+		return r.events, true
+	default:
+		return nil, false
 	}
 }
 
@@ -188,8 +215,10 @@ type listener struct {
 	done   chan struct{}
 	last   int64
 	seen   atomic.Int64 // last, for /readyz (last belongs to the listener's goroutine)
-	gapAt  time.Time    // when the hole at last+1 was first seen
-	log    zerolog.Logger
+	// decoded counts the rows decoded (another node's, or own ones handed on by no writer).
+	decoded atomic.Int64
+	gapAt   time.Time // when the hole at last+1 was first seen
+	log     zerolog.Logger
 
 	mu      sync.Mutex
 	lastErr error
@@ -347,9 +376,15 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 		l.gapAt = time.Time{}
 		l.last = r.seq
 		l.seen.Store(r.seq)
-		// A row of this node whose writer has not applied it yet is waited for (ownRows);
-		// should the writer take over a second, the listener applies it too.
-		l.publish(r.body, r.node == l.s.node && l.s.own.wait(r.seq, time.Second))
+		// A row of this node is waited for until its writer applied it (ownRows); should
+		// the writer take over a second, the listener decodes and applies it itself.
+		if r.node == l.s.node {
+			if events, ok := l.s.own.take(r.seq, time.Second); ok {
+				l.handOn(events)
+				continue
+			}
+		}
+		l.publish(r.body)
 	}
 	return len(got) == batch, nil
 }
@@ -370,9 +405,10 @@ func (l *listener) holeDead(ctx context.Context, conn *pgx.Conn, seq int64) (boo
 	return !there, err
 }
 
-// publish hands a row's events on. Unless its writer applied them on this node already (own),
-// it first moves the page versions and empties the read cache they may change.
-func (l *listener) publish(body []byte, own bool) {
+// publish hands a row's events on, after moving the page versions and emptying the read cache
+// they may change.
+func (l *listener) publish(body []byte) {
+	l.decoded.Add(1)
 	var ws []wireEvent
 	if err := json.Unmarshal(body, &ws); err != nil {
 		l.log.Error().Err(err).Msg("events table: a row that does not decode; skipped")
@@ -382,9 +418,6 @@ func (l *listener) publish(body []byte, own bool) {
 	for i, w := range ws {
 		ev := w.event()
 		events[i] = ev
-		if own {
-			continue
-		}
 		switch {
 		case ev.Kind == store.UserChanged || ev.Kind == store.UserDeleted:
 			l.s.versions.AllChanged()
@@ -394,9 +427,11 @@ func (l *listener) publish(body []byte, own bool) {
 			l.s.versions.Changed(ev.Room.ID)
 		}
 	}
-	if !own {
-		l.s.cache.apply(events)
-	}
+	l.s.cache.apply(events)
+	l.handOn(events)
+}
+
+func (l *listener) handOn(events []store.Event) {
 	if p := l.s.publisher.Load(); p != nil {
 		(*p).Publish(events)
 	}

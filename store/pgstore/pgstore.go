@@ -284,7 +284,7 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			s.cache.apply(events)
 			s.pagesChanged(t)
 		}
-		s.own.done(seq)
+		s.own.done(seq, err == nil)
 		if err == nil || !retryable(err) {
 			break
 		}
@@ -375,7 +375,7 @@ func (s *Store) Atomic(fn func(tx store.Store) error) error {
 		s.versions.AllChanged()
 		s.cache.flush()
 	}
-	s.own.done(seq)
+	s.own.done(seq, err == nil)
 	return s.result(err)
 }
 
