@@ -77,10 +77,11 @@ func waitListening(r io.Reader, log io.Writer) (<-chan string, <-chan struct{}) 
 
 // proc is a running rocketlite binary.
 type proc struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port
-	log  *lockedBuffer
-	done chan error
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:port
+	log    *lockedBuffer
+	done   chan error
+	exited chan struct{} // closed once Wait returned
 }
 
 var serverFlags = []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--bcrypt-cost", "4", "--admin-password", "adminpass", "--send-rate", "0"}
@@ -95,7 +96,7 @@ func startProc(t *testing.T, wrap []string, bin string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, log: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, log: &lockedBuffer{}, done: make(chan error, 1), exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +104,7 @@ func startProc(t *testing.T, wrap []string, bin string, args ...string) *proc {
 	go func() {
 		<-eof // Wait must not run before the pipe is drained
 		p.done <- cmd.Wait()
+		close(p.exited)
 	}()
 	select {
 	case addr, ok := <-addrc:
@@ -115,9 +117,12 @@ func startProc(t *testing.T, wrap []string, bin string, args ...string) *proc {
 		t.Fatalf("rocketlite did not listen:\n%s", p.log)
 	}
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		// Not cmd.ProcessState: Wait writes it in the goroutine above.
+		select {
+		case <-p.exited:
+		default:
 			cmd.Process.Kill()
-			<-p.done
+			<-p.exited
 		}
 	})
 	return p
