@@ -327,7 +327,27 @@ func (l *listener) wait(ctx context.Context, conn *pgx.Conn, d time.Duration) er
 				return err
 			}
 		}
+		if err == nil {
+			l.drain(conn)
+		}
 		return nil
+	}
+}
+
+// drain takes the notifications that came in while the listener was reading the table: one
+// read of the table answers all the events ones (each used to cost a read that found nothing
+// new), and the signals go to their handler. It does not wait for more.
+func (l *listener) drain(conn *pgx.Conn) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // pgx returns the notifications it holds, and waits for none
+	for {
+		n, err := conn.WaitForNotification(done)
+		if err != nil || n == nil {
+			return
+		}
+		if n.Channel == l.s.sigChannel {
+			l.s.received(n.Payload)
+		}
 	}
 }
 
