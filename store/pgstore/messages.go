@@ -437,7 +437,7 @@ func (s *Store) postOne(req *sendReq) error {
 		if err := putMessage(t, b, r, m, enc); err != nil {
 			return err
 		}
-		bumped := countArrival(b, a, author, m, req.now)
+		bumped := countArrival(b, a, author, m, req.now, nil)
 		if err := saveRoomCounts(b, r); err != nil {
 			return err
 		}
@@ -493,6 +493,10 @@ func runSend(t *Tx, b *pgx.Batch) (map[int][]*store.Member, error) {
 	return out, dbErr(br.Close())
 }
 
+func queueMark(b *pgx.Batch, rid, uid string, mark int64) {
+	b.Queue(`UPDATE members SET sub_mark = $3 WHERE room_id = $1 AND user_id = $2`, rid, uid, mark)
+}
+
 // bumpSQL counts one more mention for members of room $1: those named by $2 (the ids in
 // that order), or when $2 is NULL every member but $4 (a direct room), at most maxMentions.
 const bumpSQL = `UPDATE members SET doc = (doc::jsonb || jsonb_build_object(
@@ -506,15 +510,20 @@ const bumpSQL = `UPDATE members SET doc = (doc::jsonb || jsonb_build_object(
 // countArrival counts user message m, just queued in a's room by author, into the
 // subscriptions (bbolt's countArrival): the room's Counted, the author's own mark, and the
 // mentions of the members it names (every other member in a direct room). It returns the
-// index in b of the mention bump (-1: none).
-func countArrival(b *pgx.Batch, a *access, author *store.User, m *store.Message, now time.Time) int {
+// index in b of the mention bump (-1: none). With marks, the author's mark is noted there
+// instead, for the caller to write once per author and room (queueMarks).
+func countArrival(b *pgx.Batch, a *access, author *store.User, m *store.Message, now time.Time, marks map[[2]string]int64) int {
 	if m.Type != "" {
 		return -1 // system messages are not unread, as in Rocket.Chat
 	}
 	r := a.room
 	r.Counted++
 	if a.member {
-		b.Queue(`UPDATE members SET sub_mark = $3 WHERE room_id = $1 AND user_id = $2`, r.ID, author.ID, int64(r.Counted))
+		if marks != nil {
+			marks[[2]string{r.ID, author.ID}] = int64(r.Counted)
+		} else {
+			queueMark(b, r.ID, author.ID, int64(r.Counted))
+		}
 	}
 	at, _ := now.MarshalText()
 	if r.Type == store.Direct {

@@ -232,6 +232,10 @@ func TestSendBatch(t *testing.T) {
 	if err != nil || sub.Member.Mentions != 1 || sub.Unread != 0 {
 		t.Fatalf("bob's subscription: %+v %v", sub, err)
 	}
+	// Alice's mark is written once for her two sends, at the second: b1 alone is unread.
+	if sub, err := st.SubscriptionOf(pub.ID, alice.ID); err != nil || sub.Unread != 1 {
+		t.Fatalf("alice's subscription: %+v %v", sub, err)
+	}
 	// The batch's events, up to a marker posted after it (the rooms' creation may come
 	// through the events table after SetPublisher).
 	if err := st.PostMessage(pub.ID, alice, &store.Message{Text: "marker"}); err != nil {

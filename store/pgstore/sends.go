@@ -13,10 +13,14 @@ package pgstore
 // taken, say), every send of it is run again on its own, so that each gets its own answer.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,6 +148,7 @@ func (s *Store) postBatch(reqs []*sendReq) {
 			bump int
 		}
 		var done []posted
+		marks := map[[2]string]int64{}
 		var rooms []*store.Room // in the order first posted to
 		seen := map[*store.Room]bool{}
 		b := &pgx.Batch{}
@@ -185,8 +190,15 @@ func (s *Store) postBatch(reqs []*sendReq) {
 			if err := putMessage(t, b, r, req.m, enc); err != nil {
 				return err
 			}
-			bump := countArrival(b, a, req.author, req.m, req.now)
+			bump := countArrival(b, a, req.author, req.m, req.now, marks)
 			done = append(done, posted{req, *r, bump})
+		}
+		// One update per author and room, not per send: an author sending a burst would
+		// otherwise leave a dead row version per send in the batch.
+		for _, k := range slices.SortedFunc(maps.Keys(marks), func(x, y [2]string) int {
+			return cmp.Or(strings.Compare(x[0], y[0]), strings.Compare(x[1], y[1]))
+		}) {
+			queueMark(b, k[0], k[1], marks[k])
 		}
 		for _, r := range rooms {
 			if err := saveRoomCounts(b, r); err != nil {
