@@ -79,28 +79,55 @@ func (w wireEvent) event() store.Event {
 	return ev
 }
 
-// appendEvents records a transaction's events as its last statement and returns their seq
-// (0: no events), which stays in s.own until the writer has applied them here (ownRows).
-func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event) (int64, error) {
-	if len(events) == 0 {
-		return 0, nil
-	}
+// eventsSQL records a transaction's events, announces them, and takes the lock by which the
+// listeners tell a write in flight from a dead one (holeDead); it returns their seq.
+const eventsSQL = `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
+	SELECT e.seq, pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`
+
+func (s *Store) eventsArgs(events []store.Event) ([]any, error) {
 	ws := make([]wireEvent, len(events))
 	for i, ev := range events {
 		ws[i] = toWire(ev)
 	}
 	body, err := json.Marshal(ws)
 	if err != nil {
+		return nil, err
+	}
+	return []any{body, s.channel, s.node, lockClass(s.channel)}, nil
+}
+
+// appendEvents records a transaction's events as its last statement and returns their seq
+// (0: no events), which stays in s.own until the writer has applied them here (ownRows).
+func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, events []store.Event) (int64, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	args, err := s.eventsArgs(events)
+	if err != nil {
 		return 0, err
 	}
 	var seq int64
-	err = tx.QueryRow(ctx, `WITH e AS (INSERT INTO events (body, node) VALUES ($1, $3) RETURNING seq)
-		SELECT e.seq, pg_notify($2, ''), pg_advisory_xact_lock($4, (e.seq % 2147483647)::int4) FROM e`,
-		body, s.channel, s.node, lockClass(s.channel)).Scan(&seq, nil, nil)
+	err = tx.QueryRow(ctx, eventsSQL, args...).Scan(&seq, nil, nil)
 	if err == nil {
 		s.own.add(seq, events)
 	}
 	return seq, err
+}
+
+// queueEvents queues the events emitted so far as the last statement of b, so that they take
+// no round trip of their own (the send batches: a round trip fewer under the room's lock). No
+// event may be emitted after it; runSend reads the seq back into t.
+func (t *Tx) queueEvents(b *pgx.Batch) error {
+	if len(*t.events) == 0 || t.s.tx != nil {
+		return nil // inside Atomic, whose commit records the events
+	}
+	args, err := t.s.eventsArgs(*t.events)
+	if err != nil {
+		return err
+	}
+	b.Queue(eventsSQL, args...)
+	t.queued = len(*t.events)
+	return nil
 }
 
 // ownRows are this node's events rows between their insert and the moment the listener reads

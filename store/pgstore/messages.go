@@ -460,6 +460,12 @@ func runSend(t *Tx, b *pgx.Batch) (map[int][]*store.Member, error) {
 	defer br.Close()
 	out := map[int][]*store.Member{}
 	for i, qq := range b.QueuedQueries {
+		if qq.SQL == eventsSQL {
+			if err := br.QueryRow().Scan(&t.seq, nil, nil); err != nil {
+				return nil, dbErr(err)
+			}
+			continue
+		}
 		if qq.SQL != bumpSQL {
 			if _, err := br.Exec(); err != nil {
 				return nil, dbErr(err)

@@ -216,6 +216,9 @@ type Tx struct {
 	pages  []string
 	all    bool
 	s      *Store
+	// queued is how many events queueEvents put in a batch (0: none), seq their row's.
+	queued int
+	seq    int64
 }
 
 // Emit records ev; it is published after the commit (store.Bolt's emit). The records ev
@@ -272,6 +275,14 @@ func (s *Store) write(fn func(t *Tx) error) error {
 			t.Tx = tx
 			if err := fn(t); err != nil {
 				return err
+			}
+			if t.queued > 0 {
+				if t.queued != len(events) || t.seq == 0 {
+					return errors.New("pgstore: events emitted after queueEvents")
+				}
+				seq = t.seq
+				s.own.add(seq, events)
+				return nil
 			}
 			seq, err = s.appendEvents(ctx, tx, events)
 			return err
