@@ -83,6 +83,11 @@ serve "$P1"
 serve "$P2"
 echo "-- one node alone first, $CONNS connections"
 wrk_run send "$P1" "$CONNS"
+echo "-- one node alone, $((CONNS / 2)) connections to the room and $((CONNS / 2)) to GENERAL (the baseline of the two-room case)"
+wrk_run send "$P1" "$((CONNS / 2))" >"$WORK/a.out" &
+a=$!
+RL_ROOM=GENERAL wrk_run send "$P1" "$((CONNS / 2))"
+wait "$a"; cat "$WORK/a.out"
 for w in send history; do
 	echo "-- $w, both nodes, the same room"
 	wrk_run "$w" "$P1" "$((CONNS / 2))" >"$WORK/a.out" &
