@@ -292,6 +292,45 @@ func TestCleanHistoryChunks(t *testing.T) {
 	}
 }
 
+// TestSendBatchTakesMore: once a batch holds its room's lock, it takes the sends to that room
+// that queued meanwhile, in their order, numbered after its own and committed with them;
+// sends to other rooms stay queued.
+func TestSendBatchTakesMore(t *testing.T) {
+	st, u, r := filledRoom(t, 0)
+	other := &store.Room{Name: "other", Type: store.Public}
+	if err := st.CreateRoom(other, []string{u.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	req := func(rid, text string) *sendReq {
+		q := &sendReq{rid: rid, author: u, m: &store.Message{Text: text}, id: store.NewID(), now: st.Now(), done: make(chan struct{})}
+		q.reset()
+		return q
+	}
+	first, later, elsewhere, last := req(r.ID, "first"), req(r.ID, "later"), req(other.ID, "elsewhere"), req(r.ID, "last")
+	sd := &sender{pending: []*sendReq{later, elsewhere, last}}
+	commits := st.Commits()
+	all := postSafely(st, []*sendReq{first}, sd.takeFor)
+	if len(all) != 3 || all[1] != later || all[2] != last {
+		t.Fatalf("the batch posted %d sends", len(all))
+	}
+	for _, q := range all {
+		if q.err != nil {
+			t.Fatal(q.err)
+		}
+	}
+	if len(sd.pending) != 1 || sd.pending[0] != elsewhere {
+		t.Fatalf("left queued: %d", len(sd.pending))
+	}
+	if n := st.Commits() - commits; n != 1 {
+		t.Fatalf("%d transactions, want 1", n)
+	}
+	page, err := st.History(r.ID, u, store.HistoryQuery{Count: 5})
+	if err != nil || len(page) != 3 || page[2].Text != "first" || page[1].Text != "later" || page[0].Text != "last" ||
+		page[1].Seq != page[2].Seq+1 || page[0].Seq != page[1].Seq+1 {
+		t.Fatalf("history %v %v", page, err)
+	}
+}
+
 // TestSendBatchPanic: a batch that panics (a bug) answers each of its sends with an error,
 // commits none of them, and the sender goes on.
 func TestSendBatchPanic(t *testing.T) {
@@ -299,7 +338,7 @@ func TestSendBatchPanic(t *testing.T) {
 	ok := &sendReq{rid: r.ID, author: u, m: &store.Message{Text: "fine"}, id: store.NewID(), now: st.Now()}
 	ok.reset()
 	bad := &sendReq{rid: r.ID, m: &store.Message{Text: "no author"}, id: store.NewID(), now: st.Now()} // reset panics
-	postSafely(st, []*sendReq{ok, bad})
+	postSafely(st, []*sendReq{ok, bad}, nil)
 	if ok.err == nil || bad.err == nil {
 		t.Fatalf("errors %v, %v", ok.err, bad.err)
 	}

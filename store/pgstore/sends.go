@@ -93,24 +93,44 @@ func (sd *sender) run(s *Store) {
 		batch := sd.pending[:n:n]
 		sd.pending = append([]*sendReq(nil), sd.pending[n:]...)
 		sd.mu.Unlock()
-		postSafely(s, batch)
-		for _, req := range batch {
+		for _, req := range postSafely(s, batch, sd.takeFor) {
 			close(req.done)
 		}
 	}
 }
 
+// takeFor takes from the queue, in their order, up to max sends to the rooms in locked.
+func (sd *sender) takeFor(locked map[string]bool, max int) []*sendReq {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	var took []*sendReq
+	kept := sd.pending[:0]
+	for _, req := range sd.pending {
+		if len(took) < max && locked[req.rid] {
+			took = append(took, req)
+		} else {
+			kept = append(kept, req)
+		}
+	}
+	clear(sd.pending[len(kept):])
+	sd.pending = kept
+	return took
+}
+
 // postSafely is postBatch that turns a panic (a bug) into every send's error: the senders
-// waiting on the batch get an answer, and the sender goes on with the next one.
-func postSafely(s *Store, batch []*sendReq) {
+// waiting on the batch get an answer, and the sender goes on with the next one. It returns
+// the sends of the batch, with those it took on the way (more).
+func postSafely(s *Store, batch []*sendReq, more func(locked map[string]bool, max int) []*sendReq) (all []*sendReq) {
+	all = batch
 	defer func() {
 		if p := recover(); p != nil {
-			for _, req := range batch {
+			for _, req := range all {
 				req.err = fmt.Errorf("pgstore: send failed: %v", p)
 			}
 		}
 	}()
-	s.postBatch(batch)
+	s.postBatchMore(&all, more)
+	return all
 }
 
 // batchAccessSQL is roomAccessSQL for several (room, user) pairs at once, the rooms locked in
@@ -126,22 +146,36 @@ const batchAccessSQL = `SELECT p.i, r.doc, m.doc, m.sub_mark,
 	FOR UPDATE OF r`
 
 // postBatch posts reqs in one transaction and sets each one's err.
-func (s *Store) postBatch(reqs []*sendReq) {
+func (s *Store) postBatch(reqs []*sendReq) { s.postBatchMore(&reqs, nil) }
+
+// postBatchMore is postBatch that, once it holds its rooms' locks, also takes the sends to
+// those rooms that queued meanwhile (more), appending them to *reqs. When another node holds
+// a room's lock, the sends that arrive while this batch waits for it would otherwise wait for
+// a whole turn of both nodes more; taken now, they share the turn.
+func (s *Store) postBatchMore(all *[]*sendReq, more func(locked map[string]bool, max int) []*sendReq) {
 	err := s.write(func(t *Tx) error {
-		msgs := make([]*store.Message, len(reqs))
-		rids, uids := make([]string, len(reqs)), make([]string, len(reqs))
-		for i, req := range reqs {
-			req.reset()
-			req.err = nil
-			msgs[i], rids[i], uids[i] = req.m, req.rid, req.author.ID
-		}
-		if err := resolveAllMentions(t.Ctx, t, msgs); err != nil {
-			return err
-		}
-		access, err := batchAccess(t, rids, uids)
+		records := map[string]*store.Room{}
+		access, err := prepareSends(t, *all, records)
 		if err != nil {
 			return err
 		}
+		if more != nil && len(*all) < maxSendBatch {
+			locked := map[string]bool{}
+			for _, a := range access {
+				if a != nil {
+					locked[a.room.ID] = true
+				}
+			}
+			if extra := more(locked, maxSendBatch-len(*all)); len(extra) > 0 {
+				*all = append(*all, extra...)
+				xa, err := prepareSends(t, extra, records)
+				if err != nil {
+					return err
+				}
+				access = append(access, xa...)
+			}
+		}
+		reqs := *all
 		type posted struct {
 			req  *sendReq
 			room store.Room // the room right after this send, for its events
@@ -232,6 +266,7 @@ func (s *Store) postBatch(reqs []*sendReq) {
 	if err == nil {
 		return
 	}
+	reqs := *all
 	if len(reqs) == 1 || store.KindOf(err) == store.Unavailable {
 		// The database is not there: sends one by one would each wait out the timeout.
 		for _, req := range reqs {
@@ -245,17 +280,33 @@ func (s *Store) postBatch(reqs []*sendReq) {
 	}
 }
 
+// prepareSends readies reqs for their transaction: it resets them, resolves their mentions,
+// and reads and locks their rooms (batchAccess).
+func prepareSends(t *Tx, reqs []*sendReq, rooms map[string]*store.Room) ([]*access, error) {
+	msgs := make([]*store.Message, len(reqs))
+	rids, uids := make([]string, len(reqs)), make([]string, len(reqs))
+	for i, req := range reqs {
+		req.reset()
+		req.err = nil
+		msgs[i], rids[i], uids[i] = req.m, req.rid, req.author.ID
+	}
+	if err := resolveAllMentions(t.Ctx, t, msgs); err != nil {
+		return nil, err
+	}
+	return batchAccess(t, rids, uids, rooms)
+}
+
 // batchAccess reads and locks the rooms of the pairs (rids[i], uids[i]) with what the access
 // rules need (roomAccess); a pair whose room does not exist is nil. Pairs of one room share
-// its record, so that their sends number on from one another.
-func batchAccess(t *Tx, rids, uids []string) ([]*access, error) {
+// its record in rooms (by id), so that their sends number on from one another, also over
+// several calls in one transaction.
+func batchAccess(t *Tx, rids, uids []string, rooms map[string]*store.Room) ([]*access, error) {
 	rows, err := t.Query(t.Ctx, batchAccessSQL, rids, uids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := make([]*access, len(rids))
-	rooms := map[string]*store.Room{}
 	for rows.Next() {
 		var i int64
 		var roomDoc, memberDoc []byte
