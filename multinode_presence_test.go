@@ -159,6 +159,27 @@ func waitPresence(t *testing.T, base string, cr *apiCreds, uid, want string, wit
 	t.Fatalf("node %s tells %q of the user, want %q after %v", base, got, want, within)
 }
 
+// waitOtherNodes waits until node base's /readyz says it hears from want other nodes.
+func waitOtherNodes(t *testing.T, base string, want int) {
+	t.Helper()
+	var got any
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := pollClient.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj struct {
+			Realtime map[string]any `json:"realtime"`
+		}
+		json.NewDecoder(res.Body).Decode(&obj)
+		res.Body.Close()
+		if got = obj.Realtime["otherNodes"]; got == float64(want) {
+			return
+		}
+	}
+	t.Fatalf("/readyz of %s: otherNodes %v, want %d", base, got, want)
+}
+
 // TestMultiNodePresence: with several nodes on one database, a user's presence and typing
 // reach the users of every node: connected on A, online on B (REST and user-status) and on C
 // started later; away on A is away everywhere; the socket closed, offline everywhere; a node
@@ -209,6 +230,7 @@ func TestMultiNodePresence(t *testing.T) {
 	watcher.wait(t, "bob's user-status away on B", 5*time.Second, status(2))
 	c := startProc(t, nil, bin, "--db", dsn, "--node-timeout", "60s")
 	waitPresence(t, c.base, admin, bob.UserID, "away", 5*time.Second)
+	waitOtherNodes(t, b.base, 2) // /readyz tells who B hears from: A and C
 
 	// The socket closed: offline everywhere.
 	bobA.ws.Close(websocket.StatusNormalClosure, "")
@@ -227,6 +249,7 @@ func TestMultiNodePresence(t *testing.T) {
 	killed := time.Now()
 	waitPresence(t, b.base, admin, bob.UserID, "offline", 20*time.Second)
 	waitPresence(t, c.base, admin, bob.UserID, "offline", 20*time.Second)
+	waitOtherNodes(t, b.base, 1)
 	t.Logf("bob shown offline on B and C %v after his node was killed (--node-timeout 3s)", time.Since(killed).Round(100*time.Millisecond))
 
 	// A node stopped says so: C shows bob offline long before D's minute could pass.

@@ -483,6 +483,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Realtime:             http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.ServeHTTP(w, r) }),
 		Presence:             hub,
 		RealtimeStats:        hub.Stats,
+		OtherNodes:           hub.OtherNodes,
 		AllowPrivateWebhooks: cfg.integ.allowPrivateWebhooks,
 		Metrics:              reg,
 		Web:                  webClient(cfg.noWeb),

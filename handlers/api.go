@@ -48,6 +48,9 @@ type Config struct {
 	Presence Presence
 	// RealtimeStats reports open sockets and subscriptions for /readyz; nil: not shown.
 	RealtimeStats func() (sockets, subscriptions int)
+	// OtherNodes reports how many other nodes share the database and are heard from, for
+	// /readyz; ok false (or nil): not shown.
+	OtherNodes func() (n int, ok bool)
 	// PageCacheBytes bounds the memory of rendered newest pages (pages.go); 0 means
 	// DefaultPageCacheBytes, negative means no cache.
 	PageCacheBytes int64

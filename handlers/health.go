@@ -26,7 +26,13 @@ func (a *API) readyz(c *call) (any, error) {
 	}
 	if a.cfg.RealtimeStats != nil {
 		sockets, subs := a.cfg.RealtimeStats()
-		out = out.With("realtime", J("sockets", sockets, "subscriptions", subs))
+		rt := J("sockets", sockets, "subscriptions", subs)
+		if a.cfg.OtherNodes != nil {
+			if n, ok := a.cfg.OtherNodes(); ok {
+				rt = rt.With("otherNodes", n)
+			}
+		}
+		out = out.With("realtime", rt)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	"rocketlite/store"
@@ -50,6 +51,7 @@ type peers struct {
 	stop    chan struct{}
 	done    chan struct{}
 	seen    map[string]*peerNode // the goroutine's
+	nodes   atomic.Int32         // len(seen), for /readyz
 	failing bool                 // the last signal failed (log once per failure streak)
 }
 
@@ -70,6 +72,18 @@ func (h *Hub) JoinPeers(sig store.Signaler, timeout time.Duration) {
 	sig.SetSignalHandler(p.receive)
 	p.in <- peerIn{} // hello, as after a reconnect
 	go p.run()
+}
+
+// OtherNodes is how many other nodes this one hears from (for /readyz); ok is false when it
+// shares no database with others (JoinPeers was not called).
+func (h *Hub) OtherNodes() (n int, ok bool) {
+	h.mu.Lock()
+	p := h.peers
+	h.mu.Unlock()
+	if p == nil {
+		return 0, false
+	}
+	return int(p.nodes.Load()), true
 }
 
 // receive is the store's signal handler (the listener's goroutine): it must not block.
@@ -204,6 +218,7 @@ func (p *peers) apply(in peerIn) {
 	if n == nil {
 		n = &peerNode{timeout: p.timeout}
 		p.seen[in.node] = n
+		p.nodes.Store(int32(len(p.seen)))
 	}
 	n.heard = time.Now()
 	h := p.h
@@ -225,6 +240,7 @@ func (p *peers) apply(in peerIn) {
 		case "bye":
 			h.dropNode(in.node)
 			delete(p.seen, in.node)
+			p.nodes.Store(int32(len(p.seen)))
 		}
 	}
 	h.unlock()
@@ -239,6 +255,7 @@ func (p *peers) expire(now time.Time) {
 	for node, n := range p.seen {
 		if now.Sub(n.heard) > n.timeout {
 			delete(p.seen, node)
+			p.nodes.Store(int32(len(p.seen)))
 			h.mu.Lock()
 			h.dropNode(node)
 			h.unlock()
