@@ -43,16 +43,17 @@ type peerIn struct {
 }
 
 type peers struct {
-	h       *Hub
-	sig     store.Signaler
-	timeout time.Duration
-	out     chan peerMsg
-	in      chan peerIn
-	stop    chan struct{}
-	done    chan struct{}
-	seen    map[string]*peerNode // the goroutine's
-	nodes   atomic.Int32         // len(seen), for /readyz
-	failing bool                 // the last signal failed (log once per failure streak)
+	h        *Hub
+	sig      store.Signaler
+	timeout  time.Duration
+	out      chan peerMsg
+	in       chan peerIn
+	stop     chan struct{}
+	done     chan struct{}
+	seen     map[string]*peerNode // the goroutine's
+	nodes    atomic.Int32         // len(seen), for /readyz
+	lastDrop atomic.Int64         // when dropped last logged (Unix ns)
+	failing  bool                 // the last signal failed (log once per failure streak)
 }
 
 // peerNode is what a node knows of another.
@@ -98,7 +99,7 @@ func (p *peers) receive(node string, payload []byte) {
 	select {
 	case p.in <- in:
 	default:
-		p.h.log.Warn().Msg("realtime: signals from other nodes arrive faster than handled; some dropped")
+		p.dropped("realtime: signals from other nodes arrive faster than handled; some dropped")
 	}
 }
 
@@ -107,7 +108,15 @@ func (p *peers) send(m peerMsg) {
 	select {
 	case p.out <- m:
 	default:
-		p.h.log.Warn().Msg("realtime: signals to other nodes queue faster than sent; some dropped")
+		p.dropped("realtime: signals to other nodes queue faster than sent; some dropped")
+	}
+}
+
+// dropped logs what was dropped, at most once a second: an overload must not flood the log.
+func (p *peers) dropped(msg string) {
+	now := time.Now().UnixNano()
+	if last := p.lastDrop.Load(); now-last >= int64(time.Second) && p.lastDrop.CompareAndSwap(last, now) {
+		p.h.log.Warn().Msg(msg)
 	}
 }
 
@@ -156,6 +165,11 @@ func (p *peers) flush(msgs []peerMsg) {
 	var buf []byte
 	for _, m := range msgs {
 		b, _ := json.Marshal(m)
+		if len(b)+2 > store.MaxSignal {
+			// Names and status texts are capped far below; should one not be, it alone is lost.
+			p.h.log.Warn().Str("kind", m.K).Int("bytes", len(b)).Msg("realtime: a signal too large for the other nodes; skipped")
+			continue
+		}
 		if len(buf) > 0 && len(buf)+len(b)+2 > store.MaxSignal {
 			p.signal(append(buf, ']'))
 			buf = nil
