@@ -149,7 +149,7 @@ const batchAccessSQL = `SELECT p.i, r.doc, m.doc, m.sub_mark,
 func (s *Store) postBatch(reqs []*sendReq) { s.postBatchMore(&reqs, nil) }
 
 // postBatchMore is postBatch that, once it holds its rooms' locks, also takes the sends to
-// those rooms that queued meanwhile (more), appending them to *reqs. When another node holds
+// those rooms that queued meanwhile (more), appending them to *all. When another node holds
 // a room's lock, the sends that arrive while this batch waits for it would otherwise wait for
 // a whole turn of both nodes more; taken now, they share the turn.
 func (s *Store) postBatchMore(all *[]*sendReq, more func(locked map[string]bool, max int) []*sendReq) {
