@@ -213,6 +213,26 @@ type HistoryQuery struct {
 	MaxBytes int
 }
 
+// TimeBounds is q's Before and After as a closed range of Unix milliseconds, Inclusive or
+// not; ok is false when no time can match. Dates at or before 1970 count from 0, so that they
+// never wrap around to the far future as unsigned keys.
+func (q HistoryQuery) TimeBounds() (loMs, hiMs int64, ok bool) {
+	loMs, hiMs = 0, int64(1<<63-1)
+	if !q.Before.IsZero() {
+		hiMs = q.Before.UnixMilli()
+		if !q.Inclusive {
+			hiMs--
+		}
+	}
+	if !q.After.IsZero() {
+		loMs = max(q.After.UnixMilli(), 0)
+		if !q.Inclusive {
+			loMs++
+		}
+	}
+	return loMs, hiMs, hiMs >= loMs
+}
+
 // Page is a page of messages. Truncated means it ended on its byte budget before Count
 // messages: more may follow, and the client asks again from its last message.
 type Page struct {
@@ -323,22 +343,8 @@ func (s *Bolt) HistoryPage(rid string, reader *User, q HistoryQuery) (page Page,
 		}
 		// A time bound walks the (time, seq) index instead: a Pi may boot with a wrong clock,
 		// so time order and sequence order can differ.
-		// Bounds in signed milliseconds first: a date at or before 1970 must not wrap around
-		// to the far future when it becomes a key.
-		hiMs, loMs := int64(1<<63-1), int64(0)
-		if !q.Before.IsZero() {
-			hiMs = q.Before.UnixMilli()
-			if !q.Inclusive {
-				hiMs--
-			}
-		}
-		if !q.After.IsZero() {
-			loMs = max(q.After.UnixMilli(), 0)
-			if !q.Inclusive {
-				loMs++
-			}
-		}
-		if hiMs < loMs {
+		loMs, hiMs, ok := q.TimeBounds()
+		if !ok {
 			return nil
 		}
 		hi, lo := uint64(hiMs), uint64(loMs)

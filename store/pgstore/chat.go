@@ -193,17 +193,8 @@ func (s *Store) changeMessage(id string, reader *store.User, change func(t *Tx, 
 			}
 			return err
 		}
-		b := &pgx.Batch{}
-		queueMarks(b, &old, m)
-		queueUpdate(b, m, data)
-		if err := execBatch(t.Ctx, t, b); err != nil {
-			return err
-		}
-		showNames(m, v.author, v.editor, v.actor, reader.ID) // the record keeps what it has
 		changed = m
-		t.Pages(v.room.ID)
-		t.Emit(store.Event{Kind: store.MessageEdited, Room: v.room, Message: m})
-		return nil
+		return saveChanged(t, v, &old, m, data, reader.ID, v.room)
 	})
 	return changed, err
 }

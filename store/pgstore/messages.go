@@ -799,20 +799,8 @@ func (s *Store) HistoryPage(rid string, reader *store.User, q store.HistoryQuery
 	timed := !q.Before.IsZero() || !q.After.IsZero()
 	var lo, hi time.Time
 	if timed {
-		hiMs, loMs := int64(1<<63-1), int64(0)
-		if !q.Before.IsZero() {
-			hiMs = q.Before.UnixMilli()
-			if !q.Inclusive {
-				hiMs--
-			}
-		}
-		if !q.After.IsZero() {
-			loMs = max(q.After.UnixMilli(), 0)
-			if !q.Inclusive {
-				loMs++
-			}
-		}
-		if hiMs < loMs {
+		loMs, hiMs, ok := q.TimeBounds()
+		if !ok {
 			timed, q.Count = false, 0 // nothing can match: the room is still checked
 		}
 		lo = time.UnixMilli(loMs).UTC()
@@ -986,6 +974,21 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// saveChanged writes m, changed from old, as data (its checked record), shows it to viewerID
+// and announces it, with room if given (as bbolt's events do).
+func saveChanged(t *Tx, v *visible, old, m *store.Message, data []byte, viewerID string, room *store.Room) error {
+	b := &pgx.Batch{}
+	queueMarks(b, old, m)
+	queueUpdate(b, m, data)
+	if err := execBatch(t.Ctx, t, b); err != nil {
+		return err
+	}
+	showNames(m, v.author, v.editor, v.actor, viewerID) // the record keeps what it has
+	t.Pages(m.RoomID)
+	t.Emit(store.Event{Kind: store.MessageEdited, Room: room, Message: m})
+	return nil
+}
+
 // UpdateMessage applies change to message id and saves it as edited by editor (bbolt's
 // UpdateMessage).
 func (s *Store) UpdateMessage(id string, editor *store.User, change func(m *store.Message) error) (updated *store.Message, err error) {
@@ -1017,17 +1020,8 @@ func (s *Store) UpdateMessage(id string, editor *store.User, change func(m *stor
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		queueMarks(b, &old, m)
-		queueUpdate(b, m, data)
-		if err := execBatch(t.Ctx, t, b); err != nil {
-			return err
-		}
-		showNames(m, v.author, v.editor, v.actor, editor.ID) // the record keeps what it has
 		updated = m
-		t.Pages(m.RoomID)
-		t.Emit(store.Event{Kind: store.MessageEdited, Message: m})
-		return nil
+		return saveChanged(t, v, &old, m, data, editor.ID, nil)
 	})
 	return updated, err
 }
