@@ -83,17 +83,7 @@ func (s *Bolt) CreateUsers(users []*User, joinDefault bool) error {
 			} else if !validKeyPart(u.ID) || ub.Get([]byte(u.ID)) != nil {
 				return Errorf(Invalid, "invalid-id", "User id %q is invalid or taken", u.ID)
 			}
-			if len(u.Roles) == 0 {
-				if firstEver && i == 0 {
-					u.Roles = []string{"admin"}
-				} else {
-					u.Roles = []string{"user"}
-				}
-			}
-			if u.Type == "" {
-				u.Type = "user"
-			}
-			u.CreatedAt, u.UpdatedAt = now, now
+			FillNewUser(u, firstEver && i == 0, now)
 			if err := putUser(tx, u); err != nil {
 				return err
 			}
@@ -370,4 +360,21 @@ func (s *Bolt) usersSorted(cmp func(a, b *User) int, offset, count int) (users [
 		all = all[:count]
 	}
 	return all, total, nil
+}
+
+// FillNewUser gives a user being created what every store sets: the admin role to the first
+// user of an empty store and the user role to others (unless roles were given), the type and
+// the times.
+func FillNewUser(u *User, first bool, now time.Time) {
+	if len(u.Roles) == 0 {
+		if first {
+			u.Roles = []string{"admin"}
+		} else {
+			u.Roles = []string{"user"}
+		}
+	}
+	if u.Type == "" {
+		u.Type = "user"
+	}
+	u.CreatedAt, u.UpdatedAt = now, now
 }

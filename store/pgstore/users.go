@@ -306,17 +306,7 @@ func (s *Store) CreateUsers(users []*store.User, joinDefault bool) error {
 			} else if !store.ValidKeyPart(u.ID) || !textOK(u.ID) || takenID[u.ID] {
 				return store.Errorf(store.Invalid, "invalid-id", "User id %q is invalid or taken", u.ID)
 			}
-			if len(u.Roles) == 0 {
-				if firstEver && i == 0 {
-					u.Roles = []string{"admin"}
-				} else {
-					u.Roles = []string{"user"}
-				}
-			}
-			if u.Type == "" {
-				u.Type = "user"
-			}
-			u.CreatedAt, u.UpdatedAt = now, now
+			store.FillNewUser(u, firstEver && i == 0, now)
 			takenName[nk], takenID[u.ID] = true, true
 			if ek != "" {
 				takenEmail[ek] = true
