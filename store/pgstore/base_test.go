@@ -143,8 +143,10 @@ func TestEventsReachEveryNode(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // the safety poll would have brought the rolled-back one
-	if n := len(rb.wait(t, 3)); n != 3 {
-		t.Fatalf("other node: %d events, want 3 (a rolled-back write published)", n)
+	for name, r := range map[string]*recorder{"writer": ra, "other node": rb} {
+		if n := len(r.wait(t, 3)); n != 3 {
+			t.Fatalf("%s: %d events, want 3 (a rolled-back write published)", name, n)
+		}
 	}
 }
 

@@ -37,7 +37,8 @@ func TestSeedNodesStartingTogether(t *testing.T) {
 				if _, err := seed.ApplyDefault(tx, h); err != nil {
 					return err
 				}
-				_, made[i], err = seed.EnsureAdmin(tx, h, "admin", "change-me")
+				_, madeOne, err := seed.EnsureAdmin(tx, h, "admin", "change-me")
+				made[i] = madeOne
 				return err
 			})
 		}()

@@ -557,8 +557,8 @@ func init() {
 		if _, err := f.st.Join("R", bob.ID); err != nil {
 			t.Fatal(err)
 		}
-		if found, _ := f.st.Search("R", u, "bob", 10); len(found) != 0 {
-			t.Fatalf("search found a join message: %+v", found[0])
+		if found, err := f.st.Search("R", u, "bob", 10); err != nil || len(found) != 0 {
+			t.Fatalf("search found a join message: %+v (err %v)", found, err)
 		}
 		// An edit is searched by its new text.
 		if _, err := f.st.UpdateMessage(found0(t, f, "R", u, "kkk").ID, u, func(m *store.Message) error { m.Text = "Quux"; return nil }); err != nil {
@@ -794,8 +794,8 @@ func init() {
 		if !slices.Equal(upIDs, []string{fresh.ID, m1.ID}) || len(del) != 1 || del[0].ID != gone.ID || !del[0].At.Equal(f.clock.Now()) {
 			t.Fatalf("sync: updated %v deleted %+v", upIDs, del)
 		}
-		if up, del, _ := f.st.Sync("A", alice, f.clock.Now()); len(up) != 0 || len(del) != 0 {
-			t.Fatalf("sync from now: %v %v", up, del)
+		if up, del, err := f.st.Sync("A", alice, f.clock.Now()); err != nil || len(up) != 0 || len(del) != 0 {
+			t.Fatalf("sync from now: %v %v (err %v)", up, del, err)
 		}
 		if up, _, _ := f.st.Sync("A", alice, time.Time{}); len(up) != 5 { // m1, dot, r1, the pin, fresh
 			t.Fatalf("sync from the start: %d messages", len(up))

@@ -186,8 +186,8 @@ func init() {
 					t.Fatalf("%s: room %s of a refused batch exists: %v", c.what, name, err)
 				}
 			}
-			if ids, _ := st.UserRoomIDs(ann.ID); len(ids) != 0 {
-				t.Fatalf("%s: a membership of a refused batch exists: %v", c.what, ids)
+			if ids, err := st.UserRoomIDs(ann.ID); err != nil || len(ids) != 0 {
+				t.Fatalf("%s: a membership of a refused batch exists: %v (err %v)", c.what, ids, err)
 			}
 		}
 		// A batch that passes creates all of its rooms.
@@ -255,8 +255,8 @@ func init() {
 		if r, _ := st.Room(pub.ID); r.Msgs != 2 || r.Seq != 2 {
 			t.Fatalf("after a leave: msgs %d seq %d", r.Msgs, r.Seq)
 		}
-		if m, _ := st.Membership(pub.ID, bob.ID); m != nil {
-			t.Fatalf("still a member after leaving: %+v", m)
+		if m, err := st.Membership(pub.ID, bob.ID); err != nil || m != nil {
+			t.Fatalf("still a member after leaving: %+v (err %v)", m, err)
 		}
 		// AddMember takes any room type; twice changes nothing.
 		for range 2 {

@@ -525,8 +525,8 @@ func init() {
 		if n, _ := st.TokenCount(); n != 1 {
 			t.Fatalf("%d tokens left, want bob's", n)
 		}
-		if n, _ := st.UserTokenCount(ann.ID); n != 0 {
-			t.Fatalf("%d tokens of the deleted user", n)
+		if n, err := st.UserTokenCount(ann.ID); err != nil || n != 0 {
+			t.Fatalf("%d tokens of the deleted user (err %v)", n, err)
 		}
 		if _, err := st.Authenticate(bob.ID, uHash("b")); err != nil {
 			t.Fatalf("another user's token went: %v", err)
@@ -816,8 +816,8 @@ func init() {
 		if r, _ := st.RoomMembers("lobby"); !slices.Equal(r.Usernames, []string{"alpha"}) || r.Room.Msgs != 2 {
 			t.Fatalf("after the deletion: %+v", r)
 		}
-		if m, _ := st.Membership("hall", "b"); m != nil {
-			t.Fatalf("a deleted user's membership stayed: %+v", m)
+		if m, err := st.Membership("hall", "b"); err != nil || m != nil {
+			t.Fatalf("a deleted user's membership stayed: %+v (err %v)", m, err)
 		}
 	})
 }
@@ -983,8 +983,8 @@ func init() {
 			t.Fatal(err)
 		}
 		uIs(t, st.AddToken(u, store.TokenHash{7}, clock.Now().Add(time.Hour)), store.ErrLoginRefused)
-		if n, _ := st.TokenCount(); n != 0 {
-			t.Fatalf("a refused token was stored: %d", n)
+		if n, err := st.TokenCount(); err != nil || n != 0 {
+			t.Fatalf("a refused token was stored: %d (err %v)", n, err)
 		}
 		if _, err := st.UpdateUser(u.ID, func(u *store.User) error { u.Active = true; return nil }); err != nil {
 			t.Fatal(err)
@@ -999,8 +999,8 @@ func init() {
 			t.Fatal(err)
 		}
 		uIs(t, st.AddToken(checked, store.TokenHash{8}, clock.Now().Add(time.Hour)), store.ErrLoginRefused)
-		if n, _ := st.TokenCount(); n != 0 {
-			t.Fatalf("%d tokens stored for a stale password", n)
+		if n, err := st.TokenCount(); err != nil || n != 0 {
+			t.Fatalf("%d tokens stored for a stale password (err %v)", n, err)
 		}
 		// An inactive user's personal token is refused too.
 		if _, err := st.UpdateUser(u.ID, func(u *store.User) error { u.Active = false; return nil }); err != nil {
@@ -1036,8 +1036,8 @@ func init() {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := st.UserTokenCount(u.ID); n != 0 {
-			t.Fatalf("%d tokens of the old password survived its change", n)
+		if n, err := st.UserTokenCount(u.ID); err != nil || n != 0 {
+			t.Fatalf("%d tokens of the old password survived its change (err %v)", n, err)
 		}
 	})
 
@@ -1058,15 +1058,15 @@ func init() {
 		if live, _ := st.HasLiveToken(a.ID); !live {
 			t.Fatal("token not seen")
 		}
-		if live, _ := st.HasLiveToken(ab.ID); live {
-			t.Fatal("another user's token seen")
+		if live, err := st.HasLiveToken(ab.ID); err != nil || live {
+			t.Fatalf("another user's token seen (err %v)", err)
 		}
-		if n, _ := st.UserTokenCount(ab.ID); n != 0 {
-			t.Fatalf("another user's token counted: %d", n)
+		if n, err := st.UserTokenCount(ab.ID); err != nil || n != 0 {
+			t.Fatalf("another user's token counted: %d (err %v)", n, err)
 		}
 		clock.Advance(2 * time.Hour)
-		if live, _ := st.HasLiveToken(a.ID); live {
-			t.Fatal("expired token counted")
+		if live, err := st.HasLiveToken(a.ID); err != nil || live {
+			t.Fatalf("expired token counted (err %v)", err)
 		}
 		if n, _ := st.UserTokenCount(a.ID); n != 1 {
 			t.Fatalf("UserTokenCount counts expired tokens too: %d", n)
@@ -1186,8 +1186,8 @@ func init() {
 		if n, err := st.RevokeAllTokens(); err != nil || n != 2 {
 			t.Fatalf("RevokeAllTokens = %d, %v", n, err)
 		}
-		if n, _ := st.TokenCount(); n != 0 {
-			t.Fatalf("%d tokens left", n)
+		if n, err := st.TokenCount(); err != nil || n != 0 {
+			t.Fatalf("%d tokens left (err %v)", n, err)
 		}
 		if n, err := st.RevokeAllTokens(); err != nil || n != 0 {
 			t.Fatalf("again = %d, %v", n, err)
@@ -1262,8 +1262,8 @@ func init() {
 		}
 		// Another user's tokens are apart.
 		v := mustUser(t, st, "", "vic")
-		if list, _ := st.PersonalTokens(v.ID); len(list) != 0 {
-			t.Fatalf("vic sees %v", list)
+		if list, err := st.PersonalTokens(v.ID); err != nil || len(list) != 0 {
+			t.Fatalf("vic sees %v (err %v)", list, err)
 		}
 		if err := st.SetPersonalToken(v.ID, "ci", uHash("vic-ci"), "x", false); err != nil {
 			t.Fatal(err)
