@@ -353,14 +353,16 @@ func (c *conn) push(f *frame, force bool) {
 	c.qmu.Unlock()
 }
 
-// pushAll queues the hub's frames of one batch under one lock.
+// pushAll queues the hub's frames of one batch under one lock. Like push, it closes a socket
+// whose backlog is already at the cap: a batch larger than the cap (another node's users
+// going offline at once) is not a slow reader.
 func (c *conn) pushAll(fs []*frame) {
 	c.qmu.Lock()
 	if c.dead || c.closed {
 		c.qmu.Unlock()
 		return
 	}
-	if len(c.queue)+len(fs) > c.max {
+	if len(c.queue) >= c.max {
 		c.qmu.Unlock()
 		c.kill()
 		return
@@ -513,7 +515,9 @@ func (c *conn) reader() (readEnd, ws.StatusCode) {
 			ws.Cipher(p, h.Mask, 0)
 			switch h.OpCode {
 			case ws.OpPing:
-				c.push(wireFrame(kindControl, ws.OpPong, p), true)
+				// Queued like any frame: a client that pings and never reads is too slow,
+				// not a reason to grow the queue without end.
+				c.enqueue(wireFrame(kindControl, ws.OpPong, p))
 			case ws.OpClose:
 				c.qmu.Lock()
 				answered := c.closed

@@ -5,6 +5,7 @@ package realtime_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -390,5 +391,49 @@ func TestUpgradeRefusals(t *testing.T) {
 		if err := dial(ok); err != nil {
 			t.Fatalf("origin %s: %v", ok, err)
 		}
+	}
+}
+
+// TestPingFloodWithoutReading: a client that sends pings and never reads its pongs is dropped
+// once its queue is full, like any slow reader; its pongs must not pile up in the server.
+func TestPingFloodWithoutReading(t *testing.T) {
+	e := newEnv(t, options{rt: func(c *realtime.Config) { c.Queue = 16 }})
+	conn, _ := rawDial(t, e, "/websocket")
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096) // fill the path back to the server sooner
+	}
+	conn.SetWriteDeadline(time.Now().Add(2 * waitFor))
+	ping := ws.MaskFrame(ws.NewPingFrame(bytes.Repeat([]byte("p"), 125)))
+	const most = 400_000 // about 52 MB of pings: far more than the kernel's buffers hold
+	for i := 0; i < most; i++ {
+		if err := ws.WriteFrame(conn, ping); err != nil {
+			return // the server closed the socket
+		}
+	}
+	t.Fatalf("the server took %d pings from a client that reads nothing", most)
+}
+
+// TestBatchLargerThanQueue: one round of the hub may bring a socket more frames than its
+// queue's cap (a burst of commits within the batch window, another node's users going offline
+// at once); a socket that keeps up gets them all instead of being closed as slow.
+func TestBatchLargerThanQueue(t *testing.T) {
+	e := newEnv(t, options{rt: func(c *realtime.Config) { c.Queue = 8 }})
+	e.hub.SetBatchWindow(300 * time.Millisecond)
+	u := e.user("writer")
+	e.user("reader")
+	c := e.dial(false)
+	c.login("reader")
+	c.mustSub("stream-room-messages", "GENERAL", false)
+	const n = 40
+	postBurst(t, e, u, n)
+	for i := 0; i < n; {
+		args := c.event("stream-room-messages", "GENERAL", nil)
+		if args[0].(map[string]any)["t"] != nil {
+			continue
+		}
+		if got := msgText(args); got != fmt.Sprint(i) {
+			t.Fatalf("event %d: text %q", i, got)
+		}
+		i++
 	}
 }
