@@ -177,6 +177,7 @@ func checkMessageRecords(ctx context.Context, tx pgx.Tx, add func(format string,
 		if err := rows.Scan(&rid, &seq, &id, &ts, &updated, &author, &text, &typ, &editor, &tmid, &tcount, &tlm, &pinned, &doc, &marks); err != nil {
 			return err
 		}
+		slices.Sort(marks) // in Go's byte order, as want below: the database's collation may differ
 		var m store.Message
 		if err := store.DecodeMessage(doc, &m); err != nil {
 			if !add("messages/%s/%d: %v", rid, seq, err) {
