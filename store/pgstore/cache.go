@@ -18,10 +18,12 @@ import (
 //   - on every node, when the write's event comes through the events table (milliseconds);
 //   - in any case after cacheTTL, should events be late (the listener reconnecting).
 //
-// Events that may change them (a revoked token, a changed or deleted user, a removed or
-// changed membership, a changed or deleted room, changed permissions) empty the whole cache:
-// they are rare next to reads, and a coarse rule is easy to keep right. A read that began
-// before such an event does not store its answer (gen).
+// A revoked token drops that token's answer, and a changed or removed membership that room
+// and user's; the events that may change many answers (a changed or deleted user or room,
+// changed permissions) empty the whole cache: they are rare next to reads, and a coarse rule
+// is easy to keep right. Membership changes are not rare — every mention counts one — so
+// they must not empty the cache of every node. A read that began before any of these events
+// does not store its answer (gen).
 
 const cacheTTL = 2 * time.Second
 
@@ -46,22 +48,27 @@ func newReadCache() *readCache {
 // maxCached bounds each map: past it, the map is emptied (the next requests fill it again).
 const maxCached = 100_000
 
-// flushes reports whether an event may change a cached answer.
-func flushes(k store.EventKind) bool {
-	switch k {
-	case store.TokenRevoked, store.UserChanged, store.UserDeleted, store.MemberRemoved, store.MemberChanged,
-		store.RoomChanged, store.RoomDeleted, store.PermissionsChanged:
-		return true
-	}
-	return false
-}
-
 // apply drops what events may have changed.
 func (c *readCache) apply(events []store.Event) {
 	for _, ev := range events {
-		if flushes(ev.Kind) {
+		switch {
+		case ev.Kind == store.UserChanged, ev.Kind == store.UserDeleted, ev.Kind == store.RoomChanged,
+			ev.Kind == store.RoomDeleted, ev.Kind == store.PermissionsChanged,
+			(ev.Kind == store.MemberRemoved || ev.Kind == store.MemberChanged) && ev.Room == nil:
 			c.flush()
 			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range events {
+		switch ev.Kind {
+		case store.TokenRevoked:
+			c.gen++
+			delete(c.tokens, ev.Token)
+		case store.MemberRemoved, store.MemberChanged:
+			c.gen++
+			delete(c.readable, [2]string{ev.Room.ID, ev.UserID})
 		}
 	}
 }

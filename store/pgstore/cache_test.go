@@ -207,3 +207,44 @@ func TestOwnEventsFromMemory(t *testing.T) {
 		t.Fatalf("%d own rows left behind", left)
 	}
 }
+
+// TestCacheKeepsOthersOnMentions: a mention counts into the mentioned member's subscription
+// (MemberChanged); it drops that member's answer for the room only, not every cached token
+// and read answer of every node.
+func TestCacheKeepsOthersOnMentions(t *testing.T) {
+	st := openTest(t, "", store.Options{})
+	ann := &store.User{ID: "U1", Username: "ann", Name: "Ann", Roles: []string{"user"}, Active: true, Type: "user", Hash: "x"}
+	bob := &store.User{ID: "U2", Username: "bob", Name: "Bob", Roles: []string{"user"}, Active: true, Type: "user", Hash: "x"}
+	if err := st.CreateUsers([]*store.User{ann, bob}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRoom(&store.Room{ID: "R1", Name: "ops", Type: store.Private}, []string{"U1", "U2"}, "U1"); err != nil {
+		t.Fatal(err)
+	}
+	h := store.TokenHash{7}
+	if err := st.AddToken(ann, h, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate("U1", h); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*store.User{ann, bob} {
+		if err := st.MayRead("R1", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PostMessage("R1", ann, &store.Message{Text: "hi @bob"}); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, st)
+	now := time.Now()
+	if _, ok := st.cache.token(h, now); !ok {
+		t.Fatal("a mention emptied the token cache")
+	}
+	if !st.cache.isReadable("R1", "U1", now) {
+		t.Fatal("a mention of bob dropped ann's read answer")
+	}
+	if st.cache.isReadable("R1", "U2", now) {
+		t.Fatal("bob's read answer stayed across a change of his membership")
+	}
+}
