@@ -555,7 +555,9 @@ func (s *Store) MayRead(rid string, reader *store.User) error {
 		return nil
 	}
 	gen := s.cache.generation()
-	err := s.read(func(ctx context.Context, tx pgx.Tx) error { _, err := readableRoom(ctx, tx, rid, reader); return err })
+	// One statement (roomAccess reads the membership and permissions with the room), not a
+	// transaction of several: this is every request's miss.
+	err := s.one(func(ctx context.Context, db q) error { _, err := readable(ctx, db, rid, reader, false); return err })
 	if err == nil && s.tx == nil {
 		s.cache.putReadable(rid, reader.ID, now, gen)
 	}
