@@ -29,9 +29,9 @@ import (
 // become visible after a later one: the follower stops at a hole in seq. The writer holds a
 // transaction-level advisory lock named by its seq until it commits or rolls back, so once a
 // hole is older than gapCheck the follower asks for that lock: held, the write is in flight
-// and the follower waits; free, and the row still absent, its transaction died (a node killed
-// mid-write, a rolled-back commit, the numbers a sequence skips after a crash) and the
-// follower goes on at once. Two transactions that touch the same room lock its row, so a
+// and the follower waits; free, and the row still absent after gapDead, its transaction died
+// (a node killed mid-write, a rolled-back commit, the numbers a sequence skips after a crash)
+// and the follower goes on. Two transactions that touch the same room lock its row, so a
 // room's events are in seq order in any case.
 
 // wireEvent is a store.Event as the events table keeps it: the fields store.Event's records
@@ -109,7 +109,7 @@ func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, events []store.Even
 	var seq int64
 	err = tx.QueryRow(ctx, eventsSQL, args...).Scan(&seq, nil, nil)
 	if err == nil {
-		s.own.add(seq, events)
+		s.noteOwn(seq, events)
 	}
 	return seq, err
 }
@@ -128,6 +128,14 @@ func (t *Tx) queueEvents(b *pgx.Batch) error {
 	b.Queue(eventsSQL, args...)
 	t.queued = len(*t.events)
 	return nil
+}
+
+// noteOwn keeps a committing write's row for the listener (a store without one never takes
+// it).
+func (s *Store) noteOwn(seq int64, events []store.Event) {
+	if s.listen != nil {
+		s.own.add(seq, events)
+	}
 }
 
 // ownRows are this node's events rows between their insert and the moment the listener reads
@@ -230,7 +238,12 @@ func lockClass(channel string) int32 {
 const (
 	// gapCheck is how old a hole must be before the follower asks whether its writer lives:
 	// the writer takes its lock in the statement that takes the seq, microseconds later.
-	gapCheck  = 50 * time.Millisecond
+	gapCheck = 50 * time.Millisecond
+	// gapDead is how old a hole whose lock is free must be before the follower passes it:
+	// the writer takes its seq and its lock in one statement, but a backend descheduled
+	// between the two on a busy host must not have its event skipped on every node. Holes
+	// are rare (a transaction that died after its events row), so the wait costs little.
+	gapDead   = time.Second
 	trimEvery = time.Minute
 )
 
@@ -246,9 +259,6 @@ type listener struct {
 	decoded atomic.Int64
 	gapAt   time.Time // when the hole at last+1 was first seen
 	log     zerolog.Logger
-
-	mu      sync.Mutex
-	lastErr error
 }
 
 func startListener(ctx context.Context, s *Store, cfg *pgx.ConnConfig) (*listener, error) {
@@ -417,6 +427,9 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (more bool, err 
 				dead, err := l.holeDead(ctx, conn, l.last+1)
 				if err != nil || !dead {
 					return true, err // in flight: wait for it
+				}
+				if time.Since(l.gapAt) < gapDead {
+					return true, nil // or its writer stalled between its insert and its lock
 				}
 			}
 		}

@@ -49,9 +49,6 @@ type access struct {
 	perms   map[string]*[]string
 }
 
-// prefetched are the permissions the room access rules read.
-var prefetched = []string{store.ViewPublicRooms, store.PostReadOnly}
-
 func (a *access) Grants(perm string, roles []string) (granted, exists bool, err error) {
 	have, ok := a.perms[perm]
 	if !ok {
@@ -85,7 +82,7 @@ func (a *access) MemberRoles(rid, uid string) ([]string, bool, error) {
 }
 
 // roomAccessSQL reads a room ($1) with user $2's membership and read mark and the roles of
-// the prefetched permissions.
+// the permissions the room access rules read (view-c-room, post-readonly).
 const roomAccessSQL = `SELECT r.doc, m.doc, m.sub_mark,
 		(SELECT seq FROM reads WHERE room_id = r.id AND user_id = $2),
 		(SELECT roles FROM permissions WHERE id = 'view-c-room'),

@@ -57,8 +57,6 @@ type Store struct {
 
 	versions  *store.PageVersions
 	publisher atomic.Pointer[store.Publisher]
-	// lastErr is the last failure to reach the database (nil after a success); /readyz reads it.
-	lastErr atomic.Pointer[error]
 
 	// tx, when set, is the one transaction every call runs in (a Store handed to Atomic);
 	// events then collects its events until the outer commit.
@@ -69,6 +67,8 @@ type Store struct {
 	own   ownRows    // this node's events rows not yet applied here (events.go)
 	// commits counts this node's committed write transactions (tests: nothing was written).
 	commits atomic.Int64
+	// loginFailures counts the failed logins recorded here; every 64th also sweeps old ones.
+	loginFailures atomic.Int64
 	// afterCommit, in tests, runs between a write's commit and its cache and page changes.
 	afterCommit func()
 
@@ -177,8 +177,6 @@ func (s *Store) Healthy() error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("PostgreSQL: %w", err)
 	}
-	// It answers now: an earlier failure to reach it is over.
-	s.lastErr.Store(nil)
 	return nil
 }
 
@@ -281,7 +279,7 @@ func (s *Store) write(fn func(t *Tx) error) error {
 					return errors.New("pgstore: events emitted after queueEvents")
 				}
 				seq = t.seq
-				s.own.add(seq, events)
+				s.noteOwn(seq, events)
 				return nil
 			}
 			seq, err = s.appendEvents(ctx, tx, events)
@@ -325,14 +323,12 @@ var errUnavailable = &store.Error{Kind: store.Unavailable, Code: "database-unava
 // (connection refused or lost, timeout, server shutting down) into errUnavailable.
 func (s *Store) result(err error) error {
 	if err == nil {
-		s.lastErr.Store(nil)
 		return nil
 	}
 	if store.KindOf(err) != 0 {
 		return err
 	}
 	if unavailable(err) {
-		s.lastErr.Store(&err)
 		return errUnavailable
 	}
 	return err

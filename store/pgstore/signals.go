@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"rocketlite/store"
@@ -14,7 +13,7 @@ import (
 
 var _ store.Signaler = (*Store)(nil)
 
-var errSignalSize = errors.New("signal payload too large")
+var errSignalSize = store.Errorf(store.Invalid, "signal-too-large", "A signal to the other nodes takes at most %d bytes", store.MaxSignal)
 
 // Signal sends payload to the other nodes of this schema.
 func (s *Store) Signal(ctx context.Context, payload []byte) error {
