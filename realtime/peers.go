@@ -293,25 +293,27 @@ func (h *Hub) setRemote(node string, m peerMsg) {
 	}
 	r.user = store.User{ID: m.U, Username: m.N, StatusText: m.X}
 	if m.S == statusOffline {
-		delete(r.nodes, node)
-	} else {
-		r.nodes[node] = m.S
+		h.forget(m.U, node, r)
+		return
 	}
+	r.nodes[node] = m.S
 	h.show(m.U, h.users[m.U])
-	if len(r.nodes) == 0 {
-		delete(h.remote, m.U)
-	}
 }
 
 // dropNode forgets what node said (h.mu held).
 func (h *Hub) dropNode(node string) {
 	for uid, r := range h.remote {
 		if _, ok := r.nodes[node]; ok {
-			delete(r.nodes, node)
-			h.show(uid, h.users[uid])
-			if len(r.nodes) == 0 {
-				delete(h.remote, uid)
-			}
+			h.forget(uid, node, r)
 		}
+	}
+}
+
+// forget drops what node said of user uid (r) and shows the result (h.mu held).
+func (h *Hub) forget(uid, node string, r *remotePresence) {
+	delete(r.nodes, node)
+	h.show(uid, h.users[uid])
+	if len(r.nodes) == 0 {
+		delete(h.remote, uid)
 	}
 }
