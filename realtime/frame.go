@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 
@@ -45,11 +46,8 @@ func (f *frame) sockjsString() []byte {
 
 // wireFrame builds a websocket frame of op around payload.
 func wireFrame(kind frameKind, op ws.OpCode, payload []byte) *frame {
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
-	n := ws.HeaderSize(h)
-	b := make([]byte, n, n+len(payload))
-	putHeader(b, h)
-	return &frame{kind: kind, wire: append(b, payload...), n: n}
+	b := appendHeader(make([]byte, 0, ws.MaxHeaderSize+len(payload)), op, len(payload))
+	return &frame{kind: kind, wire: append(b, payload...), n: len(b)}
 }
 
 // ddpFrame is one DDP message (already JSON).
@@ -62,24 +60,9 @@ func closeFrameOf(kind frameKind, code ws.StatusCode, reason string) *frame {
 	return wireFrame(kind, ws.OpClose, ws.NewCloseFrameBody(code, reason))
 }
 
-// putHeader writes h into b, which is exactly ws.HeaderSize(h) long.
-func putHeader(b []byte, h ws.Header) {
-	w := sliceWriter{b: b[:0]}
-	_ = ws.WriteHeader(&w, h) // cannot fail: the slice has room
-}
-
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-// appendHeader appends the header of an unmasked final text frame of n bytes.
+// appendHeader appends the header of an unmasked final frame of op with n bytes of payload.
 func appendHeader(b []byte, op ws.OpCode, n int) []byte {
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
-	m := ws.HeaderSize(h)
-	b = append(b, make([]byte, m)...)
-	putHeader(b[len(b)-m:], h)
-	return b
+	w := bytes.NewBuffer(b)
+	_ = ws.WriteHeader(w, ws.Header{Fin: true, OpCode: op, Length: int64(n)}) // a buffer takes all
+	return w.Bytes()
 }
