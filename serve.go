@@ -488,7 +488,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:              reg,
 		Web:                  webClient(cfg.noWeb),
 		PageCacheBytes:       offIsNegative(cfg.pageCache)})
-	stopIntegrations := startIntegrations(&cfg.integ, sides, st, hub, api, reg, log)
+	// Stopped before the store closes (below), and by the defer on an earlier return: once.
+	stopIntegrations := sync.OnceFunc(startIntegrations(&cfg.integ, sides, st, hub, api, reg, log))
 	defer stopIntegrations()
 	if reg != nil {
 		reg.Source(func(w io.Writer) {
