@@ -52,10 +52,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	// ROCKETLITE_DB names the file before the move and the database after it: either side
 	// falls back to it when it is of that side's kind.
 	if db := getenv("ROCKETLITE_DB"); db != "" {
-		if _, set := fromEnv["from"]; !set && !flagSet(fs, "from") && !isPostgres(db) {
+		// (A value from ROCKETLITE_FROM or ROCKETLITE_TO counts as set: envFallback sets it.)
+		if !flagSet(fs, "from") && !isPostgres(db) {
 			*from, fromEnv["from"] = db, "ROCKETLITE_DB"
 		}
-		if _, set := fromEnv["to"]; !set && !flagSet(fs, "to") && isPostgres(db) {
+		if !flagSet(fs, "to") && isPostgres(db) {
 			*to, fromEnv["to"] = db, "ROCKETLITE_DB"
 		}
 	}
@@ -78,7 +79,8 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if !postgresBuilt {
 		return errNoPostgres
 	}
-	if _, err := os.Stat(*from); err != nil {
+	fi, err := os.Stat(*from)
+	if err != nil {
 		return fmt.Errorf("no database at %s (%s names it)", *from, flagSource(fromEnv, "from"))
 	}
 	src, err := store.Open(*from, store.Options{ReadOnly: true, LockTimeout: 2 * time.Second})
@@ -93,12 +95,8 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	size := int64(0)
-	if fi, err := os.Stat(*from); err == nil {
-		size = fi.Size()
-	}
 	fmt.Fprintf(stderr, "rocketlite migrate: copying %s (%d MiB: %d users, %d rooms, %d messages) to %s\n",
-		*from, size>>20, want[store.KindUser], want[store.KindRoom], want[store.KindMessage], dbForLog(*to))
+		*from, fi.Size()>>20, want[store.KindUser], want[store.KindRoom], want[store.KindMessage], dbForLog(*to))
 	started := time.Now()
 	last := started
 	progress := func(kind store.RecordKind, n int) {
