@@ -104,6 +104,21 @@ func TestHealth(t *testing.T) {
 	ts.do("GET", "/healthz", nil, "").want(t, 200, map[string]any{"status": "ok"})
 	ts.do("GET", "/readyz", nil, "").want(t, 200, map[string]any{"status": "ok"})
 	ts.do("GET", "/readyz/", nil, "").want(t, 200, nil)
+	// readyz reports the database, whichever backend serves it (issue 14).
+	db, _ := ts.do("GET", "/readyz", nil, "").Obj["database"].(map[string]any)
+	switch db["backend"] {
+	case "bbolt":
+		if db["schema"] != "1" || db["size"] == nil {
+			t.Fatalf("readyz database %v", db)
+		}
+	case "postgresql":
+		pool, _ := db["pool"].(map[string]any)
+		if v, _ := db["schema"].(float64); v < 1 || pool == nil || pool["max"].(float64) < 1 || db["eventsSeen"] == nil {
+			t.Fatalf("readyz database %v", db)
+		}
+	default:
+		t.Fatalf("readyz database %v: no backend named", db)
+	}
 	// A database that does not answer: readyz says so, healthz (no I/O) does not care.
 	ts.st.Close()
 	ts.do("GET", "/readyz", nil, "").want(t, 503, map[string]any{"status": "error"})
